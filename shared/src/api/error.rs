@@ -1,0 +1,127 @@
+//! The one place where failures become the API's error shape:
+//! `{"error": {"code": "...", "message": "..."}}`.
+
+use http::StatusCode;
+use serde::Serialize;
+
+use crate::giosg::GiosgError;
+use crate::store::StoreError;
+
+/// Every error a frontend or Giosg can receive. Internal causes are logged, never returned.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400; the message names the field.
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("A valid visitor token is required (Authorization: Bearer <visitor_token>).")]
+    Unauthorized,
+    #[error("The webhook token is missing or wrong.")]
+    WebhookUnauthorized,
+    #[error("Not found.")]
+    NotFound,
+    #[error("Method not allowed.")]
+    MethodNotAllowed,
+    #[error("This chat has ended; start a new chat.")]
+    ChatEnded,
+    #[error("No agent is online right now; try again later.")]
+    AgentsOffline,
+    #[error("A message with this client_message_id is still being sent; retry shortly.")]
+    SendInProgress,
+    /// 413; the message says what is too large.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("Too many requests; retry shortly.")]
+    RateLimited,
+    /// 502 (Giosg answered something we cannot use) or 503 (Giosg could not be reached).
+    #[error("The chat service is temporarily unavailable; try again shortly.")]
+    GiosgUnavailable { status: StatusCode },
+    /// 500: the cause is only in the log.
+    #[error("Something went wrong on our side; try again.")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::InvalidRequest(message.into())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized | Self::WebhookUnauthorized => StatusCode::UNAUTHORIZED,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::ChatEnded | Self::AgentsOffline | Self::SendInProgress => StatusCode::CONFLICT,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::GiosgUnavailable { status } => *status,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidRequest(_) => "invalid_request",
+            Self::Unauthorized | Self::WebhookUnauthorized => "unauthorized",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::ChatEnded => "chat_ended",
+            Self::AgentsOffline => "agents_offline",
+            Self::SendInProgress => "send_in_progress",
+            Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::RateLimited => "rate_limited",
+            Self::GiosgUnavailable { .. } => "giosg_unavailable",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    /// The human sentence sent to the caller (never the internal cause).
+    pub fn public_message(&self) -> String {
+        self.to_string()
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            error: ErrorDetail {
+                code: self.code(),
+                message: self.public_message(),
+            },
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ErrorDetail {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        Self::Internal(format!("store: {error}"))
+    }
+}
+
+impl From<GiosgError> for ApiError {
+    /// The default mapping; handlers map the refusals they understand (an ended chat, an
+    /// offline room) before falling back to this.
+    fn from(error: GiosgError) -> Self {
+        match error.status() {
+            Some(429) => Self::RateLimited,
+            _ if error.is_unavailable() => Self::GiosgUnavailable {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+            },
+            _ => {
+                tracing::warn!(%error, "Giosg refused or answered unexpectedly");
+                Self::GiosgUnavailable {
+                    status: StatusCode::BAD_GATEWAY,
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,333 @@
+//! Configuration: non-secret settings from the environment (set by the SAM template) and the
+//! secrets from one Secrets Manager secret, cached and refreshed so a rotation needs no deploy.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use tokio::sync::RwLock;
+use url::Url;
+
+use crate::giosg::{OrgId, RoomId};
+use crate::secret::Secret;
+
+/// A setting is missing or malformed: the function must not start. The message names the
+/// setting and never contains a secret value.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("the environment variable {0} is required but not set")]
+    Missing(&'static str),
+    #[error("the environment variable {name} is malformed: {reason}")]
+    Malformed { name: &'static str, reason: String },
+    #[error("the secret {secret_id} could not be read from Secrets Manager: {reason}")]
+    SecretUnavailable { secret_id: String, reason: String },
+    #[error("the secret {secret_id} is not valid: {reason}")]
+    SecretInvalid { secret_id: String, reason: String },
+}
+
+/// Settings from environment variables.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// `TABLE_NAME`: the DynamoDB table.
+    pub table_name: String,
+    /// `GIOSG_BASE_URL`, e.g. `https://service.giosg.com`.
+    pub giosg_base_url: Url,
+    /// `GIOSG_ORG_ID`.
+    pub org_id: OrgId,
+    /// `GIOSG_ROOM_ID`: the room whose chats this service handles.
+    pub room_id: RoomId,
+    /// `SECRET_ID`: ARN or name of the Secrets Manager secret.
+    pub secret_id: String,
+    /// `ALLOWED_ORIGINS`: comma-separated origins allowed by CORS (empty: none).
+    pub allowed_origins: Vec<String>,
+    /// `ALLOW_OFFLINE_CHATS`: start chats even when no agent is online (default false).
+    pub allow_offline_chats: bool,
+    /// `RETENTION_DAYS`: delete transcripts after N days with DynamoDB TTL (0 or unset: off).
+    pub retention_days: u32,
+    /// `SECRETS_REFRESH_SECONDS`: how long secrets are cached (default 300).
+    pub secrets_refresh: Duration,
+    /// `AVAILABILITY_CACHE_SECONDS`: how long room availability is cached (default 5).
+    pub availability_cache: Duration,
+}
+
+impl Settings {
+    /// Reads the settings from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &'static str| -> Option<String> {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let required = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
+        let giosg_base_url = parse_base_url(&required("GIOSG_BASE_URL")?)?;
+        Ok(Self {
+            table_name: required("TABLE_NAME")?,
+            giosg_base_url,
+            org_id: OrgId::new(required("GIOSG_ORG_ID")?),
+            room_id: RoomId::new(required("GIOSG_ROOM_ID")?),
+            secret_id: required("SECRET_ID")?,
+            allowed_origins: get("ALLOWED_ORIGINS")
+                .map(|v| {
+                    v.split(',')
+                        .map(|o| o.trim().trim_end_matches('/').to_owned())
+                        .filter(|o| !o.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            allow_offline_chats: parse_bool("ALLOW_OFFLINE_CHATS", get("ALLOW_OFFLINE_CHATS"))?,
+            retention_days: parse_number("RETENTION_DAYS", get("RETENTION_DAYS"), 0)?,
+            secrets_refresh: Duration::from_secs(parse_number(
+                "SECRETS_REFRESH_SECONDS",
+                get("SECRETS_REFRESH_SECONDS"),
+                300,
+            )?),
+            availability_cache: Duration::from_secs(parse_number(
+                "AVAILABILITY_CACHE_SECONDS",
+                get("AVAILABILITY_CACHE_SECONDS"),
+                5,
+            )?),
+        })
+    }
+
+    pub fn retention(&self) -> Option<Duration> {
+        (self.retention_days > 0).then(|| Duration::from_secs(u64::from(self.retention_days) * 86_400))
+    }
+}
+
+fn parse_base_url(value: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(value).map_err(|e| ConfigError::Malformed {
+        name: "GIOSG_BASE_URL",
+        reason: e.to_string(),
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(ConfigError::Malformed {
+            name: "GIOSG_BASE_URL",
+            reason: "expected an http(s) URL such as https://service.giosg.com".into(),
+        });
+    }
+    Ok(url)
+}
+
+fn parse_bool(name: &'static str, value: Option<String>) -> Result<bool, ConfigError> {
+    match value.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("false" | "0" | "no") => Ok(false),
+        Some("true" | "1" | "yes") => Ok(true),
+        Some(_) => Err(ConfigError::Malformed {
+            name,
+            reason: "expected true or false".into(),
+        }),
+    }
+}
+
+fn parse_number<T: std::str::FromStr>(
+    name: &'static str,
+    value: Option<String>,
+    default: T,
+) -> Result<T, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(v) => v.parse().map_err(|_| ConfigError::Malformed {
+            name,
+            reason: "expected a non-negative whole number".into(),
+        }),
+    }
+}
+
+/// The secrets this service needs, from one JSON secret:
+/// `{"giosg_api_token": "...", "webhook_secret": "..."}`.
+#[derive(Clone, Debug)]
+pub struct Secrets {
+    pub giosg_api_token: Secret,
+    pub webhook_secret: Secret,
+}
+
+/// The shortest webhook secret accepted: it is the only thing guarding the webhook endpoints.
+pub const MIN_WEBHOOK_SECRET_LEN: usize = 16;
+
+impl Secrets {
+    /// Parses the secret's JSON, naming any missing or unusable key (never a value).
+    pub fn from_json(secret_id: &str, json: &str) -> Result<Self, ConfigError> {
+        #[derive(Deserialize)]
+        struct Raw {
+            giosg_api_token: Option<String>,
+            webhook_secret: Option<String>,
+        }
+        let invalid = |reason: &str| ConfigError::SecretInvalid {
+            secret_id: secret_id.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let raw: Raw = serde_json::from_str(json)
+            .map_err(|_| invalid("expected a JSON object with giosg_api_token and webhook_secret"))?;
+        let giosg_api_token = raw
+            .giosg_api_token
+            .filter(|v| !v.trim().is_empty())
+            .ok_or_else(|| invalid("the key giosg_api_token is missing or empty"))?;
+        let webhook_secret = raw
+            .webhook_secret
+            .filter(|v| !v.trim().is_empty())
+            .ok_or_else(|| invalid("the key webhook_secret is missing or empty"))?;
+        if webhook_secret.chars().count() < MIN_WEBHOOK_SECRET_LEN {
+            return Err(invalid("the key webhook_secret must be at least 16 characters"));
+        }
+        Ok(Self {
+            giosg_api_token: Secret::new(giosg_api_token),
+            webhook_secret: Secret::new(webhook_secret),
+        })
+    }
+}
+
+/// Where secrets come from.
+pub enum SecretSource {
+    /// AWS Secrets Manager (`GetSecretValue` on the secret's ARN or name).
+    SecretsManager {
+        client: aws_sdk_secretsmanager::Client,
+        secret_id: String,
+    },
+    /// Fixed values (the local runner and tests).
+    Static(Secrets),
+}
+
+impl SecretSource {
+    async fn fetch(&self) -> Result<Secrets, ConfigError> {
+        match self {
+            Self::Static(secrets) => Ok(secrets.clone()),
+            Self::SecretsManager { client, secret_id } => {
+                let output = client
+                    .get_secret_value()
+                    .secret_id(secret_id)
+                    .send()
+                    .await
+                    .map_err(|e| ConfigError::SecretUnavailable {
+                        secret_id: secret_id.clone(),
+                        reason: aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
+                            .to_string()
+                            .chars()
+                            .take(300)
+                            .collect(),
+                    })?;
+                let json = output.secret_string().ok_or_else(|| ConfigError::SecretInvalid {
+                    secret_id: secret_id.clone(),
+                    reason: "the secret has no string value (binary secrets are not supported)"
+                        .into(),
+                })?;
+                Secrets::from_json(secret_id, json)
+            }
+        }
+    }
+}
+
+/// Secrets read once at start-up and re-read after `refresh`. A failed refresh keeps serving
+/// the previous values (and logs), so a Secrets Manager blip does not take the service down.
+pub struct SecretsCache {
+    source: SecretSource,
+    refresh: Duration,
+    current: RwLock<(Instant, Arc<Secrets>)>,
+}
+
+impl SecretsCache {
+    /// Loads the secrets now: start-up fails fast if they cannot be read.
+    pub async fn load(source: SecretSource, refresh: Duration) -> Result<Self, ConfigError> {
+        let secrets = source.fetch().await?;
+        Ok(Self {
+            source,
+            refresh,
+            current: RwLock::new((Instant::now(), Arc::new(secrets))),
+        })
+    }
+
+    /// The current secrets, re-read from the source when the cached ones are older than the
+    /// refresh interval.
+    pub async fn get(&self) -> Arc<Secrets> {
+        {
+            let current = self.current.read().await;
+            if current.0.elapsed() < self.refresh {
+                return current.1.clone();
+            }
+        }
+        let mut current = self.current.write().await;
+        if current.0.elapsed() < self.refresh {
+            return current.1.clone();
+        }
+        match self.source.fetch().await {
+            Ok(secrets) => *current = (Instant::now(), Arc::new(secrets)),
+            Err(error) => {
+                tracing::warn!(%error, "secret refresh failed; keeping the cached secrets");
+                current.0 = Instant::now();
+            }
+        }
+        current.1.clone()
+    }
+}
+
+/// Environment lookups from a map, for tests and the local runner.
+pub fn lookup_in(map: &HashMap<String, String>) -> impl Fn(&str) -> Option<String> + '_ {
+    move |name| map.get(name).cloned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env() -> HashMap<String, String> {
+        [
+            ("TABLE_NAME", "chats"),
+            ("GIOSG_BASE_URL", "https://service.giosg.com"),
+            ("GIOSG_ORG_ID", "org"),
+            ("GIOSG_ROOM_ID", "room"),
+            ("SECRET_ID", "arn:aws:secretsmanager:eu-west-1:1:secret:x"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+
+    #[test]
+    fn reads_settings_with_defaults() {
+        let settings = Settings::from_lookup(lookup_in(&env())).unwrap();
+        assert!(!settings.allow_offline_chats);
+        assert_eq!(settings.retention(), None);
+        assert!(settings.allowed_origins.is_empty());
+    }
+
+    #[test]
+    fn a_missing_setting_is_named() {
+        let mut env = env();
+        env.remove("GIOSG_ROOM_ID");
+        let error = Settings::from_lookup(lookup_in(&env)).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "the environment variable GIOSG_ROOM_ID is required but not set"
+        );
+    }
+
+    #[test]
+    fn malformed_settings_are_refused() {
+        let mut env = env();
+        env.insert("ALLOW_OFFLINE_CHATS".into(), "maybe".into());
+        assert!(Settings::from_lookup(lookup_in(&env)).is_err());
+        let mut env = self::tests::env();
+        env.insert("GIOSG_BASE_URL".into(), "service.giosg.com".into());
+        assert!(Settings::from_lookup(lookup_in(&env)).is_err());
+    }
+
+    #[test]
+    fn secret_errors_name_the_key_not_the_value() {
+        let error = Secrets::from_json("s", r#"{"giosg_api_token": "tok-123"}"#).unwrap_err();
+        assert!(error.to_string().contains("webhook_secret"));
+        assert!(!error.to_string().contains("tok-123"));
+        let short = Secrets::from_json("s", r#"{"giosg_api_token": "t", "webhook_secret": "short"}"#);
+        assert!(short.is_err());
+        let ok = Secrets::from_json(
+            "s",
+            r#"{"giosg_api_token": "t", "webhook_secret": "0123456789abcdef"}"#,
+        )
+        .unwrap();
+        assert_eq!(ok.webhook_secret.expose(), "0123456789abcdef");
+    }
+}

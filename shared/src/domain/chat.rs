@@ -1,0 +1,189 @@
+//! A chat as stored, and as a frontend sees it.
+
+use serde::{Deserialize, Serialize};
+
+use super::merge::{Lww, Stamp, keep_earliest, keep_latest};
+use super::visitor::VisitorKey;
+use super::{Decision, EventAction, room_verdict};
+use crate::giosg::{ChatId, ChatResource, GiosgTime, RoomId};
+
+/// Who started a chat through our API. Only our own start-chat call sets it; webhooks never do.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatOwner {
+    pub visitor: VisitorKey,
+    pub visitor_name: String,
+}
+
+/// One event about a chat: a webhook delivery, or Giosg's answer to our start-chat call.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChatEvent {
+    pub action: EventAction,
+    pub resource: Option<ChatResource>,
+    pub owner: Option<ChatOwner>,
+}
+
+/// The stored state of a chat: everything any event told us, folded so that the order of events
+/// does not matter.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChatRecord {
+    pub id: ChatId,
+    /// Known once a full resource named it; until then the record is pending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room_id: Option<RoomId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<GiosgTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<GiosgTime>,
+    /// Never goes back to false.
+    #[serde(default)]
+    pub is_ended: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<GiosgTime>,
+    #[serde(default)]
+    pub is_waiting: Lww<bool>,
+    /// Deleted in Giosg: final, and hidden from everyone.
+    #[serde(default)]
+    pub removed: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<ChatOwner>,
+}
+
+impl ChatRecord {
+    pub fn new(id: ChatId) -> Self {
+        Self {
+            id,
+            room_id: None,
+            created_at: None,
+            updated_at: None,
+            is_ended: false,
+            ended_at: None,
+            is_waiting: Lww::default(),
+            removed: false,
+            owner: None,
+        }
+    }
+
+    /// A record that no full resource has placed in a room yet: kept for a bounded time only.
+    pub fn is_pending(&self) -> bool {
+        self.room_id.is_none()
+    }
+
+    pub fn status(&self) -> ChatStatus {
+        if self.is_ended {
+            ChatStatus::Ended
+        } else if self.is_waiting.get().copied().unwrap_or(false) {
+            ChatStatus::Waiting
+        } else {
+            ChatStatus::Open
+        }
+    }
+
+    /// Whether the visitor behind `key` may see this chat. Anything else is `not_found`.
+    pub fn is_visible_to(&self, key: &VisitorKey) -> bool {
+        !self.removed
+            && !self.is_pending()
+            && self.owner.as_ref().is_some_and(|owner| &owner.visitor == key)
+    }
+
+    pub fn view(&self) -> Chat {
+        Chat {
+            id: self.id.clone(),
+            status: self.status(),
+            created_at: self.created_at,
+            ended_at: self.ended_at,
+            visitor_name: self.owner.as_ref().map(|owner| owner.visitor_name.clone()),
+        }
+    }
+}
+
+/// Folds `event` into the stored record (if any) for chat `id`, keeping only chats of `room`.
+pub fn apply_chat_event(
+    current: Option<&ChatRecord>,
+    id: &ChatId,
+    event: &ChatEvent,
+    room: &RoomId,
+) -> Decision<ChatRecord> {
+    if let Some(resource) = &event.resource {
+        if room_verdict(&resource.room_id, room) == Some(false) {
+            return match current {
+                Some(record) if record.is_pending() => Decision::Delete,
+                _ => Decision::Ignore,
+            };
+        }
+    }
+    let mut record = current
+        .cloned()
+        .unwrap_or_else(|| ChatRecord::new(id.clone()));
+    if let Some(resource) = &event.resource {
+        match event.action {
+            EventAction::Added => {
+                let stamp = Stamp::snapshot(
+                    resource
+                        .updated_at
+                        .value()
+                        .or(resource.created_at.value())
+                        .copied(),
+                );
+                merge_chat_fields(&mut record, resource, stamp);
+            }
+            EventAction::Changed => {
+                let stamp = Stamp::change(resource.updated_at.value().copied());
+                merge_chat_fields(&mut record, resource, stamp);
+            }
+            // A removal's resource, when there is one, only tells us which room it was in.
+            EventAction::Removed => {
+                if record.room_id.is_none() {
+                    record.room_id = resource.room_id.value().cloned();
+                }
+            }
+        }
+    }
+    if event.action == EventAction::Removed {
+        record.removed = true;
+    }
+    if let (None, Some(owner)) = (&record.owner, &event.owner) {
+        record.owner = Some(owner.clone());
+    }
+    if current == Some(&record) {
+        Decision::Unchanged
+    } else {
+        Decision::Write(record)
+    }
+}
+
+fn merge_chat_fields(record: &mut ChatRecord, resource: &ChatResource, stamp: Stamp) {
+    if record.room_id.is_none() {
+        record.room_id = resource.room_id.value().cloned();
+    }
+    keep_earliest(&mut record.created_at, resource.created_at.value().copied());
+    keep_latest(&mut record.updated_at, resource.updated_at.value().copied());
+    if resource.is_ended.value() == Some(&true) {
+        record.is_ended = true;
+    }
+    keep_earliest(&mut record.ended_at, resource.ended_at.value().copied());
+    if !resource.is_waiting.is_absent() {
+        record
+            .is_waiting
+            .offer(resource.is_waiting.value().copied(), stamp);
+    }
+}
+
+/// A chat's state as the frontend API shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChatStatus {
+    Open,
+    /// Giosg's `is_waiting`: the visitor waits for an agent's reply.
+    Waiting,
+    Ended,
+}
+
+/// The `Chat` object of the frontend API.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Chat {
+    pub id: ChatId,
+    pub status: ChatStatus,
+    pub created_at: Option<GiosgTime>,
+    pub ended_at: Option<GiosgTime>,
+    pub visitor_name: Option<String>,
+}

@@ -1,0 +1,253 @@
+//! A chat message as stored, and as a frontend sees it.
+
+use serde::{Deserialize, Serialize};
+
+use super::merge::{Lww, Stamp, keep_earliest};
+use super::{Decision, EventAction, room_verdict};
+use crate::giosg::{
+    Attachment, ChatId, Field, GiosgTime, MessageId, MessageResource, MessageType, RoomId,
+    SenderType,
+};
+
+/// One event about a message: a webhook delivery, or Giosg's answer to our send call.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MessageEvent {
+    pub action: EventAction,
+    pub resource: Option<MessageResource>,
+    /// The visitor's own idempotency key, known only to our send call.
+    pub client_message_id: Option<String>,
+}
+
+/// The stored state of a message, folded from every event about it in any order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MessageRecord {
+    pub id: MessageId,
+    pub chat_id: ChatId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room_id: Option<RoomId>,
+    /// Giosg's creation time: the history order. A message without one (only a `changed` has
+    /// been seen so far) is pending and not in history yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<GiosgTime>,
+    #[serde(default)]
+    pub message_type: Lww<MessageType>,
+    #[serde(default)]
+    pub sender_type: Lww<SenderType>,
+    #[serde(default)]
+    pub sender_public_name: Lww<String>,
+    #[serde(default)]
+    pub sender_avatar_url: Lww<String>,
+    #[serde(default)]
+    pub text: Lww<String>,
+    #[serde(default)]
+    pub attachments: Lww<Vec<Attachment>>,
+    /// Set by a purge: the text is gone for good.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purged_at: Option<GiosgTime>,
+    /// Deleted in Giosg: shown as `deleted` without content, never brought back.
+    #[serde(default)]
+    pub removed: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_message_id: Option<String>,
+}
+
+impl MessageRecord {
+    pub fn new(chat_id: ChatId, id: MessageId) -> Self {
+        Self {
+            id,
+            chat_id,
+            room_id: None,
+            created_at: None,
+            message_type: Lww::default(),
+            sender_type: Lww::default(),
+            sender_public_name: Lww::default(),
+            sender_avatar_url: Lww::default(),
+            text: Lww::default(),
+            attachments: Lww::default(),
+            purged_at: None,
+            removed: false,
+            client_message_id: None,
+        }
+    }
+
+    /// Not yet placed in a room by a full resource: kept for a bounded time only.
+    pub fn is_pending(&self) -> bool {
+        self.room_id.is_none()
+    }
+
+    /// The history sort key: Giosg `created_at`, ties by id. `None` while pending.
+    pub fn order_key(&self) -> Option<OrderKey> {
+        self.created_at
+            .map(|created_at| OrderKey::new(created_at, &self.id))
+    }
+
+    pub fn view(&self) -> Message {
+        let sender_type = match self.sender_type.get() {
+            Some(SenderType::Visitor) => SenderKind::Visitor,
+            Some(SenderType::User) => SenderKind::Agent,
+            _ => SenderKind::System,
+        };
+        let content_hidden = self.removed || self.purged_at.is_some();
+        Message {
+            id: self.id.clone(),
+            chat_id: self.chat_id.clone(),
+            message_type: self
+                .message_type
+                .get()
+                .cloned()
+                .unwrap_or(MessageType::Msg),
+            sender: Sender {
+                sender_type,
+                name: self.sender_public_name.get().cloned(),
+                avatar_url: self.sender_avatar_url.get().cloned(),
+            },
+            text: if content_hidden {
+                None
+            } else {
+                self.text.get().cloned()
+            },
+            attachments: if content_hidden {
+                Vec::new()
+            } else {
+                self.attachments.get().cloned().unwrap_or_default()
+            },
+            created_at: self.created_at,
+            client_message_id: self.client_message_id.clone(),
+            deleted: self.removed,
+        }
+    }
+}
+
+/// Folds `event` into the stored record (if any) for message `id` of chat `chat_id`, keeping
+/// only messages of `room`.
+pub fn apply_message_event(
+    current: Option<&MessageRecord>,
+    chat_id: &ChatId,
+    id: &MessageId,
+    event: &MessageEvent,
+    room: &RoomId,
+) -> Decision<MessageRecord> {
+    if let Some(resource) = &event.resource {
+        if room_verdict(&resource.room_id, room) == Some(false) {
+            return match current {
+                Some(record) if record.is_pending() => Decision::Delete,
+                _ => Decision::Ignore,
+            };
+        }
+    }
+    let mut record = current
+        .cloned()
+        .unwrap_or_else(|| MessageRecord::new(chat_id.clone(), id.clone()));
+    if let Some(resource) = &event.resource {
+        if record.room_id.is_none() {
+            record.room_id = resource.room_id.value().cloned();
+        }
+        match event.action {
+            EventAction::Added => {
+                let at = resource.updated_at.value().or(resource.created_at.value());
+                merge_message_fields(&mut record, resource, Stamp::snapshot(at.copied()));
+            }
+            EventAction::Changed => {
+                let at = resource.updated_at.value().copied();
+                merge_message_fields(&mut record, resource, Stamp::change(at));
+            }
+            EventAction::Removed => {}
+        }
+    }
+    if event.action == EventAction::Removed {
+        record.removed = true;
+    }
+    if record.client_message_id.is_none() {
+        record.client_message_id = event.client_message_id.clone();
+    }
+    // Removal and purge are final: the content is erased and stays erased whatever arrives later.
+    if record.removed || record.purged_at.is_some() {
+        record.text.erase();
+        record.attachments.erase();
+    }
+    if current == Some(&record) {
+        Decision::Unchanged
+    } else {
+        Decision::Write(record)
+    }
+}
+
+fn merge_message_fields(record: &mut MessageRecord, resource: &MessageResource, stamp: Stamp) {
+    keep_earliest(&mut record.created_at, resource.created_at.value().copied());
+    offer(&mut record.message_type, &resource.message_type, stamp);
+    offer(&mut record.sender_type, &resource.sender_type, stamp);
+    offer(&mut record.sender_public_name, &resource.sender_public_name, stamp);
+    if !resource.sender_avatar.is_absent() {
+        let url = resource
+            .sender_avatar
+            .value()
+            .and_then(|avatar| avatar.url.clone());
+        record.sender_avatar_url.offer(url, stamp);
+    }
+    offer(&mut record.text, &resource.message, stamp);
+    offer(&mut record.attachments, &resource.attachments, stamp);
+    // A null `sensitive_data_purged_at` means "not purged" and never undoes a purge.
+    if let Field::Value(at) = &resource.sensitive_data_purged_at {
+        keep_earliest(&mut record.purged_at, Some(*at));
+    }
+}
+
+fn offer<T: Serialize + Clone>(register: &mut Lww<T>, field: &Field<T>, stamp: Stamp) {
+    match field {
+        Field::Absent => {}
+        Field::Null => register.offer(None, stamp),
+        Field::Value(value) => register.offer(Some(value.clone()), stamp),
+    }
+}
+
+/// The position of a message in its chat's history: `created_at` (fixed width), then id.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct OrderKey(String);
+
+impl OrderKey {
+    pub fn new(created_at: GiosgTime, id: &MessageId) -> Self {
+        Self(format!("{}#{}", created_at.sortable(), id.as_str()))
+    }
+
+    /// Restores a key read back from storage or from a cursor.
+    pub fn from_stored(value: String) -> Self {
+        Self(value)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Who sent a message, as the frontend API shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SenderKind {
+    Visitor,
+    Agent,
+    System,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Sender {
+    #[serde(rename = "type")]
+    pub sender_type: SenderKind,
+    /// The public name (`sender_public_name`), never the agent's internal name.
+    pub name: Option<String>,
+    pub avatar_url: Option<String>,
+}
+
+/// The `Message` object of the frontend API.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub id: MessageId,
+    pub chat_id: ChatId,
+    #[serde(rename = "type")]
+    pub message_type: MessageType,
+    pub sender: Sender,
+    pub text: Option<String>,
+    pub attachments: Vec<Attachment>,
+    pub created_at: Option<GiosgTime>,
+    pub client_message_id: Option<String>,
+    pub deleted: bool,
+}

@@ -1,0 +1,41 @@
+//! The domain: chats, messages and visitors as this service stores them, and the rules that fold
+//! Giosg's snapshots and webhook events into them in any order.
+
+pub mod chat;
+pub mod cursor;
+pub mod merge;
+pub mod message;
+pub mod visitor;
+pub mod webhook;
+
+use crate::giosg::{Field, RoomId};
+
+/// What a Giosg event does to a resource.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventAction {
+    /// A full resource: a webhook `added`, or Giosg's answer to one of our own calls.
+    Added,
+    /// Only the fields that changed.
+    Changed,
+    /// The resource was deleted (a data-protection purge, not the end of a chat).
+    Removed,
+}
+
+/// What the store must do after folding an event into a record.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Decision<R> {
+    /// Write this record (it changed).
+    Write(R),
+    /// The event was already reflected (a redelivery): nothing to write.
+    Unchanged,
+    /// Not ours (another room's resource): nothing stored.
+    Ignore,
+    /// A pending record turned out to belong to another room: delete it.
+    Delete,
+}
+
+/// Whether a resource naming `offered` belongs to `room`; `None` when the event names no room.
+fn room_verdict(offered: &Field<RoomId>, room: &RoomId) -> Option<bool> {
+    offered.value().map(|offered| offered == room)
+}

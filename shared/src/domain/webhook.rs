@@ -1,0 +1,183 @@
+//! Giosg webhook envelopes, parsed at the edge into domain events.
+
+use serde::Deserialize;
+
+use super::EventAction;
+use super::chat::ChatEvent;
+use super::message::MessageEvent;
+use crate::giosg::{ChatId, ChatResource, MessageId, MessageResource, OrgId};
+
+/// The JSON envelope Giosg posts: `{"channel","action","resource_id","resource"}`.
+/// `app_user_auth` and anything else is ignored.
+#[derive(Debug, Deserialize)]
+pub struct WebhookEnvelope<R> {
+    pub channel: String,
+    pub action: String,
+    pub resource_id: Option<String>,
+    /// Absent, `{}` or the last state on `removed`; only the changed fields on `changed`.
+    pub resource: Option<R>,
+}
+
+/// A chat webhook, ready to apply.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChatWebhook {
+    pub org_id: OrgId,
+    pub chat_id: ChatId,
+    pub event: ChatEvent,
+}
+
+/// A message webhook, ready to apply. The chat id comes from the channel path.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MessageWebhook {
+    pub org_id: OrgId,
+    pub chat_id: ChatId,
+    pub message_id: MessageId,
+    pub event: MessageEvent,
+}
+
+/// Why a body is not a Giosg webhook envelope for this endpoint (a `400`).
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum WebhookError {
+    #[error("the body is not a Giosg webhook envelope: {0}")]
+    Malformed(String),
+    #[error("the channel `{0}` is not this endpoint's channel")]
+    WrongChannel(String),
+    #[error("the action `{0}` is not one of added, changed, removed")]
+    UnknownAction(String),
+    #[error("the envelope has neither resource_id nor resource.id")]
+    MissingResourceId,
+    #[error("an `added` envelope must carry the resource")]
+    MissingResource,
+}
+
+/// Parses a delivery of the chats channel `/api/v5/orgs/{org}/owned_chats`.
+pub fn parse_chat_webhook(body: &[u8]) -> Result<ChatWebhook, WebhookError> {
+    let envelope: WebhookEnvelope<ChatResource> = parse_envelope(body)?;
+    let org_id = match channel_segments(&envelope.channel).as_deref() {
+        Some([org, "owned_chats"]) => OrgId::new(*org),
+        _ => return Err(WebhookError::WrongChannel(envelope.channel)),
+    };
+    let action = parse_action(&envelope.action)?;
+    let resource_id = envelope
+        .resource_id
+        .filter(|id| !id.is_empty())
+        .map(ChatId::new)
+        .or_else(|| envelope.resource.as_ref().and_then(|r| r.id.clone()))
+        .ok_or(WebhookError::MissingResourceId)?;
+    if action == EventAction::Added && envelope.resource.is_none() {
+        return Err(WebhookError::MissingResource);
+    }
+    Ok(ChatWebhook {
+        org_id,
+        chat_id: resource_id,
+        event: ChatEvent {
+            action,
+            resource: envelope.resource,
+            owner: None,
+        },
+    })
+}
+
+/// Parses a delivery of the messages channel `/api/v5/orgs/{org}/owned_chats/{chat}/messages`.
+pub fn parse_message_webhook(body: &[u8]) -> Result<MessageWebhook, WebhookError> {
+    let envelope: WebhookEnvelope<MessageResource> = parse_envelope(body)?;
+    let (org_id, chat_id) = match channel_segments(&envelope.channel).as_deref() {
+        Some([org, "owned_chats", chat, "messages"]) if !chat.is_empty() && *chat != "*" => {
+            (OrgId::new(*org), ChatId::new(*chat))
+        }
+        _ => return Err(WebhookError::WrongChannel(envelope.channel)),
+    };
+    let action = parse_action(&envelope.action)?;
+    let message_id = envelope
+        .resource_id
+        .filter(|id| !id.is_empty())
+        .map(MessageId::new)
+        .or_else(|| envelope.resource.as_ref().and_then(|r| r.id.clone()))
+        .ok_or(WebhookError::MissingResourceId)?;
+    if action == EventAction::Added && envelope.resource.is_none() {
+        return Err(WebhookError::MissingResource);
+    }
+    Ok(MessageWebhook {
+        org_id,
+        chat_id,
+        message_id,
+        event: MessageEvent {
+            action,
+            resource: envelope.resource,
+            client_message_id: None,
+        },
+    })
+}
+
+fn parse_envelope<R: serde::de::DeserializeOwned>(
+    body: &[u8],
+) -> Result<WebhookEnvelope<R>, WebhookError> {
+    serde_json::from_slice(body).map_err(|error| {
+        // serde's message names the field and position, never echoes values at length.
+        WebhookError::Malformed(error.to_string())
+    })
+}
+
+fn parse_action(action: &str) -> Result<EventAction, WebhookError> {
+    match action {
+        "added" => Ok(EventAction::Added),
+        "changed" => Ok(EventAction::Changed),
+        "removed" => Ok(EventAction::Removed),
+        other => Err(WebhookError::UnknownAction(other.chars().take(40).collect())),
+    }
+}
+
+/// The segments of a channel after `/api/v5/orgs/`, e.g. `[org, "owned_chats"]`.
+fn channel_segments(channel: &str) -> Option<Vec<&str>> {
+    let rest = channel.strip_prefix("/api/v5/orgs/")?;
+    let segments: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
+    segments.iter().all(|s| !s.is_empty()).then_some(segments)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chat_removed_without_resource_is_accepted() {
+        let body = br#"{"channel":"/api/v5/orgs/o1/owned_chats","action":"removed","resource_id":"c1"}"#;
+        let hook = parse_chat_webhook(body).unwrap();
+        assert_eq!(hook.chat_id.as_str(), "c1");
+        assert_eq!(hook.event.action, EventAction::Removed);
+        assert!(hook.event.resource.is_none());
+    }
+
+    #[test]
+    fn message_channel_gives_the_chat_id() {
+        let body = br#"{"channel":"/api/v5/orgs/o1/owned_chats/c9/messages","action":"changed","resource_id":"m1","resource":{"message":null}}"#;
+        let hook = parse_message_webhook(body).unwrap();
+        assert_eq!(hook.chat_id.as_str(), "c9");
+        assert_eq!(hook.message_id.as_str(), "m1");
+        assert!(hook.event.resource.unwrap().message.is_null());
+    }
+
+    #[test]
+    fn a_message_envelope_is_not_a_chat_envelope() {
+        let body = br#"{"channel":"/api/v5/orgs/o1/owned_chats/c9/messages","action":"added","resource_id":"m1","resource":{}}"#;
+        assert!(matches!(
+            parse_chat_webhook(body),
+            Err(WebhookError::WrongChannel(_))
+        ));
+    }
+
+    #[test]
+    fn garbage_is_malformed() {
+        assert!(matches!(
+            parse_chat_webhook(b"not json"),
+            Err(WebhookError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse_chat_webhook(br#"{"channel":"/api/v5/orgs/o/owned_chats","action":"exploded","resource_id":"c"}"#),
+            Err(WebhookError::UnknownAction(_))
+        ));
+        assert!(matches!(
+            parse_chat_webhook(br#"{"channel":"/api/v5/orgs/o/owned_chats","action":"changed"}"#),
+            Err(WebhookError::MissingResourceId)
+        ));
+    }
+}

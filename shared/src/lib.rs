@@ -1,0 +1,14 @@
+//! The shared crate of the Giosg chat bridge.
+//!
+//! - [`domain`]: chats, messages, visitors and the rules that fold Giosg's events into them;
+//! - [`store`]: the storage port with its DynamoDB and in-memory adapters;
+//! - [`giosg`]: the typed Giosg client and wire types;
+//! - [`config`]: settings from the environment and secrets from Secrets Manager;
+//! - [`api`]: the HTTP handlers that the Lambda functions and the local runner both serve.
+
+pub mod api;
+pub mod config;
+pub mod domain;
+pub mod giosg;
+pub mod secret;
+pub mod store;

@@ -1,0 +1,355 @@
+//! An in-memory [`ChatStore`]: the test double, and a working store for the local runner.
+//!
+//! One mutex guards everything, so each operation is atomic exactly like its DynamoDB
+//! counterpart's conditional write or transaction.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::{
+    Applied, ChatStore, HistoryPage, Reservation, SendContext, SendState, SentMessage,
+    StoreContext, StoreResult,
+};
+use crate::domain::Decision;
+use crate::domain::chat::{ChatEvent, ChatRecord, apply_chat_event};
+use crate::domain::cursor::PageRequest;
+use crate::domain::message::{MessageEvent, MessageRecord, OrderKey, apply_message_event};
+use crate::domain::visitor::{VisitorKey, VisitorRecord};
+use crate::giosg::{ChatId, MessageId};
+
+#[derive(Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    visitors: HashMap<VisitorKey, VisitorRecord>,
+    chats: HashMap<ChatId, Expiring<ChatRecord>>,
+    messages: HashMap<ChatId, ChatMessages>,
+    send_keys: HashMap<(ChatId, String), SendState>,
+}
+
+#[derive(Clone)]
+struct Expiring<T> {
+    record: T,
+    expires_at: Option<DateTime<Utc>>,
+}
+
+impl<T> Expiring<T> {
+    fn live(&self) -> Option<&T> {
+        match self.expires_at {
+            Some(at) if at <= Utc::now() => None,
+            _ => Some(&self.record),
+        }
+    }
+}
+
+#[derive(Default)]
+struct ChatMessages {
+    by_id: HashMap<MessageId, Expiring<MessageRecord>>,
+    /// History order: only messages with a `created_at`.
+    order: BTreeMap<OrderKey, MessageId>,
+}
+
+impl ChatMessages {
+    fn get(&self, id: &MessageId) -> Option<&MessageRecord> {
+        self.by_id.get(id).and_then(Expiring::live)
+    }
+
+    fn put(&mut self, record: MessageRecord, expires_at: Option<DateTime<Utc>>) {
+        self.remove(&record.id);
+        if let Some(key) = record.order_key() {
+            self.order.insert(key, record.id.clone());
+        }
+        self.by_id.insert(
+            record.id.clone(),
+            Expiring {
+                record,
+                expires_at,
+            },
+        );
+    }
+
+    fn remove(&mut self, id: &MessageId) {
+        if let Some(old) = self.by_id.remove(id) {
+            if let Some(key) = old.record.order_key() {
+                self.order.remove(&key);
+            }
+        }
+    }
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave a half-applied event: every mutation is a
+        // single insert or remove. Keep serving.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl State {
+    fn chat(&self, id: &ChatId) -> Option<&ChatRecord> {
+        self.chats.get(id).and_then(Expiring::live)
+    }
+
+    fn message(&self, chat: &ChatId, id: &MessageId) -> Option<&MessageRecord> {
+        self.messages.get(chat).and_then(|messages| messages.get(id))
+    }
+
+    fn apply_message(
+        &mut self,
+        chat: &ChatId,
+        id: &MessageId,
+        event: &MessageEvent,
+        context: &StoreContext,
+    ) -> (Applied, Option<MessageRecord>) {
+        let current = self.message(chat, id).cloned();
+        match apply_message_event(current.as_ref(), chat, id, event, &context.room_id) {
+            Decision::Write(record) => {
+                let expires_at = context.expiry(record.is_pending(), record.created_at);
+                self.messages
+                    .entry(chat.clone())
+                    .or_default()
+                    .put(record.clone(), expires_at);
+                (Applied::Stored, Some(record))
+            }
+            Decision::Unchanged => (Applied::Unchanged, current),
+            Decision::Ignore => (Applied::Ignored, None),
+            Decision::Delete => {
+                if let Some(messages) = self.messages.get_mut(chat) {
+                    messages.remove(id);
+                }
+                (Applied::Deleted, None)
+            }
+        }
+    }
+}
+
+impl ChatStore for MemoryStore {
+    async fn get_visitor(&self, key: &VisitorKey) -> StoreResult<Option<VisitorRecord>> {
+        Ok(self.lock().visitors.get(key).cloned())
+    }
+
+    async fn put_visitor(&self, visitor: &VisitorRecord) -> StoreResult<()> {
+        self.lock()
+            .visitors
+            .insert(visitor.key.clone(), visitor.clone());
+        Ok(())
+    }
+
+    async fn get_chat(&self, id: &ChatId) -> StoreResult<Option<ChatRecord>> {
+        Ok(self.lock().chat(id).cloned())
+    }
+
+    async fn get_visitor_and_chat(
+        &self,
+        key: &VisitorKey,
+        chat: &ChatId,
+    ) -> StoreResult<(Option<VisitorRecord>, Option<ChatRecord>)> {
+        let state = self.lock();
+        Ok((state.visitors.get(key).cloned(), state.chat(chat).cloned()))
+    }
+
+    async fn visitor_chats(&self, key: &VisitorKey) -> StoreResult<Vec<ChatRecord>> {
+        let state = self.lock();
+        let mut chats: Vec<ChatRecord> = state
+            .chats
+            .values()
+            .filter_map(Expiring::live)
+            .filter(|chat| chat.owner.as_ref().is_some_and(|o| &o.visitor == key))
+            .cloned()
+            .collect();
+        chats.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+        Ok(chats)
+    }
+
+    async fn get_message(
+        &self,
+        chat: &ChatId,
+        id: &MessageId,
+    ) -> StoreResult<Option<MessageRecord>> {
+        Ok(self.lock().message(chat, id).cloned())
+    }
+
+    async fn history_page(&self, chat: &ChatId, request: &PageRequest) -> StoreResult<HistoryPage> {
+        let state = self.lock();
+        let Some(messages) = state.messages.get(chat) else {
+            return Ok(HistoryPage {
+                messages: Vec::new(),
+                has_older: false,
+            });
+        };
+        let live = |id: &MessageId| messages.get(id).cloned();
+        let limit = request.limit();
+        let (page, has_older) = match request {
+            PageRequest::Latest { .. } => {
+                let mut newest: Vec<MessageRecord> = messages
+                    .order
+                    .values()
+                    .rev()
+                    .filter_map(live)
+                    .take(limit + 1)
+                    .collect();
+                let has_older = newest.len() > limit;
+                newest.truncate(limit);
+                newest.reverse();
+                (newest, has_older)
+            }
+            PageRequest::Before { cursor, .. } => {
+                let mut older: Vec<MessageRecord> = messages
+                    .order
+                    .range(..cursor.key().clone())
+                    .rev()
+                    .map(|(_, id)| id)
+                    .filter_map(live)
+                    .take(limit + 1)
+                    .collect();
+                let has_older = older.len() > limit;
+                older.truncate(limit);
+                older.reverse();
+                (older, has_older)
+            }
+            PageRequest::After { cursor, .. } => {
+                let newer: Vec<MessageRecord> = messages
+                    .order
+                    .range((
+                        std::ops::Bound::Excluded(cursor.key().clone()),
+                        std::ops::Bound::Unbounded,
+                    ))
+                    .map(|(_, id)| id)
+                    .filter_map(live)
+                    .take(limit)
+                    .collect();
+                (newer, !cursor.is_start())
+            }
+        };
+        Ok(HistoryPage {
+            messages: page,
+            has_older,
+        })
+    }
+
+    async fn send_context(
+        &self,
+        key: &VisitorKey,
+        chat: &ChatId,
+        idempotency_key: Option<&str>,
+    ) -> StoreResult<SendContext> {
+        let state = self.lock();
+        Ok(SendContext {
+            visitor: state.visitors.get(key).cloned(),
+            chat: state.chat(chat).cloned(),
+            key_state: idempotency_key
+                .and_then(|k| state.send_keys.get(&(chat.clone(), k.to_owned())).cloned()),
+        })
+    }
+
+    async fn reserve_send(
+        &self,
+        chat: &ChatId,
+        idempotency_key: &str,
+        stale_after: Duration,
+    ) -> StoreResult<Reservation> {
+        let mut state = self.lock();
+        let slot = (chat.clone(), idempotency_key.to_owned());
+        let now = Utc::now();
+        match state.send_keys.get(&slot) {
+            Some(SendState::InFlight { since }) if !is_stale(*since, now, stale_after) => {
+                Ok(Reservation::Taken(SendState::InFlight { since: *since }))
+            }
+            Some(sent @ SendState::Sent { .. }) => Ok(Reservation::Taken(sent.clone())),
+            _ => {
+                state.send_keys.insert(slot, SendState::InFlight { since: now });
+                Ok(Reservation::Reserved)
+            }
+        }
+    }
+
+    async fn release_send(&self, chat: &ChatId, idempotency_key: &str) -> StoreResult<()> {
+        let mut state = self.lock();
+        let slot = (chat.clone(), idempotency_key.to_owned());
+        if matches!(state.send_keys.get(&slot), Some(SendState::InFlight { .. })) {
+            state.send_keys.remove(&slot);
+        }
+        Ok(())
+    }
+
+    async fn record_sent_message(
+        &self,
+        sent: &SentMessage,
+        context: &StoreContext,
+    ) -> StoreResult<MessageRecord> {
+        let mut state = self.lock();
+        let (_, record) =
+            state.apply_message(&sent.chat_id, &sent.message_id, &sent.event, context);
+        let record = record.ok_or_else(|| {
+            super::StoreError::Corrupt("a sent message was not stored as ours".into())
+        })?;
+        if let Some(key) = &sent.idempotency_key {
+            state.send_keys.insert(
+                (sent.chat_id.clone(), key.clone()),
+                SendState::Sent {
+                    message_id: sent.message_id.clone(),
+                },
+            );
+        }
+        if let Some(visitor) = &sent.visitor {
+            state.visitors.insert(visitor.key.clone(), visitor.clone());
+        }
+        Ok(record)
+    }
+
+    async fn apply_chat_event(
+        &self,
+        id: &ChatId,
+        event: &ChatEvent,
+        context: &StoreContext,
+    ) -> StoreResult<(Applied, Option<ChatRecord>)> {
+        let mut state = self.lock();
+        let current = state.chat(id).cloned();
+        Ok(
+            match apply_chat_event(current.as_ref(), id, event, &context.room_id) {
+                Decision::Write(record) => {
+                    let expires_at = context.expiry(record.is_pending(), record.created_at);
+                    state.chats.insert(
+                        id.clone(),
+                        Expiring {
+                            record: record.clone(),
+                            expires_at,
+                        },
+                    );
+                    (Applied::Stored, Some(record))
+                }
+                Decision::Unchanged => (Applied::Unchanged, current),
+                Decision::Ignore => (Applied::Ignored, None),
+                Decision::Delete => {
+                    state.chats.remove(id);
+                    (Applied::Deleted, None)
+                }
+            },
+        )
+    }
+
+    async fn apply_message_event(
+        &self,
+        chat: &ChatId,
+        id: &MessageId,
+        event: &MessageEvent,
+        context: &StoreContext,
+    ) -> StoreResult<(Applied, Option<MessageRecord>)> {
+        Ok(self.lock().apply_message(chat, id, event, context))
+    }
+}
+
+/// Whether an in-flight claim made at `since` may be taken over at `now`.
+pub(crate) fn is_stale(since: DateTime<Utc>, now: DateTime<Utc>, stale_after: Duration) -> bool {
+    chrono::Duration::from_std(stale_after).is_ok_and(|limit| now - since >= limit)
+}

@@ -1,0 +1,212 @@
+//! The store port: everything the handlers need from storage, as a few coarse operations so
+//! that each adapter can meet the round-trip budget (at most two per frontend call).
+//!
+//! Both adapters ([`memory::MemoryStore`], [`dynamodb::DynamoStore`]) fold events with the same
+//! domain functions ([`apply_chat_event`](crate::domain::chat::apply_chat_event),
+//! [`apply_message_event`](crate::domain::message::apply_message_event)); the conformance suite
+//! in `shared/tests/store_conformance.rs` runs against both.
+
+pub mod dynamodb;
+pub mod memory;
+
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::chat::{ChatEvent, ChatRecord};
+use crate::domain::cursor::PageRequest;
+use crate::domain::message::{MessageEvent, MessageRecord};
+use crate::domain::visitor::{VisitorKey, VisitorRecord};
+use crate::giosg::{ChatId, GiosgTime, MessageId, RoomId};
+
+/// Settings every write needs: which room is ours and how long things live.
+#[derive(Clone, Debug)]
+pub struct StoreContext {
+    /// The configured Giosg room: resources of other rooms are never stored.
+    pub room_id: RoomId,
+    /// How long a change for a not-yet-known chat or message is kept waiting for it.
+    pub pending_ttl: Duration,
+    /// Transcript retention (DynamoDB TTL), counted from the chat's or message's creation.
+    pub retention: Option<Duration>,
+}
+
+impl StoreContext {
+    pub fn new(room_id: RoomId) -> Self {
+        Self {
+            room_id,
+            pending_ttl: Duration::from_secs(24 * 3600),
+            retention: None,
+        }
+    }
+
+    /// When a record should expire: pending ones after `pending_ttl` from now, known ones after
+    /// the retention period from their creation (never when retention is off).
+    pub fn expiry(&self, pending: bool, created_at: Option<GiosgTime>) -> Option<DateTime<Utc>> {
+        if pending {
+            return Some(Utc::now() + self.pending_ttl);
+        }
+        let retention = chrono::Duration::from_std(self.retention?).ok()?;
+        Some(created_at.map_or_else(Utc::now, |t| t.as_datetime()) + retention)
+    }
+}
+
+/// What happened to an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applied {
+    Stored,
+    /// Already reflected: a redelivery.
+    Unchanged,
+    /// Another room's resource: not stored.
+    Ignored,
+    /// A pending record that turned out to be another room's was deleted.
+    Deleted,
+}
+
+/// One page of history, oldest first.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HistoryPage {
+    pub messages: Vec<MessageRecord>,
+    /// Whether messages older than the first one on this page exist.
+    pub has_older: bool,
+}
+
+/// The state of an idempotency key (`client_message_id` / `Idempotency-Key`) within a chat.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum SendState {
+    /// A send with this key is under way (or died; after a while it may be taken over).
+    InFlight { since: DateTime<Utc> },
+    /// Sent: the message Giosg created for it.
+    Sent { message_id: MessageId },
+}
+
+/// Everything the send-message handler reads before it decides, in one round trip.
+#[derive(Clone, Debug, Default)]
+pub struct SendContext {
+    pub visitor: Option<VisitorRecord>,
+    pub chat: Option<ChatRecord>,
+    pub key_state: Option<SendState>,
+}
+
+/// The outcome of trying to claim an idempotency key.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reservation {
+    Reserved,
+    /// Someone holds or used the key: here is its state.
+    Taken(SendState),
+}
+
+/// A message Giosg accepted from our send call, to be stored with its bookkeeping at once.
+#[derive(Clone, Debug)]
+pub struct SentMessage {
+    pub chat_id: ChatId,
+    pub message_id: MessageId,
+    pub event: MessageEvent,
+    pub idempotency_key: Option<String>,
+    /// The visitor, when its Giosg session was refreshed and must be saved.
+    pub visitor: Option<VisitorRecord>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage is unavailable: {0}")]
+    Unavailable(String),
+    #[error("a stored item could not be read: {0}")]
+    Corrupt(String),
+    #[error("the write kept conflicting with concurrent writes")]
+    Contention,
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The storage port. Methods are coarse on purpose: each is one round trip in DynamoDB unless
+/// its doc says otherwise.
+pub trait ChatStore: Send + Sync + 'static {
+    fn get_visitor(
+        &self,
+        key: &VisitorKey,
+    ) -> impl Future<Output = StoreResult<Option<VisitorRecord>>> + Send;
+
+    /// Creates or replaces a visitor.
+    fn put_visitor(&self, visitor: &VisitorRecord) -> impl Future<Output = StoreResult<()>> + Send;
+
+    fn get_chat(&self, id: &ChatId) -> impl Future<Output = StoreResult<Option<ChatRecord>>> + Send;
+
+    /// The visitor and a chat, read together.
+    fn get_visitor_and_chat(
+        &self,
+        key: &VisitorKey,
+        chat: &ChatId,
+    ) -> impl Future<Output = StoreResult<(Option<VisitorRecord>, Option<ChatRecord>)>> + Send;
+
+    /// Chats started by this visitor, newest first.
+    fn visitor_chats(
+        &self,
+        key: &VisitorKey,
+    ) -> impl Future<Output = StoreResult<Vec<ChatRecord>>> + Send;
+
+    fn get_message(
+        &self,
+        chat: &ChatId,
+        id: &MessageId,
+    ) -> impl Future<Output = StoreResult<Option<MessageRecord>>> + Send;
+
+    /// One page of a chat's history (messages with a `created_at`), oldest first: one query.
+    fn history_page(
+        &self,
+        chat: &ChatId,
+        request: &PageRequest,
+    ) -> impl Future<Output = StoreResult<HistoryPage>> + Send;
+
+    /// The visitor, the chat and the idempotency key's state, read together.
+    fn send_context(
+        &self,
+        key: &VisitorKey,
+        chat: &ChatId,
+        idempotency_key: Option<&str>,
+    ) -> impl Future<Output = StoreResult<SendContext>> + Send;
+
+    /// Claims an idempotency key for a send. An in-flight claim older than `stale_after` may be
+    /// taken over (the sender died); a sent one never.
+    fn reserve_send(
+        &self,
+        chat: &ChatId,
+        idempotency_key: &str,
+        stale_after: Duration,
+    ) -> impl Future<Output = StoreResult<Reservation>> + Send;
+
+    /// Gives up a claim after a send that Giosg refused, so that a retry may send.
+    fn release_send(
+        &self,
+        chat: &ChatId,
+        idempotency_key: &str,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Stores a sent message (folded like any event, so a webhook echo that came first merges),
+    /// marks its idempotency key sent, and saves the visitor if given, together.
+    fn record_sent_message(
+        &self,
+        sent: &SentMessage,
+        context: &StoreContext,
+    ) -> impl Future<Output = StoreResult<MessageRecord>> + Send;
+
+    /// Folds a chat event into the stored chat, without read-modify-write races. Returns the
+    /// chat as stored afterwards (`None` when ignored or deleted).
+    fn apply_chat_event(
+        &self,
+        id: &ChatId,
+        event: &ChatEvent,
+        context: &StoreContext,
+    ) -> impl Future<Output = StoreResult<(Applied, Option<ChatRecord>)>> + Send;
+
+    /// Folds a message event into the stored message, without read-modify-write races.
+    fn apply_message_event(
+        &self,
+        chat: &ChatId,
+        id: &MessageId,
+        event: &MessageEvent,
+        context: &StoreContext,
+    ) -> impl Future<Output = StoreResult<(Applied, Option<MessageRecord>)>> + Send;
+}

@@ -1,0 +1,272 @@
+//! The generator and the observation used by the convergence property tests.
+
+use std::collections::BTreeSet;
+
+use proptest::prelude::*;
+use serde_json::{Value, json};
+use shared::domain::chat::ChatRecord;
+use shared::domain::cursor::PageRequest;
+use shared::domain::message::MessageRecord;
+use shared::domain::webhook::{parse_chat_webhook, parse_message_webhook};
+use shared::giosg::{ChatId, MessageId, RoomId};
+use shared::store::{ChatStore, StoreContext};
+
+pub const ORG: &str = "0f1e2d3c-0000-4000-8000-000000000001";
+pub const ROOM: &str = "aaaaaaaa-0000-4000-8000-00000000000a";
+pub const OTHER_ROOM: &str = "bbbbbbbb-0000-4000-8000-00000000000b";
+
+/// One webhook delivery: which endpoint and the exact body Giosg would post.
+#[derive(Clone, Debug)]
+pub enum Delivery {
+    Chat(Value),
+    Message(Value),
+}
+
+fn time(second: u32) -> String {
+    format!("2026-11-24T10:{:02}:{:02}.000Z", second / 60, second % 60)
+}
+
+fn chat_channel() -> String {
+    format!("/api/v5/orgs/{ORG}/owned_chats")
+}
+
+fn message_channel(chat: &str) -> String {
+    format!("/api/v5/orgs/{ORG}/owned_chats/{chat}/messages")
+}
+
+#[derive(Clone, Debug)]
+struct ChatChange {
+    is_waiting: Option<bool>,
+    ends: bool,
+    claims_not_ended: bool,
+}
+
+#[derive(Clone, Debug)]
+struct MessagePlan {
+    sender_is_visitor: bool,
+    kind: usize,
+    edit: Option<String>,
+    purge: bool,
+    removed: Option<usize>,
+}
+
+#[derive(Clone, Debug)]
+struct ChatPlan {
+    room: &'static str,
+    changes: Vec<ChatChange>,
+    removed: Option<usize>,
+    messages: Vec<MessagePlan>,
+}
+
+fn chat_change() -> impl Strategy<Value = ChatChange> {
+    (proptest::option::of(any::<bool>()), prop::bool::weighted(0.2), any::<bool>()).prop_map(
+        |(is_waiting, ends, claims_not_ended)| ChatChange {
+            is_waiting,
+            ends,
+            claims_not_ended,
+        },
+    )
+}
+
+fn message_plan() -> impl Strategy<Value = MessagePlan> {
+    (
+        any::<bool>(),
+        0usize..4,
+        proptest::option::of("[a-z]{1,8}"),
+        prop::bool::weighted(0.2),
+        proptest::option::weighted(0.2, 0usize..3),
+    )
+        .prop_map(|(sender_is_visitor, kind, edit, purge, removed)| MessagePlan {
+            sender_is_visitor,
+            kind,
+            edit,
+            purge,
+            removed,
+        })
+}
+
+fn chat_plan() -> impl Strategy<Value = ChatPlan> {
+    (
+        prop::bool::weighted(0.8),
+        prop::collection::vec(chat_change(), 0..5),
+        proptest::option::weighted(0.15, 0usize..3),
+        prop::collection::vec(message_plan(), 0..6),
+    )
+        .prop_map(|(ours, changes, removed, messages)| ChatPlan {
+            room: if ours { ROOM } else { OTHER_ROOM },
+            changes,
+            removed,
+            messages,
+        })
+}
+
+fn removed_resource(variant: usize, last_state: Value) -> Option<Value> {
+    match variant {
+        0 => None,
+        1 => Some(json!({})),
+        _ => Some(last_state),
+    }
+}
+
+fn envelope(channel: String, action: &str, id: &str, resource: Option<Value>) -> Value {
+    let mut body = json!({"channel": channel, "action": action, "resource_id": id});
+    if let Some(resource) = resource {
+        body["resource"] = resource;
+    }
+    body
+}
+
+/// The in-order, exactly-once deliveries of a few chats (mostly in our room, some in another),
+/// each with timestamped `changed`s, messages with at most one untimestamped edit, purges and
+/// removals. (Two untimestamped edits of one message are order-dependent by contract: the later
+/// arrival wins; that rule has its own example test.)
+pub fn deliveries() -> impl Strategy<Value = Vec<Delivery>> {
+    prop::collection::vec(chat_plan(), 1..4).prop_map(|chats| {
+        let mut out = Vec::new();
+        for (c, plan) in chats.iter().enumerate() {
+            let chat_id = format!("c0000000-0000-4000-8000-00000000000{c}");
+            let created = 10 * c as u32;
+            let full = json!({
+                "id": chat_id, "room_id": plan.room, "created_at": time(created),
+                "updated_at": time(created), "is_ended": false, "ended_at": null,
+                "is_waiting": false, "chat_type": "visitor", "message_count": 0
+            });
+            out.push(Delivery::Chat(envelope(chat_channel(), "added", &chat_id, Some(full.clone()))));
+            for (k, change) in plan.changes.iter().enumerate() {
+                let at = time(created + 100 + k as u32);
+                let mut resource = json!({"updated_at": at});
+                if let Some(waiting) = change.is_waiting {
+                    resource["is_waiting"] = json!(waiting);
+                }
+                if change.ends {
+                    resource["is_ended"] = json!(true);
+                    resource["ended_at"] = json!(at);
+                } else if change.claims_not_ended {
+                    resource["is_ended"] = json!(false);
+                }
+                out.push(Delivery::Chat(envelope(chat_channel(), "changed", &chat_id, Some(resource))));
+            }
+            for (m, message) in plan.messages.iter().enumerate() {
+                let message_id = format!("m{c}{m}000000-0000-4000-8000-000000000000");
+                let kind = ["msg", "join", "leave", "autosuggest"][message.kind];
+                let full = json!({
+                    "id": message_id, "chat_id": chat_id, "room_id": plan.room,
+                    "created_at": time(created + 1 + m as u32 / 2), "type": kind,
+                    "sender_type": if message.sender_is_visitor { "visitor" } else { "user" },
+                    "sender_name": "Internal Name", "sender_public_name": "Public",
+                    "sender_avatar": null, "message": format!("text {m}"), "attachments": [],
+                    "is_encrypted": false, "sensitive_data_purged_at": null
+                });
+                let channel = message_channel(&chat_id);
+                out.push(Delivery::Message(envelope(channel.clone(), "added", &message_id, Some(full.clone()))));
+                if let Some(edit) = &message.edit {
+                    out.push(Delivery::Message(envelope(channel.clone(), "changed", &message_id, Some(json!({"message": edit})))));
+                }
+                if message.purge {
+                    let purge = json!({"message": null, "sensitive_data_purged_at": time(created + 300)});
+                    out.push(Delivery::Message(envelope(channel.clone(), "changed", &message_id, Some(purge))));
+                }
+                if let Some(variant) = message.removed {
+                    out.push(Delivery::Message(envelope(channel.clone(), "removed", &message_id, removed_resource(variant, full))));
+                }
+            }
+            if let Some(variant) = plan.removed {
+                out.push(Delivery::Chat(envelope(chat_channel(), "removed", &chat_id, removed_resource(variant, full))));
+            }
+        }
+        out
+    })
+}
+
+/// A permutation of `0..len` with random duplicates mixed in (every delivery at least once).
+pub fn permuted_with_duplicates(len: usize) -> impl Strategy<Value = Vec<usize>> {
+    let duplicates = prop::collection::vec(0..len.max(1), 0..=len);
+    (Just((0..len).collect::<Vec<usize>>()).prop_shuffle(), duplicates).prop_flat_map(
+        move |(order, duplicates)| {
+            let mut all = order;
+            if len > 0 {
+                all.extend(duplicates);
+            }
+            Just(all).prop_shuffle()
+        },
+    )
+}
+
+pub fn context() -> StoreContext {
+    StoreContext::new(RoomId::new(ROOM))
+}
+
+/// Feeds deliveries through the same parsing and folding the webhook handler uses.
+pub async fn apply_all<S: ChatStore>(store: &S, deliveries: &[Delivery]) {
+    let context = context();
+    for delivery in deliveries {
+        match delivery {
+            Delivery::Chat(body) => {
+                let hook = parse_chat_webhook(body.to_string().as_bytes()).expect("valid chat envelope");
+                store
+                    .apply_chat_event(&hook.chat_id, &hook.event, &context)
+                    .await
+                    .expect("store works");
+            }
+            Delivery::Message(body) => {
+                let hook = parse_message_webhook(body.to_string().as_bytes())
+                    .expect("valid message envelope");
+                store
+                    .apply_message_event(&hook.chat_id, &hook.message_id, &hook.event, &context)
+                    .await
+                    .expect("store works");
+            }
+        }
+    }
+}
+
+/// Everything a frontend or operator could observe: every known chat and message record in
+/// full (stamps included) and each chat's history. Pending records of other rooms' traffic are
+/// invisible and expire on their own, so they are not part of the observable state.
+#[derive(Debug, PartialEq)]
+pub struct Observed {
+    chats: Vec<Option<ChatRecord>>,
+    messages: Vec<Option<MessageRecord>>,
+    histories: Vec<Vec<MessageRecord>>,
+}
+
+pub async fn observe<S: ChatStore>(store: &S, deliveries: &[Delivery]) -> Observed {
+    let mut chat_ids = BTreeSet::new();
+    let mut message_ids = BTreeSet::new();
+    for delivery in deliveries {
+        match delivery {
+            Delivery::Chat(body) => {
+                chat_ids.insert(body["resource_id"].as_str().unwrap().to_owned());
+            }
+            Delivery::Message(body) => {
+                let channel = body["channel"].as_str().unwrap();
+                let chat = channel.split('/').nth(6).unwrap().to_owned();
+                chat_ids.insert(chat.clone());
+                message_ids.insert((chat, body["resource_id"].as_str().unwrap().to_owned()));
+            }
+        }
+    }
+    let mut observed = Observed {
+        chats: Vec::new(),
+        messages: Vec::new(),
+        histories: Vec::new(),
+    };
+    for chat in &chat_ids {
+        let chat_id = ChatId::new(chat.clone());
+        let record = store.get_chat(&chat_id).await.unwrap();
+        observed.chats.push(record.filter(|r| !r.is_pending()));
+        let page = store
+            .history_page(&chat_id, &PageRequest::Latest { limit: 100 })
+            .await
+            .unwrap();
+        observed.histories.push(page.messages);
+    }
+    for (chat, message) in &message_ids {
+        let record = store
+            .get_message(&ChatId::new(chat.clone()), &MessageId::new(message.clone()))
+            .await
+            .unwrap();
+        observed.messages.push(record.filter(|r| !r.is_pending()));
+    }
+    observed
+}
