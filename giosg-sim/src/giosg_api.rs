@@ -1,0 +1,301 @@
+//! The Giosg HTTP API (giosg-api.md §2): visitor endpoints with `Bearer` tokens and organization
+//! endpoints with the `Token` API token.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::middleware::from_fn_with_state;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+
+use crate::app::App;
+use crate::config::Behaviour;
+use crate::error::ApiError;
+use crate::extract::{JsonBody, OrgAuth, VisitorAuth};
+use crate::pagination::{PageRequest, paginate};
+use crate::paths;
+use crate::resources::{
+    ChatResource, MembershipResource, MessageResource, OnlineUserResource, Page,
+};
+use crate::traffic::giosg_traffic;
+
+const REQUIRED: &str = "This field is required.";
+const BLANK: &str = "This field may not be blank.";
+
+pub(crate) fn routes(app: Arc<App>) -> Router<Arc<App>> {
+    Router::new()
+        .route(paths::VISITOR_AUTH, post(visitor_auth))
+        .route(paths::ROOM_VISITORS, post(join_room))
+        .route(paths::ROOM_VISITOR, patch(refresh_presence))
+        .route(paths::VISITOR_VARIABLES, post(set_variable))
+        .route(paths::ROOM, get(room))
+        .route(paths::ONLINE_USERS, get(online_users))
+        .route(paths::START_CHAT, post(start_chat))
+        .route(
+            paths::VISITOR_MESSAGES,
+            post(send_message).get(visitor_messages),
+        )
+        .route(paths::MEMBERSHIPS, get(memberships))
+        .route(paths::OWNED_CHAT, get(owned_chat))
+        .route(paths::VISITOR_CHATS, get(visitor_chats))
+        .route(paths::VISITOR_CHAT, get(visitor_chat).patch(end_chat))
+        .route_layer(from_fn_with_state(app, giosg_traffic))
+}
+
+/// 404 unless `org` is the simulated organization.
+fn check_org(app: &App, org: &str) -> Result<(), ApiError> {
+    if org == app.config.org_id {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound("Not found.".to_owned()))
+    }
+}
+
+/// 403 unless the `{vid}` of the path is the token's visitor.
+fn check_visitor(auth: &VisitorAuth, vid: &str) -> Result<(), ApiError> {
+    if auth.visitor_id == vid {
+        Ok(())
+    } else {
+        Err(ApiError::not_your_visitor())
+    }
+}
+
+fn page_size(app: &App) -> usize {
+    app.config.page_size
+}
+
+#[derive(Debug, Deserialize)]
+struct VisitorAuthBody {
+    #[serde(default)]
+    visitor_secret_id: Option<String>,
+}
+
+async fn visitor_auth(
+    State(app): State<Arc<App>>,
+    Path(org): Path<String>,
+    JsonBody(body): JsonBody<VisitorAuthBody>,
+) -> Result<Response, ApiError> {
+    check_org(&app, &org)?;
+    let (resource, status) = app.giosg(|state| {
+        let outcome = state.authenticate_visitor(body.visitor_secret_id.as_deref())?;
+        let status = if outcome.created {
+            state.behaviour.auth_status
+        } else {
+            state.behaviour.auth_returning_status
+        };
+        Ok((outcome.resource, status))
+    })?;
+    Ok((Behaviour::status(status), Json(resource)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct JoinRoomBody {
+    id: Option<String>,
+    presence_expires_in: Option<u64>,
+}
+
+async fn join_room(
+    State(app): State<Arc<App>>,
+    auth: VisitorAuth,
+    Path((org, room)): Path<(String, String)>,
+    JsonBody(body): JsonBody<JoinRoomBody>,
+) -> Result<Response, ApiError> {
+    check_org(&app, &org)?;
+    let id = body.id.ok_or_else(|| ApiError::invalid("id", REQUIRED))?;
+    check_visitor(&auth, &id)?;
+    let (resource, created) =
+        app.giosg(|state| state.join_room(&id, &room, body.presence_expires_in))?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(resource)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct PresenceBody {
+    presence_expires_in: Option<u64>,
+}
+
+async fn refresh_presence(
+    State(app): State<Arc<App>>,
+    auth: VisitorAuth,
+    Path((org, room, vid)): Path<(String, String, String)>,
+    JsonBody(body): JsonBody<PresenceBody>,
+) -> Result<Response, ApiError> {
+    check_org(&app, &org)?;
+    check_visitor(&auth, &vid)?;
+    let resource =
+        app.giosg(|state| state.refresh_presence(&vid, &room, body.presence_expires_in))?;
+    Ok(Json(resource).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct VariableBody {
+    key: Option<String>,
+    value: Option<String>,
+}
+
+async fn set_variable(
+    State(app): State<Arc<App>>,
+    _auth: OrgAuth,
+    Path((org, room, vid)): Path<(String, String, String)>,
+    JsonBody(body): JsonBody<VariableBody>,
+) -> Result<Response, ApiError> {
+    check_org(&app, &org)?;
+    let key = match body.key {
+        None => return Err(ApiError::invalid("key", REQUIRED)),
+        Some(key) if key.trim().is_empty() => return Err(ApiError::invalid("key", BLANK)),
+        Some(key) => key,
+    };
+    let value = body
+        .value
+        .ok_or_else(|| ApiError::invalid("value", REQUIRED))?;
+    let resource = app.giosg(|state| state.set_variable(&vid, &room, key, value))?;
+    Ok((StatusCode::CREATED, Json(resource)).into_response())
+}
+
+async fn room(
+    State(app): State<Arc<App>>,
+    _auth: VisitorAuth,
+    Path((org, room)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    check_org(&app, &org)?;
+    let resource = app.giosg(|state| state.room_resource(&room))?;
+    Ok(Json(resource).into_response())
+}
+
+async fn online_users(
+    State(app): State<Arc<App>>,
+    _auth: VisitorAuth,
+    Path((org, room)): Path<(String, String)>,
+    page: PageRequest,
+) -> Result<Json<Page<OnlineUserResource>>, ApiError> {
+    check_org(&app, &org)?;
+    let users = app.giosg(|state| state.online_users(&room))?;
+    Ok(Json(paginate(users, &page, page_size(&app))?))
+}
+
+async fn start_chat(
+    State(app): State<Arc<App>>,
+    auth: VisitorAuth,
+    Path((org, room, vid)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    check_org(&app, &org)?;
+    check_visitor(&auth, &vid)?;
+    let chat = app.giosg(|state| state.start_chat(&vid, &room))?;
+    Ok((StatusCode::CREATED, Json(chat)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct SendMessageBody {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    message: Option<String>,
+}
+
+async fn send_message(
+    State(app): State<Arc<App>>,
+    auth: VisitorAuth,
+    Path((vid, chat)): Path<(String, String)>,
+    JsonBody(body): JsonBody<SendMessageBody>,
+) -> Result<Response, ApiError> {
+    check_visitor(&auth, &vid)?;
+    if let Some(kind) = body.kind.as_deref().filter(|kind| *kind != "msg") {
+        return Err(ApiError::invalid(
+            "type",
+            format!("\"{kind}\" is not a valid choice."),
+        ));
+    }
+    let text = match body.message {
+        None => return Err(ApiError::invalid("message", REQUIRED)),
+        Some(text) if text.trim().is_empty() => return Err(ApiError::invalid("message", BLANK)),
+        Some(text) => text,
+    };
+    let message = app.giosg(|state| state.visitor_message(&vid, &chat, &text))?;
+    Ok((StatusCode::CREATED, Json(message)).into_response())
+}
+
+async fn visitor_chats(
+    State(app): State<Arc<App>>,
+    auth: VisitorAuth,
+    Path(vid): Path<String>,
+    page: PageRequest,
+) -> Result<Json<Page<ChatResource>>, ApiError> {
+    check_visitor(&auth, &vid)?;
+    let chats = app.state().visitor_chats(&vid);
+    Ok(Json(paginate(chats, &page, page_size(&app))?))
+}
+
+async fn visitor_chat(
+    State(app): State<Arc<App>>,
+    auth: VisitorAuth,
+    Path((vid, chat)): Path<(String, String)>,
+) -> Result<Json<ChatResource>, ApiError> {
+    check_visitor(&auth, &vid)?;
+    Ok(Json(app.giosg(|state| state.visitor_chat(&vid, &chat))?))
+}
+
+async fn visitor_messages(
+    State(app): State<Arc<App>>,
+    auth: VisitorAuth,
+    Path((vid, chat)): Path<(String, String)>,
+    page: PageRequest,
+) -> Result<Json<Page<MessageResource>>, ApiError> {
+    check_visitor(&auth, &vid)?;
+    let messages = app.giosg(|state| state.visitor_messages(&vid, &chat))?;
+    Ok(Json(paginate(messages, &page, page_size(&app))?))
+}
+
+#[derive(Debug, Deserialize)]
+struct EndChatBody {
+    is_ended: Option<bool>,
+}
+
+async fn end_chat(
+    State(app): State<Arc<App>>,
+    auth: VisitorAuth,
+    Path((vid, chat)): Path<(String, String)>,
+    JsonBody(body): JsonBody<EndChatBody>,
+) -> Result<Json<ChatResource>, ApiError> {
+    check_visitor(&auth, &vid)?;
+    let resource = match body.is_ended {
+        Some(true) => app.giosg(|state| state.visitor_end_chat(&vid, &chat))?,
+        Some(false) => {
+            let resource = app.giosg(|state| state.visitor_chat(&vid, &chat))?;
+            if resource.is_ended {
+                return Err(ApiError::invalid(
+                    "is_ended",
+                    "An ended chat cannot be reopened.",
+                ));
+            }
+            resource
+        }
+        None => app.giosg(|state| state.visitor_chat(&vid, &chat))?,
+    };
+    Ok(Json(resource))
+}
+
+async fn memberships(
+    State(app): State<Arc<App>>,
+    _auth: OrgAuth,
+    Path((org, chat)): Path<(String, String)>,
+    page: PageRequest,
+) -> Result<Json<Page<MembershipResource>>, ApiError> {
+    check_org(&app, &org)?;
+    let memberships = app.giosg(|state| state.memberships(&chat))?;
+    Ok(Json(paginate(memberships, &page, page_size(&app))?))
+}
+
+async fn owned_chat(
+    State(app): State<Arc<App>>,
+    _auth: OrgAuth,
+    Path((org, chat)): Path<(String, String)>,
+) -> Result<Json<ChatResource>, ApiError> {
+    check_org(&app, &org)?;
+    Ok(Json(app.giosg(|state| state.owned_chat(&chat))?))
+}

@@ -1,0 +1,10 @@
+//! Integration tests of the Giosg simulator over real HTTP on loopback.
+
+mod auth;
+mod control;
+mod faults;
+mod org_api;
+mod support;
+mod visitor_api;
+mod webhook_delivery;
+mod webhook_events;
