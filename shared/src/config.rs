@@ -96,7 +96,8 @@ impl Settings {
     }
 
     pub fn retention(&self) -> Option<Duration> {
-        (self.retention_days > 0).then(|| Duration::from_secs(u64::from(self.retention_days) * 86_400))
+        (self.retention_days > 0)
+            .then(|| Duration::from_secs(u64::from(self.retention_days) * 86_400))
     }
 }
 
@@ -162,8 +163,9 @@ impl Secrets {
             secret_id: secret_id.to_owned(),
             reason: reason.to_owned(),
         };
-        let raw: Raw = serde_json::from_str(json)
-            .map_err(|_| invalid("expected a JSON object with giosg_api_token and webhook_secret"))?;
+        let raw: Raw = serde_json::from_str(json).map_err(|_| {
+            invalid("expected a JSON object with giosg_api_token and webhook_secret")
+        })?;
         let giosg_api_token = raw
             .giosg_api_token
             .filter(|v| !v.trim().is_empty())
@@ -173,7 +175,9 @@ impl Secrets {
             .filter(|v| !v.trim().is_empty())
             .ok_or_else(|| invalid("the key webhook_secret is missing or empty"))?;
         if webhook_secret.chars().count() < MIN_WEBHOOK_SECRET_LEN {
-            return Err(invalid("the key webhook_secret must be at least 16 characters"));
+            return Err(invalid(
+                "the key webhook_secret must be at least 16 characters",
+            ));
         }
         Ok(Self {
             giosg_api_token: Secret::new(giosg_api_token),
@@ -211,11 +215,13 @@ impl SecretSource {
                             .take(300)
                             .collect(),
                     })?;
-                let json = output.secret_string().ok_or_else(|| ConfigError::SecretInvalid {
-                    secret_id: secret_id.clone(),
-                    reason: "the secret has no string value (binary secrets are not supported)"
-                        .into(),
-                })?;
+                let json = output
+                    .secret_string()
+                    .ok_or_else(|| ConfigError::SecretInvalid {
+                        secret_id: secret_id.clone(),
+                        reason: "the secret has no string value (binary secrets are not supported)"
+                            .into(),
+                    })?;
                 Secrets::from_json(secret_id, json)
             }
         }
@@ -321,7 +327,10 @@ mod tests {
         let error = Secrets::from_json("s", r#"{"giosg_api_token": "tok-123"}"#).unwrap_err();
         assert!(error.to_string().contains("webhook_secret"));
         assert!(!error.to_string().contains("tok-123"));
-        let short = Secrets::from_json("s", r#"{"giosg_api_token": "t", "webhook_secret": "short"}"#);
+        let short = Secrets::from_json(
+            "s",
+            r#"{"giosg_api_token": "t", "webhook_secret": "short"}"#,
+        );
         assert!(short.is_err());
         let ok = Secrets::from_json(
             "s",

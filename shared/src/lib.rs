@@ -10,5 +10,9 @@ pub mod api;
 pub mod config;
 pub mod domain;
 pub mod giosg;
+#[cfg(feature = "http-server")]
+pub mod http_server;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 pub mod secret;
 pub mod store;

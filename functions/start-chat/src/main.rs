@@ -1,1 +1,8 @@
-fn main() {}
+//! Starts chats (`POST /v1/chats`) and answers `GET /v1/availability`: the two calls a visitor makes before chatting.
+
+use shared::api::RouteKind;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::lambda::run(&[RouteKind::StartChat, RouteKind::Availability]).await
+}

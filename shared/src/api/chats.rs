@@ -211,7 +211,9 @@ async fn store_started_chat<S: ChatStore>(
         .store
         .apply_chat_event(chat_id, &event, &app.store_context)
         .await?;
-    record.ok_or_else(|| ApiError::Internal("Giosg started a chat outside the configured room".into()))
+    record.ok_or_else(|| {
+        ApiError::Internal("Giosg started a chat outside the configured room".into())
+    })
 }
 
 pub(super) fn session_of(

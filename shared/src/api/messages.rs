@@ -91,10 +91,17 @@ pub(super) async fn send<S: ChatStore>(
     let mut resource = match app.giosg.send_message(&mut session, chat_id, &text).await {
         Ok(resource) => resource,
         Err(error) => {
-            if let Some(idempotency_key) = &idempotency_key {
-                if let Err(release_error) = app.store.release_send(chat_id, idempotency_key).await
-                {
-                    tracing::warn!(error = %release_error, "could not release a send claim");
+            if let Some(idempotency_key) = &idempotency_key
+                && let Err(release_error) = app.store.release_send(chat_id, idempotency_key).await
+            {
+                tracing::warn!(error = %release_error, "could not release a send claim");
+            }
+            // A refreshed token (or a visitor Giosg replaced) is still worth keeping.
+            if session.take_changed() {
+                visitor.giosg_visitor_id = session.visitor_id().clone();
+                visitor.credentials = seal(&session, &token);
+                if let Err(store_error) = app.store.put_visitor(&visitor).await {
+                    tracing::warn!(error = %store_error, "could not save a refreshed Giosg session");
                 }
             }
             return Err(send_error(error));
@@ -163,6 +170,11 @@ async fn replay<S: ChatStore>(
 }
 
 fn send_error(error: GiosgError) -> ApiError {
+    if let GiosgError::VisitorReplaced { .. } = error {
+        // Giosg no longer knows the visitor who owns this chat: only a new chat can go on.
+        tracing::warn!(%error, "Giosg replaced the visitor of a chat");
+        return ApiError::ChatEnded;
+    }
     match error.status() {
         // Giosg locks an ended chat; our copy had not heard of the end yet.
         Some(403 | 409 | 410 | 423) if error.is_refused() => ApiError::ChatEnded,
@@ -271,7 +283,9 @@ fn parse_page_request(query: &str) -> Result<PageRequest, ApiError> {
             _ => continue,
         };
         if slot.replace(value.into_owned()).is_some() {
-            return Err(ApiError::invalid(format!("{name} is given more than once.")));
+            return Err(ApiError::invalid(format!(
+                "{name} is given more than once."
+            )));
         }
     }
     let limit = match limit {
@@ -281,11 +295,14 @@ fn parse_page_request(query: &str) -> Result<PageRequest, ApiError> {
             .ok()
             .filter(|n| (1..=MAX_PAGE_LIMIT).contains(n))
             .ok_or_else(|| {
-                ApiError::invalid(format!("limit must be a whole number from 1 to {MAX_PAGE_LIMIT}."))
+                ApiError::invalid(format!(
+                    "limit must be a whole number from 1 to {MAX_PAGE_LIMIT}."
+                ))
             })?,
     };
     let cursor = |name: &str, raw: String| {
-        Cursor::decode(&raw).map_err(|_| ApiError::invalid(format!("{name} is not a valid cursor.")))
+        Cursor::decode(&raw)
+            .map_err(|_| ApiError::invalid(format!("{name} is not a valid cursor.")))
     };
     match (after, before) {
         (Some(_), Some(_)) => Err(ApiError::invalid(
@@ -337,6 +354,9 @@ mod tests {
             validate_text(Some(" \n\t".into())),
             Err(ApiError::InvalidRequest(_))
         ));
-        assert!(matches!(validate_text(None), Err(ApiError::InvalidRequest(_))));
+        assert!(matches!(
+            validate_text(None),
+            Err(ApiError::InvalidRequest(_))
+        ));
     }
 }

@@ -225,12 +225,19 @@ async fn dispatch<S: ChatStore>(
         RouteKind::StartChat => chats::start(app, &request).await,
         RouteKind::ListChats => chats::list(app, &visitor_token(&request)?).await,
         RouteKind::GetChat => {
-            chats::get(app, &visitor_token(&request)?, &chat_id.expect("route has id")).await
+            chats::get(
+                app,
+                &visitor_token(&request)?,
+                &chat_id.expect("route has id"),
+            )
+            .await
         }
         RouteKind::SendMessage => {
             messages::send(app, &request, &chat_id.expect("route has id")).await
         }
-        RouteKind::History => messages::history(app, &request, &chat_id.expect("route has id")).await,
+        RouteKind::History => {
+            messages::history(app, &request, &chat_id.expect("route has id")).await
+        }
         RouteKind::ChatWebhook | RouteKind::MessageWebhook => unreachable!("handled above"),
     }
 }
@@ -270,7 +277,9 @@ fn json_body<T: serde::de::DeserializeOwned>(request: &ApiRequest) -> Result<T, 
         .and_then(|v| v.to_str().ok())
         .is_none_or(|v| v.to_ascii_lowercase().starts_with("application/json"));
     if !is_json {
-        return Err(ApiError::invalid("The body must be JSON (Content-Type: application/json)."));
+        return Err(ApiError::invalid(
+            "The body must be JSON (Content-Type: application/json).",
+        ));
     }
     serde_json::from_slice(request.body())
         .map_err(|e| ApiError::invalid(format!("The body is not valid: {e}.")))
@@ -286,7 +295,8 @@ fn json_response(status: StatusCode, body: &impl Serialize) -> ApiResponse {
         .expect("static response parts are valid")
 }
 
-fn error_response(error: &ApiError) -> ApiResponse {
+/// The error shape as a response (for adapters that fail before a handler runs).
+pub fn error_response(error: &ApiError) -> ApiResponse {
     let mut response = json_response(error.status(), &error.body());
     if matches!(error, ApiError::Unauthorized) {
         response
@@ -328,7 +338,10 @@ fn preflight<S>(app: &App<S>, origin: Option<&HeaderValue>) -> ApiResponse {
             header::ACCESS_CONTROL_ALLOW_HEADERS,
             HeaderValue::from_static("authorization, content-type, idempotency-key"),
         );
-        headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+        headers.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("600"),
+        );
     }
     response
 }
@@ -342,12 +355,20 @@ mod tests {
         let route = resolve(&Method::POST, "/v1/chats/abc-1/messages").unwrap();
         assert_eq!(route.kind, RouteKind::SendMessage);
         assert_eq!(route.chat_id.unwrap().as_str(), "abc-1");
-        assert_eq!(resolve(&Method::GET, "/v1/chats").unwrap().kind, RouteKind::ListChats);
         assert_eq!(
-            resolve(&Method::POST, "/webhooks/giosg/messages").unwrap().kind,
+            resolve(&Method::GET, "/v1/chats").unwrap().kind,
+            RouteKind::ListChats
+        );
+        assert_eq!(
+            resolve(&Method::POST, "/webhooks/giosg/messages")
+                .unwrap()
+                .kind,
             RouteKind::MessageWebhook
         );
-        assert!(matches!(resolve(&Method::GET, "/v2/chats"), Err(ApiError::NotFound)));
+        assert!(matches!(
+            resolve(&Method::GET, "/v2/chats"),
+            Err(ApiError::NotFound)
+        ));
         assert!(matches!(
             resolve(&Method::DELETE, "/v1/chats"),
             Err(ApiError::MethodNotAllowed)

@@ -40,8 +40,7 @@ pub(super) async fn receive<S: ChatStore>(
             }
         }
         RouteKind::MessageWebhook => {
-            let hook =
-                parse_message_webhook(body).map_err(|e| ApiError::invalid(e.to_string()))?;
+            let hook = parse_message_webhook(body).map_err(|e| ApiError::invalid(e.to_string()))?;
             if hook.org_id != app.settings.org_id {
                 Applied::Ignored
             } else {
@@ -80,7 +79,9 @@ where
         .get(WEBHOOK_TOKEN_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let presented = from_header.or(from_query).ok_or(ApiError::WebhookUnauthorized)?;
+    let presented = from_header
+        .or(from_query)
+        .ok_or(ApiError::WebhookUnauthorized)?;
     let secrets = app.secrets.get().await;
     // Comparing digests keeps the comparison constant-time regardless of length.
     let expected = Sha256::digest(secrets.webhook_secret.expose().as_bytes());

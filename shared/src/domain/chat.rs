@@ -82,7 +82,10 @@ impl ChatRecord {
     pub fn is_visible_to(&self, key: &VisitorKey) -> bool {
         !self.removed
             && !self.is_pending()
-            && self.owner.as_ref().is_some_and(|owner| &owner.visitor == key)
+            && self
+                .owner
+                .as_ref()
+                .is_some_and(|owner| &owner.visitor == key)
     }
 
     pub fn view(&self) -> Chat {
@@ -103,13 +106,13 @@ pub fn apply_chat_event(
     event: &ChatEvent,
     room: &RoomId,
 ) -> Decision<ChatRecord> {
-    if let Some(resource) = &event.resource {
-        if room_verdict(&resource.room_id, room) == Some(false) {
-            return match current {
-                Some(record) if record.is_pending() => Decision::Delete,
-                _ => Decision::Ignore,
-            };
-        }
+    if let Some(resource) = &event.resource
+        && room_verdict(&resource.room_id, room) == Some(false)
+    {
+        return match current {
+            Some(record) if record.is_pending() => Decision::Delete,
+            _ => Decision::Ignore,
+        };
     }
     let mut record = current
         .cloned()

@@ -86,9 +86,16 @@ mod tests {
         let time = GiosgTime::from(chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap());
         let cursor = Cursor::at(OrderKey::new(time, &MessageId::new("m-1")));
         let encoded = cursor.encode();
-        assert!(encoded.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert!(
+            encoded
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
         assert_eq!(Cursor::decode(&encoded).unwrap(), cursor);
-        assert_eq!(Cursor::decode(&Cursor::start().encode()).unwrap(), Cursor::start());
+        assert_eq!(
+            Cursor::decode(&Cursor::start().encode()).unwrap(),
+            Cursor::start()
+        );
         assert!(Cursor::decode("nope").is_err());
         assert!(Cursor::decode("").is_err());
         assert!(Cursor::decode(&URL_SAFE_NO_PAD.encode("v1:garbage")).is_err());

@@ -133,19 +133,19 @@ fn tie_key<T: Serialize>(value: &Option<T>) -> String {
 /// Keeps the earliest of the values seen: for facts that do not change (creation and end times),
 /// so that redeliveries with slightly different renderings still converge.
 pub fn keep_earliest(slot: &mut Option<GiosgTime>, offered: Option<GiosgTime>) {
-    if let Some(offered) = offered {
-        if slot.is_none_or(|current| offered < current) {
-            *slot = Some(offered);
-        }
+    if let Some(offered) = offered
+        && slot.is_none_or(|current| offered < current)
+    {
+        *slot = Some(offered);
     }
 }
 
 /// Keeps the latest of the values seen.
 pub fn keep_latest(slot: &mut Option<GiosgTime>, offered: Option<GiosgTime>) {
-    if let Some(offered) = offered {
-        if slot.is_none_or(|current| offered > current) {
-            *slot = Some(offered);
-        }
+    if let Some(offered) = offered
+        && slot.is_none_or(|current| offered > current)
+    {
+        *slot = Some(offered);
     }
 }
 

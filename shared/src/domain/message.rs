@@ -91,11 +91,7 @@ impl MessageRecord {
         Message {
             id: self.id.clone(),
             chat_id: self.chat_id.clone(),
-            message_type: self
-                .message_type
-                .get()
-                .cloned()
-                .unwrap_or(MessageType::Msg),
+            message_type: self.message_type.get().cloned().unwrap_or(MessageType::Msg),
             sender: Sender {
                 sender_type,
                 name: self.sender_public_name.get().cloned(),
@@ -127,13 +123,13 @@ pub fn apply_message_event(
     event: &MessageEvent,
     room: &RoomId,
 ) -> Decision<MessageRecord> {
-    if let Some(resource) = &event.resource {
-        if room_verdict(&resource.room_id, room) == Some(false) {
-            return match current {
-                Some(record) if record.is_pending() => Decision::Delete,
-                _ => Decision::Ignore,
-            };
-        }
+    if let Some(resource) = &event.resource
+        && room_verdict(&resource.room_id, room) == Some(false)
+    {
+        return match current {
+            Some(record) if record.is_pending() => Decision::Delete,
+            _ => Decision::Ignore,
+        };
     }
     let mut record = current
         .cloned()
@@ -176,7 +172,11 @@ fn merge_message_fields(record: &mut MessageRecord, resource: &MessageResource, 
     keep_earliest(&mut record.created_at, resource.created_at.value().copied());
     offer(&mut record.message_type, &resource.message_type, stamp);
     offer(&mut record.sender_type, &resource.sender_type, stamp);
-    offer(&mut record.sender_public_name, &resource.sender_public_name, stamp);
+    offer(
+        &mut record.sender_public_name,
+        &resource.sender_public_name,
+        stamp,
+    );
     if !resource.sender_avatar.is_absent() {
         let url = resource
             .sender_avatar

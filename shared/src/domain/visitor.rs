@@ -119,7 +119,8 @@ impl SealedCredentials {
         let plaintext = cipher
             .decrypt(XNonce::from_slice(nonce), ciphertext)
             .map_err(|_| UnsealError)?;
-        let plain: CredentialsPlain = serde_json::from_slice(&plaintext).map_err(|_| UnsealError)?;
+        let plain: CredentialsPlain =
+            serde_json::from_slice(&plaintext).map_err(|_| UnsealError)?;
         Ok(GiosgCredentials {
             visitor_secret_id: Secret::new(plain.visitor_secret_id),
             access_token: Secret::new(plain.access_token),

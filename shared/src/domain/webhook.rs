@@ -123,7 +123,9 @@ fn parse_action(action: &str) -> Result<EventAction, WebhookError> {
         "added" => Ok(EventAction::Added),
         "changed" => Ok(EventAction::Changed),
         "removed" => Ok(EventAction::Removed),
-        other => Err(WebhookError::UnknownAction(other.chars().take(40).collect())),
+        other => Err(WebhookError::UnknownAction(
+            other.chars().take(40).collect(),
+        )),
     }
 }
 
@@ -140,7 +142,8 @@ mod tests {
 
     #[test]
     fn chat_removed_without_resource_is_accepted() {
-        let body = br#"{"channel":"/api/v5/orgs/o1/owned_chats","action":"removed","resource_id":"c1"}"#;
+        let body =
+            br#"{"channel":"/api/v5/orgs/o1/owned_chats","action":"removed","resource_id":"c1"}"#;
         let hook = parse_chat_webhook(body).unwrap();
         assert_eq!(hook.chat_id.as_str(), "c1");
         assert_eq!(hook.event.action, EventAction::Removed);

@@ -65,20 +65,15 @@ impl ChatMessages {
         if let Some(key) = record.order_key() {
             self.order.insert(key, record.id.clone());
         }
-        self.by_id.insert(
-            record.id.clone(),
-            Expiring {
-                record,
-                expires_at,
-            },
-        );
+        self.by_id
+            .insert(record.id.clone(), Expiring { record, expires_at });
     }
 
     fn remove(&mut self, id: &MessageId) {
-        if let Some(old) = self.by_id.remove(id) {
-            if let Some(key) = old.record.order_key() {
-                self.order.remove(&key);
-            }
+        if let Some(old) = self.by_id.remove(id)
+            && let Some(key) = old.record.order_key()
+        {
+            self.order.remove(&key);
         }
     }
 }
@@ -91,7 +86,9 @@ impl MemoryStore {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave a half-applied event: every mutation is a
         // single insert or remove. Keep serving.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -101,7 +98,9 @@ impl State {
     }
 
     fn message(&self, chat: &ChatId, id: &MessageId) -> Option<&MessageRecord> {
-        self.messages.get(chat).and_then(|messages| messages.get(id))
+        self.messages
+            .get(chat)
+            .and_then(|messages| messages.get(id))
     }
 
     fn apply_message(
@@ -267,7 +266,9 @@ impl ChatStore for MemoryStore {
             }
             Some(sent @ SendState::Sent { .. }) => Ok(Reservation::Taken(sent.clone())),
             _ => {
-                state.send_keys.insert(slot, SendState::InFlight { since: now });
+                state
+                    .send_keys
+                    .insert(slot, SendState::InFlight { since: now });
                 Ok(Reservation::Reserved)
             }
         }

@@ -132,7 +132,8 @@ pub trait ChatStore: Send + Sync + 'static {
     /// Creates or replaces a visitor.
     fn put_visitor(&self, visitor: &VisitorRecord) -> impl Future<Output = StoreResult<()>> + Send;
 
-    fn get_chat(&self, id: &ChatId) -> impl Future<Output = StoreResult<Option<ChatRecord>>> + Send;
+    fn get_chat(&self, id: &ChatId)
+    -> impl Future<Output = StoreResult<Option<ChatRecord>>> + Send;
 
     /// The visitor and a chat, read together.
     fn get_visitor_and_chat(

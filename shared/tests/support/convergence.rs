@@ -59,13 +59,16 @@ struct ChatPlan {
 }
 
 fn chat_change() -> impl Strategy<Value = ChatChange> {
-    (proptest::option::of(any::<bool>()), prop::bool::weighted(0.2), any::<bool>()).prop_map(
-        |(is_waiting, ends, claims_not_ended)| ChatChange {
+    (
+        proptest::option::of(any::<bool>()),
+        prop::bool::weighted(0.2),
+        any::<bool>(),
+    )
+        .prop_map(|(is_waiting, ends, claims_not_ended)| ChatChange {
             is_waiting,
             ends,
             claims_not_ended,
-        },
-    )
+        })
 }
 
 fn message_plan() -> impl Strategy<Value = MessagePlan> {
@@ -76,13 +79,15 @@ fn message_plan() -> impl Strategy<Value = MessagePlan> {
         prop::bool::weighted(0.2),
         proptest::option::weighted(0.2, 0usize..3),
     )
-        .prop_map(|(sender_is_visitor, kind, edit, purge, removed)| MessagePlan {
-            sender_is_visitor,
-            kind,
-            edit,
-            purge,
-            removed,
-        })
+        .prop_map(
+            |(sender_is_visitor, kind, edit, purge, removed)| MessagePlan {
+                sender_is_visitor,
+                kind,
+                edit,
+                purge,
+                removed,
+            },
+        )
 }
 
 fn chat_plan() -> impl Strategy<Value = ChatPlan> {
@@ -131,7 +136,12 @@ pub fn deliveries() -> impl Strategy<Value = Vec<Delivery>> {
                 "updated_at": time(created), "is_ended": false, "ended_at": null,
                 "is_waiting": false, "chat_type": "visitor", "message_count": 0
             });
-            out.push(Delivery::Chat(envelope(chat_channel(), "added", &chat_id, Some(full.clone()))));
+            out.push(Delivery::Chat(envelope(
+                chat_channel(),
+                "added",
+                &chat_id,
+                Some(full.clone()),
+            )));
             for (k, change) in plan.changes.iter().enumerate() {
                 let at = time(created + 100 + k as u32);
                 let mut resource = json!({"updated_at": at});
@@ -144,7 +154,12 @@ pub fn deliveries() -> impl Strategy<Value = Vec<Delivery>> {
                 } else if change.claims_not_ended {
                     resource["is_ended"] = json!(false);
                 }
-                out.push(Delivery::Chat(envelope(chat_channel(), "changed", &chat_id, Some(resource))));
+                out.push(Delivery::Chat(envelope(
+                    chat_channel(),
+                    "changed",
+                    &chat_id,
+                    Some(resource),
+                )));
             }
             for (m, message) in plan.messages.iter().enumerate() {
                 let message_id = format!("m{c}{m}000000-0000-4000-8000-000000000000");
@@ -158,20 +173,46 @@ pub fn deliveries() -> impl Strategy<Value = Vec<Delivery>> {
                     "is_encrypted": false, "sensitive_data_purged_at": null
                 });
                 let channel = message_channel(&chat_id);
-                out.push(Delivery::Message(envelope(channel.clone(), "added", &message_id, Some(full.clone()))));
+                out.push(Delivery::Message(envelope(
+                    channel.clone(),
+                    "added",
+                    &message_id,
+                    Some(full.clone()),
+                )));
                 if let Some(edit) = &message.edit {
-                    out.push(Delivery::Message(envelope(channel.clone(), "changed", &message_id, Some(json!({"message": edit})))));
+                    out.push(Delivery::Message(envelope(
+                        channel.clone(),
+                        "changed",
+                        &message_id,
+                        Some(json!({"message": edit})),
+                    )));
                 }
                 if message.purge {
-                    let purge = json!({"message": null, "sensitive_data_purged_at": time(created + 300)});
-                    out.push(Delivery::Message(envelope(channel.clone(), "changed", &message_id, Some(purge))));
+                    let purge =
+                        json!({"message": null, "sensitive_data_purged_at": time(created + 300)});
+                    out.push(Delivery::Message(envelope(
+                        channel.clone(),
+                        "changed",
+                        &message_id,
+                        Some(purge),
+                    )));
                 }
                 if let Some(variant) = message.removed {
-                    out.push(Delivery::Message(envelope(channel.clone(), "removed", &message_id, removed_resource(variant, full))));
+                    out.push(Delivery::Message(envelope(
+                        channel.clone(),
+                        "removed",
+                        &message_id,
+                        removed_resource(variant, full),
+                    )));
                 }
             }
             if let Some(variant) = plan.removed {
-                out.push(Delivery::Chat(envelope(chat_channel(), "removed", &chat_id, removed_resource(variant, full))));
+                out.push(Delivery::Chat(envelope(
+                    chat_channel(),
+                    "removed",
+                    &chat_id,
+                    removed_resource(variant, full),
+                )));
             }
         }
         out
@@ -181,15 +222,17 @@ pub fn deliveries() -> impl Strategy<Value = Vec<Delivery>> {
 /// A permutation of `0..len` with random duplicates mixed in (every delivery at least once).
 pub fn permuted_with_duplicates(len: usize) -> impl Strategy<Value = Vec<usize>> {
     let duplicates = prop::collection::vec(0..len.max(1), 0..=len);
-    (Just((0..len).collect::<Vec<usize>>()).prop_shuffle(), duplicates).prop_flat_map(
-        move |(order, duplicates)| {
+    (
+        Just((0..len).collect::<Vec<usize>>()).prop_shuffle(),
+        duplicates,
+    )
+        .prop_flat_map(move |(order, duplicates)| {
             let mut all = order;
             if len > 0 {
                 all.extend(duplicates);
             }
             Just(all).prop_shuffle()
-        },
-    )
+        })
 }
 
 pub fn context() -> StoreContext {
@@ -202,7 +245,8 @@ pub async fn apply_all<S: ChatStore>(store: &S, deliveries: &[Delivery]) {
     for delivery in deliveries {
         match delivery {
             Delivery::Chat(body) => {
-                let hook = parse_chat_webhook(body.to_string().as_bytes()).expect("valid chat envelope");
+                let hook =
+                    parse_chat_webhook(body.to_string().as_bytes()).expect("valid chat envelope");
                 store
                     .apply_chat_event(&hook.chat_id, &hook.event, &context)
                     .await

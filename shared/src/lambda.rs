@@ -1,0 +1,109 @@
+//! Wiring for the Lambda functions: build the [`App`] once per cold start from the environment,
+//! and adapt `lambda_http` requests to the shared handlers.
+
+use bytes::Bytes;
+use lambda_http::{Body, RequestExt};
+
+use crate::api::{self, App, RouteKind};
+use crate::config::{ConfigError, SecretSource, SecretsCache, Settings};
+use crate::giosg::{GiosgClient, GiosgConfig, GiosgError};
+use crate::store::ChatStore;
+use crate::store::dynamodb::{DynamoStore, sdk_config};
+
+/// Why a function could not start. The message names what is wrong and never a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("configuration: {0}")]
+    Config(#[from] ConfigError),
+    #[error("Giosg client: {0}")]
+    Giosg(#[from] GiosgError),
+}
+
+/// Builds the app from environment variables and the Secrets Manager secret: SDK config,
+/// DynamoDB and Secrets Manager clients, secrets, and the Giosg client, once.
+pub async fn build_app() -> Result<App<DynamoStore>, StartupError> {
+    let settings = Settings::from_env()?;
+    let sdk = sdk_config(None).await;
+    let secrets = SecretsCache::load(
+        SecretSource::SecretsManager {
+            client: aws_sdk_secretsmanager::Client::new(&sdk),
+            secret_id: settings.secret_id.clone(),
+        },
+        settings.secrets_refresh,
+    )
+    .await?;
+    let giosg = GiosgClient::new(GiosgConfig::new(
+        settings.giosg_base_url.clone(),
+        settings.org_id.clone(),
+        settings.room_id.clone(),
+        secrets.get().await.giosg_api_token.clone(),
+    ))?;
+    let store = DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        settings.table_name.clone(),
+    );
+    Ok(App::new(store, giosg, settings, secrets))
+}
+
+/// Serves one Lambda event (API Gateway HTTP API or Function URL, payload 2.0) with the shared
+/// handlers, restricted to `routes`.
+pub async fn serve<S: ChatStore>(
+    app: &App<S>,
+    request: lambda_http::Request,
+    routes: &[RouteKind],
+) -> lambda_http::Response<Body> {
+    let request_id = request
+        .lambda_context_ref()
+        .map(|context| context.request_id.clone())
+        .unwrap_or_default();
+    let raw_path = request.raw_http_path().to_owned();
+    let (mut parts, body) = request.into_parts();
+    // Route on the path as the client sent it (without any stage prefix).
+    if !raw_path.is_empty() {
+        let path_and_query = match parts.uri.query() {
+            Some(query) => format!("{raw_path}?{query}"),
+            None => raw_path,
+        };
+        if let Ok(uri) = path_and_query.parse() {
+            parts.uri = uri;
+        }
+    }
+    let body = match body {
+        Body::Empty => Bytes::new(),
+        Body::Text(text) => Bytes::from(text),
+        Body::Binary(bytes) => Bytes::from(bytes),
+        _ => Bytes::new(),
+    };
+    let response = api::handle(
+        app,
+        http::Request::from_parts(parts, body),
+        &request_id,
+        routes,
+    )
+    .await;
+    let (parts, body) = response.into_parts();
+    let body = match String::from_utf8(body.to_vec()) {
+        Ok(text) if text.is_empty() => Body::Empty,
+        Ok(text) => Body::Text(text),
+        Err(error) => Body::Binary(error.into_bytes()),
+    };
+    lambda_http::Response::from_parts(parts, body)
+}
+
+/// Runs a Lambda function serving `routes`: JSON logs (per the function's log format), the app
+/// built once, then the event loop. Start-up failures end the process with a clear message.
+pub async fn run(routes: &'static [RouteKind]) -> Result<(), lambda_http::Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let app = match build_app().await {
+        Ok(app) => app,
+        Err(error) => {
+            tracing::error!(%error, "the function cannot start");
+            return Err(error.into());
+        }
+    };
+    let app = &app;
+    lambda_http::run(lambda_http::service_fn(move |request| async move {
+        Ok::<_, std::convert::Infallible>(serve(app, request, routes).await)
+    }))
+    .await
+}

@@ -1,0 +1,255 @@
+//! A running product for tests: the shared handlers served over HTTP on a free port, the Giosg
+//! simulator posting its webhooks to them, and a chosen store.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use giosg_sim::{SimConfig, SimHandle, Simulator};
+use reqwest::Method;
+use serde_json::{Value, json};
+use shared::api::App;
+use shared::config::{SecretSource, Secrets, SecretsCache, Settings, lookup_in};
+use shared::giosg::{GiosgClient, GiosgConfig, OrgId, RoomId};
+use shared::secret::Secret;
+use shared::store::ChatStore;
+
+pub const WEBHOOK_SECRET: &str = "test-webhook-secret-0123456789";
+
+pub struct TestEnv<S: ChatStore> {
+    /// Our API, e.g. `http://127.0.0.1:PORT`.
+    pub api: String,
+    pub sim: SimHandle,
+    pub app: Arc<App<S>>,
+    pub http: reqwest::Client,
+    server: tokio::task::JoinHandle<()>,
+}
+
+/// Options for [`start`].
+pub struct Options {
+    pub env: Vec<(&'static str, String)>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            env: vec![("AVAILABILITY_CACHE_SECONDS", "0".into())],
+        }
+    }
+}
+
+pub async fn start<S: ChatStore>(store: S) -> TestEnv<S> {
+    start_with(store, Options::default()).await
+}
+
+pub async fn start_with<S: ChatStore>(store: S, options: Options) -> TestEnv<S> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api_addr: SocketAddr = listener.local_addr().unwrap();
+    let api = format!("http://{api_addr}");
+
+    let mut sim_config = SimConfig::new("127.0.0.1:0".parse().unwrap());
+    sim_config.chat_webhook_url =
+        Some(format!("{api}/webhooks/giosg/chats?token={WEBHOOK_SECRET}"));
+    sim_config.message_webhook_url = Some(format!(
+        "{api}/webhooks/giosg/messages?token={WEBHOOK_SECRET}"
+    ));
+    let sim = Simulator::start(sim_config)
+        .await
+        .expect("simulator starts");
+
+    let mut env: HashMap<String, String> = [
+        ("TABLE_NAME", "unused-by-memory-store".to_owned()),
+        ("GIOSG_BASE_URL", sim.base_url()),
+        ("GIOSG_ORG_ID", sim.org_id().to_owned()),
+        ("GIOSG_ROOM_ID", sim.room_id().to_owned()),
+        ("SECRET_ID", "local".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    for (k, v) in options.env {
+        env.insert(k.to_owned(), v);
+    }
+    let settings = Settings::from_lookup(lookup_in(&env)).expect("test settings are valid");
+    let secrets = SecretsCache::load(
+        SecretSource::Static(Secrets {
+            giosg_api_token: Secret::new(sim.api_token()),
+            webhook_secret: Secret::new(WEBHOOK_SECRET),
+        }),
+        settings.secrets_refresh,
+    )
+    .await
+    .unwrap();
+    let mut giosg_config = GiosgConfig::new(
+        settings.giosg_base_url.clone(),
+        OrgId::new(sim.org_id()),
+        RoomId::new(sim.room_id()),
+        Secret::new(sim.api_token()),
+    );
+    giosg_config.retry_budget = Duration::from_secs(2);
+    giosg_config.backoff_base = Duration::from_millis(10);
+    giosg_config.backoff_max = Duration::from_millis(100);
+    let giosg = GiosgClient::new(giosg_config).unwrap();
+    let app = Arc::new(App::new(store, giosg, settings, secrets));
+    let router = shared::http_server::router(Arc::clone(&app));
+    let server = tokio::spawn(async move {
+        axum_serve(listener, router).await;
+    });
+    TestEnv {
+        api,
+        sim,
+        app,
+        http: reqwest::Client::new(),
+        server,
+    }
+}
+
+async fn axum_serve(listener: tokio::net::TcpListener, router: axum::Router) {
+    axum::serve(listener, router).await.unwrap();
+}
+
+/// A response as the tests look at it.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Reply {
+    /// Asserts the error shape and code.
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(
+            self.status, status,
+            "unexpected status, body: {}",
+            self.body
+        );
+        assert_eq!(self.body["error"]["code"], code, "body: {}", self.body);
+        assert!(
+            self.body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "error message missing: {}",
+            self.body
+        );
+        assert_eq!(
+            self.body.as_object().unwrap().len(),
+            1,
+            "only `error`: {}",
+            self.body
+        );
+    }
+}
+
+impl<S: ChatStore> TestEnv<S> {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        self.call_with(method, path, token, body, &[]).await
+    }
+
+    pub async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut request = self.http.request(method, format!("{}{path}", self.api));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("API answers");
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("JSON body expected: {text}"))
+        };
+        Reply { status, body }
+    }
+
+    /// Starts a chat as a new visitor: (visitor token, chat id).
+    pub async fn new_chat(&self, name: &str) -> (String, String) {
+        let reply = self
+            .call(
+                Method::POST,
+                "/v1/chats",
+                None,
+                Some(json!({"visitor_name": name})),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        (
+            reply.body["visitor_token"].as_str().unwrap().to_owned(),
+            reply.body["chat"]["id"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    pub async fn send(&self, token: &str, chat: &str, text: &str) -> Reply {
+        self.call(
+            Method::POST,
+            &format!("/v1/chats/{chat}/messages"),
+            Some(token),
+            Some(json!({"text": text})),
+        )
+        .await
+    }
+
+    pub async fn history(&self, token: &str, chat: &str, query: &str) -> Reply {
+        self.call(
+            Method::GET,
+            &format!("/v1/chats/{chat}/messages{query}"),
+            Some(token),
+            None,
+        )
+        .await
+    }
+
+    /// A call to the simulator's control API.
+    pub async fn sim(&self, method: Method, path: &str, body: Option<Value>) -> Value {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.sim.base_url()));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("simulator answers");
+        assert!(
+            response.status().is_success(),
+            "simulator refused {path}: {}",
+            response.status()
+        );
+        let text = response.text().await.unwrap();
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    /// Waits until every webhook the simulator queued has been delivered.
+    pub async fn flush_webhooks(&self) {
+        self.sim(Method::POST, "/_sim/webhooks/flush", Some(json!({})))
+            .await;
+    }
+
+    /// How many calls the simulator saw for a Giosg endpoint name.
+    pub async fn giosg_calls(&self, endpoint: &str) -> u64 {
+        let log = self.sim(Method::GET, "/_sim/requests", None).await;
+        log["counts"][endpoint].as_u64().unwrap_or(0)
+    }
+
+    pub async fn stop(self) {
+        self.server.abort();
+        self.sim.shutdown().await;
+    }
+}

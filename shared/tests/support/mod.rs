@@ -1,0 +1,6 @@
+//! Helpers shared by the integration tests (each test binary uses what it needs).
+#![allow(dead_code)]
+
+pub mod convergence;
+pub mod harness;
+pub mod moto;
