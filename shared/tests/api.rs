@@ -646,19 +646,8 @@ async fn post_webhook<S: ChatStore>(
     path_and_query: &str,
     body: &Value,
 ) -> support::harness::Reply {
-    let response = env
-        .http
-        .post(format!("{}{path_and_query}", env.api))
-        .json(body)
-        .send()
+    env.call(Method::POST, path_and_query, None, Some(body.clone()))
         .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    support::harness::Reply {
-        status,
-        body: serde_json::from_str(&text).unwrap_or(Value::Null),
-    }
 }
 
 async fn webhooks_require_the_secret<S: ChatStore>(store: S) {

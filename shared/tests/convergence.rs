@@ -1,24 +1,34 @@
 //! The convergence property: any permutation of a set of webhook deliveries, with any
 //! duplicates, leaves the same stored state as the in-order, exactly-once sequence.
 //!
-//! Runs 1,000+ generated cases against the in-memory store, and a smaller number against
-//! DynamoDB (moto) in `convergence_dynamodb`, with the same generator.
+//! 1,000 generated cases per run against the in-memory store, and a smaller number against
+//! DynamoDB (moto), with the same generator and the same parsing and folding the webhook
+//! handler uses.
 
 mod support;
 
+use std::future::Future;
+
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
+use shared::store::ChatStore;
 use shared::store::memory::MemoryStore;
 
 use support::convergence::{Delivery, apply_all, deliveries, observe, permuted_with_duplicates};
 
-#[test]
-fn any_order_with_duplicates_converges_in_memory() {
+/// Runs `cases` generated delivery sets, each applied in order to one fresh store and shuffled
+/// with duplicates to another, and compares what the two stores show.
+fn check_convergence<S, F>(cases: u32, fresh_store: impl Fn() -> F)
+where
+    S: ChatStore,
+    F: Future<Output = S>,
+{
     let mut runner = TestRunner::new(Config {
-        cases: 1_000,
+        cases,
         ..Config::default()
     });
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
@@ -31,9 +41,9 @@ fn any_order_with_duplicates_converges_in_memory() {
             |(ordered, order)| {
                 let shuffled: Vec<Delivery> = order.iter().map(|&i| ordered[i].clone()).collect();
                 let (expected, actual) = runtime.block_on(async {
-                    let in_order = MemoryStore::new();
+                    let in_order = fresh_store().await;
                     apply_all(&in_order, &ordered).await;
-                    let any_order = MemoryStore::new();
+                    let any_order = fresh_store().await;
                     apply_all(&any_order, &shuffled).await;
                     (
                         observe(&in_order, &ordered).await,
@@ -45,4 +55,15 @@ fn any_order_with_duplicates_converges_in_memory() {
             },
         )
         .unwrap();
+}
+
+#[test]
+fn any_order_with_duplicates_converges_in_memory() {
+    check_convergence(1_000, || async { MemoryStore::new() });
+}
+
+/// Fewer cases: each needs two fresh tables.
+#[test]
+fn any_order_with_duplicates_converges_in_dynamodb() {
+    check_convergence(24, support::moto::fresh_store);
 }

@@ -1,8 +1,8 @@
 //! Sends a visitor's message (`POST /v1/chats/{chat_id}/messages`).
 
-use shared::api::RouteKind;
+use shared::api::function_routes;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda::run(&[RouteKind::SendMessage]).await
+    shared::lambda::run(function_routes::SEND_MESSAGE).await
 }

@@ -1,8 +1,8 @@
 //! Starts chats (`POST /v1/chats`) and answers `GET /v1/availability`: the two calls a visitor makes before chatting.
 
-use shared::api::RouteKind;
+use shared::api::function_routes;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda::run(&[RouteKind::StartChat, RouteKind::Availability]).await
+    shared::lambda::run(function_routes::START_CHAT).await
 }

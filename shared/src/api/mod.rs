@@ -103,6 +103,32 @@ impl RouteKind {
     }
 }
 
+/// The routes each Lambda function serves; `template.yaml` wires the same routes to them.
+pub mod function_routes {
+    use super::RouteKind;
+
+    /// `start-chat`: the calls a visitor makes before chatting.
+    pub const START_CHAT: &[RouteKind] = &[RouteKind::StartChat, RouteKind::Availability];
+    /// `send-message`.
+    pub const SEND_MESSAGE: &[RouteKind] = &[RouteKind::SendMessage];
+    /// `chat-history`: every read of chats and messages.
+    pub const CHAT_HISTORY: &[RouteKind] =
+        &[RouteKind::ListChats, RouteKind::GetChat, RouteKind::History];
+    /// `giosg-webhooks`: Giosg's deliveries, behind a Function URL.
+    pub const GIOSG_WEBHOOKS: &[RouteKind] = &[RouteKind::ChatWebhook, RouteKind::MessageWebhook];
+
+    /// The routes of a function by its crate name.
+    pub fn by_name(function: &str) -> Option<&'static [RouteKind]> {
+        match function {
+            "start-chat" => Some(START_CHAT),
+            "send-message" => Some(SEND_MESSAGE),
+            "chat-history" => Some(CHAT_HISTORY),
+            "giosg-webhooks" => Some(GIOSG_WEBHOOKS),
+            _ => None,
+        }
+    }
+}
+
 /// A resolved route with its path parameter.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Route {

@@ -26,15 +26,21 @@ pub struct TestEnv<S: ChatStore> {
     server: tokio::task::JoinHandle<()>,
 }
 
-/// Options for [`start`].
+/// Options for [`start_with`].
 pub struct Options {
+    /// Extra or overriding environment settings.
     pub env: Vec<(&'static str, String)>,
+    /// Fixed organization, room and other-room ids (random when `None`).
+    pub ids: Option<(String, String, String)>,
+    pub webhook_secret: String,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Self {
             env: vec![("AVAILABILITY_CACHE_SECONDS", "0".into())],
+            ids: None,
+            webhook_secret: WEBHOOK_SECRET.to_owned(),
         }
     }
 }
@@ -48,12 +54,15 @@ pub async fn start_with<S: ChatStore>(store: S, options: Options) -> TestEnv<S> 
     let api_addr: SocketAddr = listener.local_addr().unwrap();
     let api = format!("http://{api_addr}");
 
+    let secret = options.webhook_secret.clone();
     let mut sim_config = SimConfig::new("127.0.0.1:0".parse().unwrap());
-    sim_config.chat_webhook_url =
-        Some(format!("{api}/webhooks/giosg/chats?token={WEBHOOK_SECRET}"));
-    sim_config.message_webhook_url = Some(format!(
-        "{api}/webhooks/giosg/messages?token={WEBHOOK_SECRET}"
-    ));
+    if let Some((org, room, other_room)) = &options.ids {
+        sim_config.org_id = org.clone();
+        sim_config.room_id = room.clone();
+        sim_config.other_room_id = other_room.clone();
+    }
+    sim_config.chat_webhook_url = Some(format!("{api}/webhooks/giosg/chats?token={secret}"));
+    sim_config.message_webhook_url = Some(format!("{api}/webhooks/giosg/messages?token={secret}"));
     let sim = Simulator::start(sim_config)
         .await
         .expect("simulator starts");
@@ -75,7 +84,7 @@ pub async fn start_with<S: ChatStore>(store: S, options: Options) -> TestEnv<S> 
     let secrets = SecretsCache::load(
         SecretSource::Static(Secrets {
             giosg_api_token: Secret::new(sim.api_token()),
-            webhook_secret: Secret::new(WEBHOOK_SECRET),
+            webhook_secret: Secret::new(secret),
         }),
         settings.secrets_refresh,
     )
@@ -160,6 +169,7 @@ impl<S: ChatStore> TestEnv<S> {
         body: Option<Value>,
         headers: &[(&str, &str)],
     ) -> Reply {
+        let method_name = method.to_string();
         let mut request = self.http.request(method, format!("{}{path}", self.api));
         if let Some(token) = token {
             request = request.bearer_auth(token);
@@ -178,6 +188,13 @@ impl<S: ChatStore> TestEnv<S> {
         } else {
             serde_json::from_str(&text).unwrap_or_else(|_| panic!("JSON body expected: {text}"))
         };
+        // Every answer a test receives must be what openapi.yaml documents.
+        let route = path.split('?').next().unwrap_or(path);
+        if let Err(problem) =
+            super::openapi::openapi().check_response(method_name.as_str(), route, status, &body)
+        {
+            panic!("response does not match openapi.yaml: {problem}");
+        }
         Reply { status, body }
     }
 

@@ -4,3 +4,4 @@
 pub mod convergence;
 pub mod harness;
 pub mod moto;
+pub mod openapi;

@@ -1,0 +1,113 @@
+//! Every recorded event in `events/` goes through the real Lambda entry point
+//! (`shared::lambda::serve` with the function's routes) and answers what `events/manifest.json`
+//! says.
+
+mod support;
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use shared::api::function_routes;
+use shared::store::memory::MemoryStore;
+use support::harness::{Options, start_with};
+
+/// The fixed values the recorded events use (see events/README.md).
+const ORG_ID: &str = "6f2b6d0e-0000-4000-8000-000000000001";
+const ROOM_ID: &str = "0b2f3c4d-0000-4000-8000-0000000000aa";
+const OTHER_ROOM_ID: &str = "0b2f3c4d-0000-4000-8000-0000000000bb";
+const WEBHOOK_SECRET: &str = "local-webhook-secret-0123456789";
+
+#[derive(Deserialize)]
+struct Entry {
+    file: String,
+    function: String,
+    expected_status: u16,
+    #[serde(default)]
+    expected_code: Option<String>,
+    #[serde(default)]
+    expected_result: Option<String>,
+}
+
+fn events_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_recorded_event_answers_its_expected_status() {
+    let env = start_with(
+        MemoryStore::new(),
+        Options {
+            ids: Some((ORG_ID.into(), ROOM_ID.into(), OTHER_ROOM_ID.into())),
+            webhook_secret: WEBHOOK_SECRET.into(),
+            ..Options::default()
+        },
+    )
+    .await;
+    let manifest: Vec<Entry> =
+        serde_json::from_str(&std::fs::read_to_string(events_dir().join("manifest.json")).unwrap())
+            .unwrap();
+    assert!(
+        manifest.len() >= 20,
+        "a recorded event per route and webhook kind"
+    );
+
+    // A visitor, a chat and a cursor for the events that act on existing ones.
+    let (token, chat_id) = env.new_chat("Event Replay").await;
+    let cursor = env.history(&token, &chat_id, "").await.body["next_cursor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let mut files_seen = Vec::new();
+    for entry in &manifest {
+        let raw = std::fs::read_to_string(events_dir().join(&entry.file))
+            .unwrap_or_else(|e| panic!("{}: {e}", entry.file));
+        let event = raw
+            .replace("VISITOR_TOKEN_PLACEHOLDER", &token)
+            .replace("CHAT_ID_PLACEHOLDER", &chat_id)
+            .replace("CURSOR_PLACEHOLDER", &cursor);
+        let request = lambda_http::request::from_str(&event)
+            .unwrap_or_else(|e| panic!("{} is not a Lambda HTTP event: {e}", entry.file));
+        let routes = function_routes::by_name(&entry.function)
+            .unwrap_or_else(|| panic!("{}: unknown function {}", entry.file, entry.function));
+        let response = shared::lambda::serve(&env.app, request, routes).await;
+        let status = response.status().as_u16();
+        let body: serde_json::Value = match response.body() {
+            lambda_http::Body::Text(text) => serde_json::from_str(text).unwrap(),
+            other => panic!("{}: JSON text body expected, got {other:?}", entry.file),
+        };
+        assert_eq!(status, entry.expected_status, "{}: {body}", entry.file);
+        let recorded: serde_json::Value = serde_json::from_str(&event).unwrap();
+        let method = recorded["requestContext"]["http"]["method"]
+            .as_str()
+            .unwrap();
+        let path = recorded["rawPath"].as_str().unwrap();
+        if let Err(problem) =
+            support::openapi::openapi().check_response(method, path, status, &body)
+        {
+            panic!(
+                "{}: the answer does not match openapi.yaml: {problem}",
+                entry.file
+            );
+        }
+        if let Some(code) = &entry.expected_code {
+            assert_eq!(body["error"]["code"], code.as_str(), "{}", entry.file);
+        }
+        if let Some(result) = &entry.expected_result {
+            assert_eq!(body["result"], result.as_str(), "{}", entry.file);
+        }
+        files_seen.push(entry.file.clone());
+    }
+
+    // Every file in events/ is in the manifest, so none goes untested.
+    for folder in ["api", "webhooks"] {
+        for file in std::fs::read_dir(events_dir().join(folder)).unwrap() {
+            let name = format!("{folder}/{}", file.unwrap().file_name().to_string_lossy());
+            assert!(
+                files_seen.contains(&name),
+                "{name} is not in events/manifest.json"
+            );
+        }
+    }
+    env.stop().await;
+}
