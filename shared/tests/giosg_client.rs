@@ -1,10 +1,11 @@
 //! The Giosg client over real HTTP against the Giosg simulator: every call, every retry rule,
 //! pagination, token expiry, error classification, and no secret in logs or errors.
 
-use std::io::Write;
+mod support;
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
@@ -18,50 +19,16 @@ use shared::giosg::{
 use shared::secret::Secret;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-use tracing_subscriber::filter::{LevelFilter, Targets};
-use tracing_subscriber::prelude::*;
 use url::Url;
 
 // --- captured logs ------------------------------------------------------------------------------
 
-/// Everything logged by this test binary (except the simulator's own lines), at TRACE.
-#[derive(Clone, Default)]
-struct LogBuffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for LogBuffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("log buffer").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn captured_logs() -> &'static LogBuffer {
-    static LOGS: OnceLock<LogBuffer> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buffer = LogBuffer::default();
-        let writer = buffer.clone();
-        let filter = Targets::new()
-            .with_default(LevelFilter::TRACE)
-            .with_target("giosg_sim", LevelFilter::OFF);
-        tracing_subscriber::registry()
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .with_ansi(false)
-                    .with_writer(move || writer.clone()),
-            )
-            .with(filter)
-            .try_init()
-            .expect("install the capturing subscriber");
-        buffer
-    })
+fn captured_logs() -> &'static support::logs::LogBuffer {
+    support::logs::capture(false)
 }
 
 fn log_text() -> String {
-    String::from_utf8_lossy(&captured_logs().0.lock().expect("log buffer")).into_owned()
+    support::logs::text()
 }
 
 // --- harness ------------------------------------------------------------------------------------

@@ -46,11 +46,12 @@ impl<S: ChatStore> App<S> {
         if let Some(value) = self.cached_availability() {
             return Ok(value);
         }
+        let giosg = self.giosg().await;
         let session = match service_visitor.as_mut() {
             Some(session) => session,
-            None => service_visitor.insert(self.giosg.authenticate_visitor(None).await?),
+            None => service_visitor.insert(giosg.authenticate_visitor(None).await?),
         };
-        let room = self.giosg.room(session).await?;
+        let room = giosg.room(session).await?;
         let value = Availability {
             online: room.is_online,
             checked_at: Utc::now(),

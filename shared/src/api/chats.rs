@@ -13,7 +13,7 @@ use crate::domain::chat::{Chat, ChatEvent, ChatOwner, ChatRecord};
 use crate::domain::visitor::{
     GiosgCredentials, SealedCredentials, VisitorKey, VisitorRecord, VisitorToken,
 };
-use crate::giosg::{ChatId, ChatResource, Field, GiosgError, VisitorSession};
+use crate::giosg::{ChatId, ChatResource, Field, GiosgClient, GiosgError, VisitorSession};
 use crate::store::ChatStore;
 
 /// Longest accepted visitor name, in characters.
@@ -72,10 +72,11 @@ async fn start_for_new_visitor<S: ChatStore>(
     name: String,
 ) -> Result<ApiResponse, ApiError> {
     app.ensure_agents_online().await?;
-    let mut session = app.giosg.authenticate_visitor(None).await?;
-    app.giosg.join_room(&mut session).await?;
-    app.giosg.set_username(session.visitor_id(), &name).await?;
-    let resource = start_giosg_chat(app, &mut session).await?;
+    let giosg = app.giosg().await;
+    let mut session = giosg.authenticate_visitor(None).await?;
+    giosg.join_room(&mut session).await?;
+    giosg.set_username(session.visitor_id(), &name).await?;
+    let resource = start_giosg_chat(app, &giosg, &mut session).await?;
     let chat_id = chat_id_of(&resource)?;
     let token = VisitorToken::generate();
     let visitor = VisitorRecord {
@@ -104,11 +105,10 @@ async fn start_for_returning_visitor<S: ChatStore>(
 ) -> Result<ApiResponse, ApiError> {
     let key = token.key();
     let mut visitor = require_visitor(app.store.get_visitor(&key).await?)?;
+    let giosg = app.giosg().await;
     if let Some(open) = latest_open_chat(app, &visitor).await? {
         if visitor.name != name {
-            app.giosg
-                .set_username(&visitor.giosg_visitor_id, &name)
-                .await?;
+            giosg.set_username(&visitor.giosg_visitor_id, &name).await?;
             visitor.name = name;
             app.store.put_visitor(&visitor).await?;
         }
@@ -122,12 +122,12 @@ async fn start_for_returning_visitor<S: ChatStore>(
     }
     app.ensure_agents_online().await?;
     let mut session = session_of(&visitor, &token)?;
-    app.giosg.join_room(&mut session).await?;
+    giosg.join_room(&mut session).await?;
     let rebound = session.visitor_id() != &visitor.giosg_visitor_id;
     if rebound || visitor.name != name {
-        app.giosg.set_username(session.visitor_id(), &name).await?;
+        giosg.set_username(session.visitor_id(), &name).await?;
     }
-    let resource = start_giosg_chat(app, &mut session).await?;
+    let resource = start_giosg_chat(app, &giosg, &mut session).await?;
     let chat_id = chat_id_of(&resource)?;
     visitor.giosg_visitor_id = session.visitor_id().clone();
     if session.take_changed() {
@@ -163,9 +163,10 @@ async fn latest_open_chat<S: ChatStore>(
 
 async fn start_giosg_chat<S: ChatStore>(
     app: &App<S>,
+    giosg: &GiosgClient,
     session: &mut VisitorSession,
 ) -> Result<ChatResource, ApiError> {
-    app.giosg.start_chat(session).await.map_err(|error| {
+    giosg.start_chat(session).await.map_err(|error| {
         // Giosg refuses a chat in a room with nobody online with a 4xx (giosg-api.md #7).
         if error.is_refused() && matches!(error.status(), Some(400 | 403 | 409)) {
             if app.settings.allow_offline_chats {

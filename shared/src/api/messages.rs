@@ -88,7 +88,12 @@ pub(super) async fn send<S: ChatStore>(
     }
 
     let mut session = session_of(&visitor, &token)?;
-    let mut resource = match app.giosg.send_message(&mut session, chat_id, &text).await {
+    let mut resource = match app
+        .giosg()
+        .await
+        .send_message(&mut session, chat_id, &text)
+        .await
+    {
         Ok(resource) => resource,
         Err(error) => {
             if let Some(idempotency_key) = &idempotency_key

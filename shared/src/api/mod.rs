@@ -34,7 +34,8 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Everything a handler needs, built once per process (cold start) and shared by requests.
 pub struct App<S> {
     pub store: S,
-    pub giosg: GiosgClient,
+    /// The Giosg client; [`App::giosg`] swaps in a rotated API token.
+    giosg: std::sync::RwLock<GiosgClient>,
     pub settings: Settings,
     pub secrets: SecretsCache,
     pub store_context: StoreContext,
@@ -49,13 +50,28 @@ impl<S: ChatStore> App<S> {
         store_context.retention = settings.retention();
         Self {
             store,
-            giosg,
+            giosg: std::sync::RwLock::new(giosg),
             settings,
             secrets,
             store_context,
             availability: Mutex::new(None),
             service_visitor: tokio::sync::Mutex::new(None),
         }
+    }
+}
+
+impl<S> App<S> {
+    /// The Giosg client with the current API token from the secrets cache (which re-reads the
+    /// secret after its refresh interval, so a rotation needs no deploy).
+    pub async fn giosg(&self) -> GiosgClient {
+        let secrets = self.secrets.get().await;
+        let current = self.giosg.read().unwrap_or_else(|p| p.into_inner()).clone();
+        if current.config().api_token == secrets.giosg_api_token {
+            return current;
+        }
+        let rotated = current.with_api_token(secrets.giosg_api_token.clone());
+        *self.giosg.write().unwrap_or_else(|p| p.into_inner()) = rotated.clone();
+        rotated
     }
 }
 

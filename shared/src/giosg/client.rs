@@ -280,6 +280,20 @@ impl GiosgClient {
         &self.inner.config
     }
 
+    /// The same client (sharing its connection pool) with another organization API token:
+    /// how a rotated token is taken into use without a restart.
+    pub fn with_api_token(&self, api_token: Secret) -> Self {
+        let mut config = self.inner.config.clone();
+        config.api_token = api_token;
+        Self {
+            inner: Arc::new(Inner {
+                http: self.inner.http.clone(),
+                config,
+                base: self.inner.base.clone(),
+            }),
+        }
+    }
+
     /// #1: authenticates a visitor: a new one (`None`) or a returning one with its stored
     /// `visitor_secret_id`. The session is marked changed (it was never stored).
     ///

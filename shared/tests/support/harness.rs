@@ -33,6 +33,10 @@ pub struct Options {
     /// Fixed organization, room and other-room ids (random when `None`).
     pub ids: Option<(String, String, String)>,
     pub webhook_secret: String,
+    /// The simulator's organization API token (random when `None`).
+    pub api_token: Option<String>,
+    /// Where the app reads its secrets (fixed values matching the simulator when `None`).
+    pub secrets: Option<SecretSource>,
 }
 
 impl Default for Options {
@@ -41,6 +45,8 @@ impl Default for Options {
             env: vec![("AVAILABILITY_CACHE_SECONDS", "0".into())],
             ids: None,
             webhook_secret: WEBHOOK_SECRET.to_owned(),
+            api_token: None,
+            secrets: None,
         }
     }
 }
@@ -56,6 +62,9 @@ pub async fn start_with<S: ChatStore>(store: S, options: Options) -> TestEnv<S> 
 
     let secret = options.webhook_secret.clone();
     let mut sim_config = SimConfig::new("127.0.0.1:0".parse().unwrap());
+    if let Some(api_token) = &options.api_token {
+        sim_config.api_token = api_token.clone();
+    }
     if let Some((org, room, other_room)) = &options.ids {
         sim_config.org_id = org.clone();
         sim_config.room_id = room.clone();
@@ -81,15 +90,15 @@ pub async fn start_with<S: ChatStore>(store: S, options: Options) -> TestEnv<S> 
         env.insert(k.to_owned(), v);
     }
     let settings = Settings::from_lookup(lookup_in(&env)).expect("test settings are valid");
-    let secrets = SecretsCache::load(
+    let source = options.secrets.unwrap_or_else(|| {
         SecretSource::Static(Secrets {
             giosg_api_token: Secret::new(sim.api_token()),
             webhook_secret: Secret::new(secret),
-        }),
-        settings.secrets_refresh,
-    )
-    .await
-    .unwrap();
+        })
+    });
+    let secrets = SecretsCache::load(source, settings.secrets_refresh)
+        .await
+        .unwrap();
     let mut giosg_config = GiosgConfig::new(
         settings.giosg_base_url.clone(),
         OrgId::new(sim.org_id()),

@@ -3,5 +3,6 @@
 
 pub mod convergence;
 pub mod harness;
+pub mod logs;
 pub mod moto;
 pub mod openapi;
