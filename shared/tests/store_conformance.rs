@@ -1042,6 +1042,64 @@ async fn combined_reads_return_what_was_stored<S: ChatStore>(store: S) {
     ));
 }
 
+async fn record_started_chat_stores_the_chat_and_its_visitor<S: ChatStore>(store: S) {
+    let mut ada = visitor("ada", "Ada");
+    ada.latest_chat_id = Some(chat_id("c1"));
+    let chat = store
+        .record_started_chat(
+            &ada,
+            &chat_id("c1"),
+            &chat_started("c1", 10, "ada"),
+            &context(),
+        )
+        .await
+        .unwrap();
+    assert!(chat.is_visible_to(&visitor_key("ada")));
+    assert_eq!(store.get_chat(&chat_id("c1")).await.unwrap(), Some(chat));
+    assert_eq!(
+        store.get_visitor(&visitor_key("ada")).await.unwrap(),
+        Some(ada)
+    );
+}
+
+async fn record_started_chat_merges_a_webhook_that_came_first<S: ChatStore>(store: S) {
+    // The agent's first reply set is_waiting before our start-chat call stored anything.
+    apply_chat(&store, "c1", chat_added("c1", 10)).await;
+    apply_chat(
+        &store,
+        "c1",
+        chat_changed(ChatResource {
+            is_waiting: Field::Value(true),
+            updated_at: Field::Value(at(20)),
+            ..ChatResource::default()
+        }),
+    )
+    .await;
+    let ada = visitor("ada", "Ada");
+    let chat = store
+        .record_started_chat(
+            &ada,
+            &chat_id("c1"),
+            &chat_started("c1", 10, "ada"),
+            &context(),
+        )
+        .await
+        .unwrap();
+    assert!(
+        chat.is_visible_to(&visitor_key("ada")),
+        "ownership is added"
+    );
+    assert_eq!(
+        chat.is_waiting.get(),
+        Some(&true),
+        "the newer webhook is kept"
+    );
+    assert_eq!(
+        store.get_visitor(&visitor_key("ada")).await.unwrap(),
+        Some(ada)
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Every behaviour, for every store
 
@@ -1098,6 +1156,8 @@ for_every_store!(
     echo_after_a_sent_message_is_not_duplicated,
     visitor_chats_are_newest_first_and_only_the_owners,
     combined_reads_return_what_was_stored,
+    record_started_chat_stores_the_chat_and_its_visitor,
+    record_started_chat_merges_a_webhook_that_came_first,
 );
 
 // ---------------------------------------------------------------------------------------------

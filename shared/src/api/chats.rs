@@ -10,9 +10,7 @@ use super::{
 };
 use crate::domain::EventAction;
 use crate::domain::chat::{Chat, ChatEvent, ChatOwner, ChatRecord};
-use crate::domain::visitor::{
-    GiosgCredentials, SealedCredentials, VisitorKey, VisitorRecord, VisitorToken,
-};
+use crate::domain::visitor::{GiosgCredentials, SealedCredentials, VisitorRecord, VisitorToken};
 use crate::giosg::{ChatId, ChatResource, Field, GiosgClient, GiosgError, VisitorSession};
 use crate::store::ChatStore;
 
@@ -87,8 +85,7 @@ async fn start_for_new_visitor<S: ChatStore>(
         latest_chat_id: Some(chat_id.clone()),
         created_at: Utc::now(),
     };
-    app.store.put_visitor(&visitor).await?;
-    let chat = store_started_chat(app, &chat_id, resource, &visitor.key, name).await?;
+    let chat = store_started_chat(app, &visitor, &chat_id, resource).await?;
     Ok(json_response(
         StatusCode::CREATED,
         &ChatBody {
@@ -135,8 +132,7 @@ async fn start_for_returning_visitor<S: ChatStore>(
     }
     visitor.name = name.clone();
     visitor.latest_chat_id = Some(chat_id.clone());
-    app.store.put_visitor(&visitor).await?;
-    let chat = store_started_chat(app, &chat_id, resource, &key, name).await?;
+    let chat = store_started_chat(app, &visitor, &chat_id, resource).await?;
     Ok(json_response(
         StatusCode::CREATED,
         &ChatBody {
@@ -188,14 +184,13 @@ fn chat_id_of(resource: &ChatResource) -> Result<ChatId, ApiError> {
     })
 }
 
-/// Stores Giosg's answer as the chat's first snapshot, owned by the visitor, folded with
-/// whatever webhooks got there first.
+/// Stores Giosg's answer as the chat's first snapshot, owned by the visitor (folded with
+/// whatever webhooks got there first), together with the visitor.
 async fn store_started_chat<S: ChatStore>(
     app: &App<S>,
+    visitor: &VisitorRecord,
     chat_id: &ChatId,
     mut resource: ChatResource,
-    key: &VisitorKey,
-    name: String,
 ) -> Result<ChatRecord, ApiError> {
     if resource.room_id.is_absent() {
         resource.room_id = Field::Value(app.settings.room_id.clone());
@@ -204,17 +199,14 @@ async fn store_started_chat<S: ChatStore>(
         action: EventAction::Added,
         resource: Some(resource),
         owner: Some(ChatOwner {
-            visitor: key.clone(),
-            visitor_name: name,
+            visitor: visitor.key.clone(),
+            visitor_name: visitor.name.clone(),
         }),
     };
-    let (_, record) = app
+    Ok(app
         .store
-        .apply_chat_event(chat_id, &event, &app.store_context)
-        .await?;
-    record.ok_or_else(|| {
-        ApiError::Internal("Giosg started a chat outside the configured room".into())
-    })
+        .record_started_chat(visitor, chat_id, &event, &app.store_context)
+        .await?)
 }
 
 pub(super) fn session_of(

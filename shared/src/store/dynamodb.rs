@@ -39,6 +39,7 @@
 //! | `reserve_send` | 1 `PutItem` of an in-flight state conditioned on `attribute_not_exists(pk) OR (state = in_flight AND since <= now - stale_after)`; when taken, the holder's state comes back with the failure (`ReturnValuesOnConditionCheckFailure = ALL_OLD`; a `GetItem` if it does not) |
 //! | `release_send` | 1 `DeleteItem` conditioned on `state = in_flight` |
 //! | `record_sent_message` | Usually 1 `TransactWriteItems`: the message folded from nothing, put only if absent, the send key marked sent, and the visitor when given. If the message already exists (its webhook echo won the race), the event is folded in like a webhook (`GetItem` + conditional `PutItem`) and then the send key and visitor are written (1 `PutItem` or `TransactWriteItems`): 4 round trips on that rare path |
+//! | `record_started_chat` | Usually 1 `TransactWriteItems`: the chat folded from nothing, put only if absent, and the visitor. If a webhook stored the chat first, the event is folded in (`GetItem` + conditional `PutItem`) and the visitor put: 3 round trips on that rare path |
 //!
 //! SDK errors become [`StoreError::Unavailable`] with the operation and error code only (never
 //! attribute values); items that do not decode become [`StoreError::Corrupt`].
@@ -415,13 +416,10 @@ impl DynamoStore {
         Err(StoreError::Contention)
     }
 
-    /// The common case of [`ChatStore::record_sent_message`]: the message is new, so everything
-    /// goes in one transaction. `Ok(false)` when the message turned out to exist already.
-    async fn record_new_sent_message(
-        &self,
-        message: Item,
-        bookkeeping: &[Item],
-    ) -> StoreResult<bool> {
+    /// The common case of [`ChatStore::record_sent_message`] and
+    /// [`ChatStore::record_started_chat`]: the record is new, so it and its bookkeeping go in one
+    /// transaction. `Ok(false)` when the record turned out to exist already (a webhook was first).
+    async fn put_new_with(&self, message: Item, bookkeeping: &[Item]) -> StoreResult<bool> {
         let put_message = Put::builder()
             .table_name(&self.table)
             .set_item(Some(message))
@@ -772,7 +770,7 @@ impl ChatStore for DynamoStore {
         };
         if let Decision::Write(record) = fold(None) {
             let (item, record) = versioned_item(&message_key, record, 1, context)?;
-            if self.record_new_sent_message(item, &bookkeeping).await? {
+            if self.put_new_with(item, &bookkeeping).await? {
                 return Ok(record);
             }
         }
@@ -781,6 +779,32 @@ impl ChatStore for DynamoStore {
         let record = record
             .ok_or_else(|| StoreError::Corrupt("a sent message was not stored as ours".into()))?;
         self.put_all(bookkeeping).await?;
+        Ok(record)
+    }
+
+    async fn record_started_chat(
+        &self,
+        visitor: &VisitorRecord,
+        chat_id: &ChatId,
+        event: &ChatEvent,
+        context: &StoreContext,
+    ) -> StoreResult<ChatRecord> {
+        let chat_key = ItemKey::chat(chat_id);
+        let bookkeeping = [visitor_item(visitor)?];
+        let fold = |current: Option<&ChatRecord>| {
+            apply_chat_event(current, chat_id, event, &context.room_id)
+        };
+        if let Decision::Write(record) = fold(None) {
+            let (item, record) = versioned_item(&chat_key, record, 1, context)?;
+            if self.put_new_with(item, &bookkeeping).await? {
+                return Ok(record);
+            }
+        }
+        // A webhook stored the chat first: merge into it like any event.
+        let (_, record) = self.apply_folded(&chat_key, context, fold).await?;
+        let record = record
+            .ok_or_else(|| StoreError::Corrupt("a started chat was not stored as ours".into()))?;
+        self.put_all(bookkeeping.to_vec()).await?;
         Ok(record)
     }
 

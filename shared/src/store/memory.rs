@@ -448,6 +448,21 @@ impl ChatStore for MemoryStore {
         Ok(record)
     }
 
+    async fn record_started_chat(
+        &self,
+        visitor: &VisitorRecord,
+        chat_id: &ChatId,
+        event: &ChatEvent,
+        context: &StoreContext,
+    ) -> StoreResult<ChatRecord> {
+        let (_, record) = self.apply_chat_event(chat_id, event, context).await?;
+        let record = record.ok_or_else(|| {
+            super::StoreError::Corrupt("a started chat was not stored as ours".into())
+        })?;
+        self.put_visitor(visitor).await?;
+        Ok(record)
+    }
+
     async fn apply_chat_event(
         &self,
         id: &ChatId,

@@ -193,6 +193,17 @@ pub trait ChatStore: Send + Sync + 'static {
         context: &StoreContext,
     ) -> impl Future<Output = StoreResult<MessageRecord>> + Send;
 
+    /// Stores a chat Giosg just started for `visitor` (folded like any event, so a webhook that
+    /// got there first merges) together with the visitor (its latest chat and session). One
+    /// transaction unless a webhook stored the chat first.
+    fn record_started_chat(
+        &self,
+        visitor: &VisitorRecord,
+        chat_id: &ChatId,
+        event: &ChatEvent,
+        context: &StoreContext,
+    ) -> impl Future<Output = StoreResult<ChatRecord>> + Send;
+
     /// Folds a chat event into the stored chat, without read-modify-write races. Returns the
     /// chat as stored afterwards (`None` when ignored or deleted).
     fn apply_chat_event(
