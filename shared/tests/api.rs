@@ -54,6 +54,7 @@ scenarios!(
     purged_message_has_no_text,
     expired_giosg_token_is_renewed_and_the_message_is_sent,
     webhook_order_and_duplicates_do_not_matter,
+    unknown_message_types_pass_through,
 );
 
 async fn availability_follows_the_room<S: ChatStore>(store: S) {
@@ -864,5 +865,33 @@ async fn webhook_order_and_duplicates_do_not_matter<S: ChatStore>(store: S) {
         .collect();
     assert_eq!(texts, vec![json!("one"), json!("two")], "{}", history.body);
     assert_eq!(history.body["chat"]["status"], "ended");
+    env.stop().await;
+}
+
+async fn unknown_message_types_pass_through<S: ChatStore>(store: S) {
+    let env = support::harness::start(store).await;
+    let (token, chat) = env.new_chat("Ada").await;
+    let body = json!({
+        "channel": format!("/api/v5/orgs/{}/owned_chats/{chat}/messages", env.sim.org_id()),
+        "action": "added",
+        "resource_id": "99999999-0000-4000-8000-000000000001",
+        "resource": {
+            "id": "99999999-0000-4000-8000-000000000001", "chat_id": chat,
+            "room_id": env.sim.room_id(), "type": "carousel", "sender_type": "user",
+            "sender_name": "Bot (internal)", "sender_public_name": "Helper Bot",
+            "created_at": "2099-01-01T00:00:00.000Z", "message": null,
+            "attachments": [{"id": "a1", "title": "Pick one", "actions": [
+                {"id": "b1", "text": "Yes", "type": "button", "value": "yes"}]}]
+        }
+    });
+    let url = format!("/webhooks/giosg/messages?token={WEBHOOK_SECRET}");
+    assert_eq!(post_webhook(&env, &url, &body).await.status, 200);
+    let history = env.history(&token, &chat, "").await;
+    let carousel = messages(&history)
+        .into_iter()
+        .find(|m| m["type"] == "carousel")
+        .expect("an unknown type is kept with its Giosg type");
+    assert_eq!(carousel["sender"]["name"], "Helper Bot");
+    assert_eq!(carousel["attachments"][0]["actions"][0]["text"], "Yes");
     env.stop().await;
 }
