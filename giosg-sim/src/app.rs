@@ -12,7 +12,7 @@ use crate::error::ApiError;
 use crate::state::{SimState, StateError};
 use crate::traffic::Traffic;
 use crate::webhooks::{DeliveryOptions, Dispatcher};
-use crate::{control_api, giosg_api};
+use crate::{console, control_api, giosg_api};
 
 /// Locks a mutex, going on with the data if a panicking thread poisoned it: every critical
 /// section leaves the data consistent before anything that could panic.
@@ -99,6 +99,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
     Router::new()
         .merge(giosg_api::routes(Arc::clone(&app)))
         .merge(control_api::routes())
+        .merge(console::routes())
         .fallback(|| async { ApiError::NotFound("Not found.".to_owned()) })
         .method_not_allowed_fallback(|method: Method| async move {
             ApiError::Status {

@@ -24,6 +24,7 @@
 
 mod app;
 mod config;
+mod console;
 mod control_api;
 mod control_client;
 mod control_types;

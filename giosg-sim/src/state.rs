@@ -852,7 +852,7 @@ impl SimState {
             .ok_or(StateError::ChatNotFound)?;
         let agent_id = agent.id.clone();
         let attachments = attachments.into_iter().map(with_ids).collect();
-        tracing::info!(%chat_id, agent = %agent_name.trim(), text = text.as_deref().unwrap_or(""), "agent message");
+        tracing::info!(%chat_id, agent = %agent_name.trim(), "agent message");
         let message_id = push_message(chat, MessageType::Msg, now, agent, text, attachments);
         if let Some(membership) = chat.membership_mut(&agent_id) {
             membership.message_count += 1;

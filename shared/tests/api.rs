@@ -55,6 +55,7 @@ scenarios!(
     expired_giosg_token_is_renewed_and_the_message_is_sent,
     webhook_order_and_duplicates_do_not_matter,
     unknown_message_types_pass_through,
+    chat_ended_in_giosg_whose_webhook_was_lost_is_not_resumed,
 );
 
 async fn availability_follows_the_room<S: ChatStore>(store: S) {
@@ -893,5 +894,52 @@ async fn unknown_message_types_pass_through<S: ChatStore>(store: S) {
         .expect("an unknown type is kept with its Giosg type");
     assert_eq!(carousel["sender"]["name"], "Helper Bot");
     assert_eq!(carousel["attachments"][0]["actions"][0]["text"], "Yes");
+    env.stop().await;
+}
+
+async fn chat_ended_in_giosg_whose_webhook_was_lost_is_not_resumed<S: ChatStore>(store: S) {
+    let env = support::harness::start(store).await;
+    let (token, chat) = env.new_chat("Ada").await;
+    env.flush_webhooks().await;
+    env.sim(
+        Method::POST,
+        "/_sim/webhooks/faults",
+        Some(json!({"mode": "drop", "count": 10})),
+    )
+    .await;
+    env.sim(
+        Method::POST,
+        &format!("/_sim/chats/{chat}/end"),
+        Some(json!({})),
+    )
+    .await;
+    env.flush_webhooks().await;
+    // Our copy still thinks the chat is open; Giosg refuses the message.
+    env.send(&token, &chat, "hello?")
+        .await
+        .assert_error(409, "chat_ended");
+    let read = env
+        .call(
+            Method::GET,
+            &format!("/v1/chats/{chat}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(read.body["chat"]["status"], "ended");
+    let again = env
+        .call(
+            Method::POST,
+            "/v1/chats",
+            Some(&token),
+            Some(json!({"visitor_name": "Ada"})),
+        )
+        .await;
+    assert_eq!(
+        again.status, 201,
+        "a new chat, not the dead one: {}",
+        again.body
+    );
+    assert_ne!(again.body["chat"]["id"], chat.as_str());
     env.stop().await;
 }

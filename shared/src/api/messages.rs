@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use chrono::Utc;
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
 
@@ -11,10 +12,10 @@ use super::{
     visitor_token,
 };
 use crate::domain::EventAction;
-use crate::domain::chat::Chat;
+use crate::domain::chat::{Chat, ChatEvent};
 use crate::domain::cursor::{Cursor, PageRequest};
 use crate::domain::message::{Message, MessageEvent};
-use crate::giosg::{ChatId, Field, GiosgError};
+use crate::giosg::{ChatId, ChatResource, Field, GiosgError, GiosgTime};
 use crate::store::{ChatStore, Reservation, SendState, SentMessage};
 
 /// Longest message, in Unicode code points (Giosg's limit).
@@ -109,7 +110,11 @@ pub(super) async fn send<S: ChatStore>(
                     tracing::warn!(error = %store_error, "could not save a refreshed Giosg session");
                 }
             }
-            return Err(send_error(error));
+            let refusal = send_error(error);
+            if matches!(refusal, ApiError::ChatEnded) {
+                mark_ended(app, chat_id).await;
+            }
+            return Err(refusal);
         }
     };
     let message_id = resource.id.clone().ok_or_else(|| {
@@ -172,6 +177,28 @@ async fn replay<S: ChatStore>(
             message: record.view(),
         },
     ))
+}
+
+/// Records that Giosg no longer takes messages in a chat our copy thought open (its "ended"
+/// webhook is late or was lost), so that the visitor is offered a new chat instead of resuming
+/// this one. The real webhook, when it comes, only adds Giosg's own `ended_at`.
+async fn mark_ended<S: ChatStore>(app: &App<S>, chat_id: &ChatId) {
+    let event = ChatEvent {
+        action: EventAction::Changed,
+        resource: Some(ChatResource {
+            is_ended: Field::Value(true),
+            ended_at: Field::Value(GiosgTime::from(Utc::now())),
+            ..ChatResource::default()
+        }),
+        owner: None,
+    };
+    if let Err(error) = app
+        .store
+        .apply_chat_event(chat_id, &event, &app.store_context)
+        .await
+    {
+        tracing::warn!(%error, "could not record that Giosg refused a message as ended");
+    }
 }
 
 fn send_error(error: GiosgError) -> ApiError {

@@ -1,0 +1,192 @@
+// Browser test of the local runner: a visitor chats on the visitor page, an agent answers from
+// the simulator's agent console, both in headless Chromium (Debian's /usr/bin/chromium) driven
+// by playwright-core. Screenshots of both pages go to target/browser-test/.
+//
+// Run from the repository root after `cargo build -p local-runner`:
+//   node --test local-runner/browser-test/visitor_and_agent.test.mjs
+// LOCAL_RUNNER_BIN, CHROMIUM_PATH and BROWSER_TEST_OUT override the defaults.
+
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import readline from "node:readline";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+
+import { chromium } from "playwright-core";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, "..", "..");
+const targetDir = process.env.CARGO_TARGET_DIR
+  ? path.resolve(repo, process.env.CARGO_TARGET_DIR)
+  : path.join(repo, "target");
+const runnerBin = process.env.LOCAL_RUNNER_BIN || path.join(targetDir, "debug", "local-runner");
+const chromiumPath = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
+const outDir = process.env.BROWSER_TEST_OUT || path.join(targetDir, "browser-test");
+
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+/** Variables the runner reads: cleared so the caller's shell cannot change the run. */
+const RUNNER_ENV = [
+  "LOCAL_RUNNER_BIND", "LOCAL_RUNNER_PORT", "LOCAL_RUNNER_SIM_PORT", "LOCAL_RUNNER_DATA_FILE",
+  "LOCAL_RUNNER_CREATE_TABLE", "DYNAMODB_ENDPOINT", "TABLE_NAME", "GIOSG_BASE_URL", "GIOSG_ORG_ID",
+  "GIOSG_ROOM_ID", "GIOSG_API_TOKEN", "WEBHOOK_SECRET", "ALLOW_OFFLINE_CHATS", "ALLOWED_ORIGINS",
+  "LOG_FORMAT",
+];
+
+/** Starts the runner binary on free ports; resolves with its URLs once it printed them. Its log
+ * is saved as `runner-<name>.log` next to the screenshots. */
+function startRunner(name) {
+  const env = { ...process.env, RUST_LOG: "info" };
+  for (const name of RUNNER_ENV) delete env[name];
+  const child = spawn(runnerBin, ["--port", "0", "--sim-port", "0"], {
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let log = "";
+  child.stderr.on("data", (chunk) => { log += chunk; });
+  const saveLog = () => writeFileSync(path.join(outDir, `runner-${name}.log`), log);
+  const stop = () => new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) { saveLog(); resolve(); return; }
+    child.once("exit", () => { saveLog(); resolve(); });
+    child.kill("SIGTERM");
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`the runner printed no listening line in 60 s; log:\n${log}`));
+    }, 60_000);
+    child.once("error", (error) => {
+      clearTimeout(timer);
+      reject(new Error(`cannot start ${runnerBin} (build it with cargo build -p local-runner): ${error.message}`));
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the runner exited with ${code} before listening; log:\n${log}`));
+    });
+    readline.createInterface({ input: child.stdout }).on("line", (line) => {
+      if (!line.startsWith("listening ")) return;
+      clearTimeout(timer);
+      const field = (name) => line.split(" ").find((part) => part.startsWith(`${name}=`)).slice(name.length + 1);
+      resolve({ api: field("api"), sim: field("sim"), stop });
+    });
+  });
+}
+
+test("a visitor chats with an agent who answers from the simulator's agent console", { timeout: 180_000 }, async (t) => {
+  mkdirSync(outDir, { recursive: true });
+  const runner = await startRunner("chat");
+  t.after(() => runner.stop());
+
+  const userDataDir = mkdtempSync(path.join(tmpdir(), "local-runner-chromium-"));
+  const browser = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: chromiumPath,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1200, height: 820 },
+  });
+  t.after(async () => {
+    await browser.close();
+    rmSync(userDataDir, { recursive: true, force: true });
+  });
+  browser.setDefaultTimeout(15_000);
+  const pageErrors = [];
+
+  // The visitor: sees that agents are online, gives a name, starts a chat, writes.
+  const visitor = browser.pages()[0] || await browser.newPage();
+  visitor.on("pageerror", (error) => pageErrors.push(`visitor: ${error.message}`));
+  await visitor.goto(`${runner.api}/`);
+  await visitor.getByText("Agents are online").waitFor();
+  await visitor.screenshot({ path: path.join(outDir, "visitor-start.png"), fullPage: true });
+  await visitor.getByLabel("Your name").fill("Ada Lovelace");
+  await visitor.getByRole("button", { name: "Start chat" }).click();
+  await visitor.getByRole("heading", { name: "Chatting as Ada Lovelace" }).waitFor();
+  await visitor.getByLabel("Your message").fill("Hello! Can you help me with my order?");
+  await visitor.getByRole("button", { name: "Send", exact: true }).click();
+  await visitor.locator("#messages .bubble.mine", { hasText: "Can you help me with my order?" }).waitFor();
+
+  // The agent, in the simulator's console: picks the chat, joins, replies.
+  const agent = await browser.newPage();
+  agent.on("pageerror", (error) => pageErrors.push(`console: ${error.message}`));
+  await agent.goto(`${runner.sim}/_sim/console`);
+  await agent.getByRole("heading", { name: "Giosg simulator — agent console (simulation)" }).waitFor();
+  await agent.getByRole("button", { name: /Ada Lovelace/ }).click();
+  await agent.locator("#transcript li", { hasText: "Can you help me with my order?" }).waitFor();
+  await agent.getByRole("button", { name: "Join", exact: true }).click();
+  await agent.locator("#transcript li", { hasText: "Smith joined" }).waitFor();
+  await agent.getByLabel("Reply as the agent").fill("Hi Ada, Smith here. Of course: what is your order number?");
+  await agent.getByRole("button", { name: "Send reply" }).click();
+  await agent.locator("#transcript li.agent", { hasText: "Smith here" }).waitFor();
+  await agent.locator("#deliveries td.status.ok").first().waitFor();
+  assert.equal(await agent.locator("#deliveries td.status.bad").count(), 0, "every webhook delivery succeeded");
+  await agent.screenshot({ path: path.join(outDir, "agent-console.png"), fullPage: true });
+
+  // Back to the visitor: the reply shows under the agent's public name.
+  await visitor.bringToFront();
+  const reply = visitor.locator("#messages .bubble.theirs", { hasText: "Smith here" });
+  await reply.waitFor();
+  assert.equal((await reply.locator(".who").textContent()).trim(), "Smith");
+  await visitor.getByText("Smith joined the chat").waitFor();
+  await visitor.screenshot({ path: path.join(outDir, "visitor.png"), fullPage: true });
+
+  // A reload keeps the chat (token and chat id in localStorage), each message once.
+  await visitor.reload();
+  await visitor.locator("#messages .bubble.theirs", { hasText: "Smith here" }).waitFor();
+  assert.equal(await visitor.locator("#messages .bubble.mine").count(), 1);
+
+  // The agent ends the chat; the visitor is told and offered a new one.
+  await agent.getByRole("button", { name: "End chat" }).click();
+  await visitor.getByText("This chat has ended.").waitFor();
+  assert.equal(await visitor.locator("#composer").isVisible(), false);
+  await visitor.screenshot({ path: path.join(outDir, "visitor-chat-ended.png"), fullPage: true });
+  await visitor.getByRole("button", { name: "Start a new chat" }).click();
+  await visitor.getByText(/Waiting for an agent|Chat open/).waitFor();
+  assert.equal(await visitor.locator("#messages .bubble").count(), 0, "a new chat starts empty");
+
+  assert.deepEqual(pageErrors, [], "no script errors on either page");
+});
+
+test("with no agent online, the visitor page says so and shows the API's refusal", { timeout: 120_000 }, async (t) => {
+  mkdirSync(outDir, { recursive: true });
+  const runner = await startRunner("offline");
+  t.after(() => runner.stop());
+  const offline = await fetch(`${runner.sim}/_sim/room`, {
+    method: "PUT",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ online: false }),
+  });
+  assert.equal(offline.status, 200);
+
+  const userDataDir = mkdtempSync(path.join(tmpdir(), "local-runner-chromium-"));
+  const browser = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: chromiumPath,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1200, height: 640 },
+  });
+  t.after(async () => {
+    await browser.close();
+    rmSync(userDataDir, { recursive: true, force: true });
+  });
+  browser.setDefaultTimeout(15_000);
+  const visitor = browser.pages()[0] || await browser.newPage();
+  await visitor.goto(`${runner.api}/`);
+  await visitor.getByText("No agents online right now").waitFor();
+  await visitor.getByLabel("Your name").fill("Grace");
+  await visitor.getByRole("button", { name: "Start chat" }).click();
+  const error = visitor.getByRole("alert");
+  await error.getByText("No agent is online right now").waitFor();
+  assert.equal(await visitor.locator("#chat").isVisible(), false);
+  await visitor.screenshot({ path: path.join(outDir, "visitor-agents-offline.png"), fullPage: true });
+});
