@@ -52,10 +52,11 @@ pub async fn serve<S: ChatStore>(
     request: lambda_http::Request,
     routes: &[RouteKind],
 ) -> lambda_http::Response<Body> {
-    let request_id = request
-        .lambda_context_ref()
+    let context = request.lambda_context_ref();
+    let request_id = context
         .map(|context| context.request_id.clone())
         .unwrap_or_default();
+    let deadline = context.and_then(|context| time_left(context.deadline));
     let raw_path = request.raw_http_path().to_owned();
     let (mut parts, body) = request.into_parts();
     // Route on the path as the client sent it (without any stage prefix).
@@ -74,11 +75,12 @@ pub async fn serve<S: ChatStore>(
         Body::Binary(bytes) => Bytes::from(bytes),
         _ => Bytes::new(),
     };
-    let response = api::handle(
+    let response = api::handle_until(
         app,
         http::Request::from_parts(parts, body),
         &request_id,
         routes,
+        deadline,
     )
     .await;
     let (parts, body) = response.into_parts();
@@ -88,6 +90,17 @@ pub async fn serve<S: ChatStore>(
         Err(error) => Body::Binary(error.into_bytes()),
     };
     lambda_http::Response::from_parts(parts, body)
+}
+
+/// The instant to give up at, from the invocation's deadline (epoch milliseconds), leaving a
+/// margin to answer before Lambda cuts the function off.
+fn time_left(deadline_epoch_ms: u64) -> Option<std::time::Instant> {
+    const MARGIN_MS: u64 = 500;
+    let now_ms = u64::try_from(chrono::Utc::now().timestamp_millis()).ok()?;
+    let left = deadline_epoch_ms
+        .checked_sub(now_ms)?
+        .checked_sub(MARGIN_MS)?;
+    Some(std::time::Instant::now() + std::time::Duration::from_millis(left))
 }
 
 /// Runs a Lambda function serving `routes`: JSON logs (per the function's log format), the app

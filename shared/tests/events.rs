@@ -111,3 +111,37 @@ async fn every_recorded_event_answers_its_expected_status() {
     }
     env.stop().await;
 }
+
+/// A request still waiting on Giosg when the invocation's deadline nears is answered in the
+/// API's error shape (503 giosg_unavailable), not cut off by Lambda.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_giosg_is_answered_before_the_invocation_deadline() {
+    use lambda_http::RequestExt;
+
+    let env = start_with(MemoryStore::new(), Options::default()).await;
+    env.sim(
+        reqwest::Method::POST,
+        "/_sim/delays",
+        Some(serde_json::json!({"endpoint": "start_chat", "delay_ms": 1500, "count": 1})),
+    )
+    .await;
+    let raw =
+        std::fs::read_to_string(events_dir().join("api/start-chat-new-visitor.json")).unwrap();
+    let mut context = lambda_http::Context::default();
+    let now_ms = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap();
+    // Giosg answers after 1.5 s, within the client's timeout and retry budget (2 s in tests):
+    // only the deadline (1.2 s away, less the margin) can turn this into a 503.
+    context.deadline = now_ms + 1_200;
+    context.request_id = "deadline-test".into();
+    let request = lambda_http::request::from_str(&raw)
+        .unwrap()
+        .with_lambda_context(context);
+    let response = shared::lambda::serve(&env.app, request, function_routes::START_CHAT).await;
+    assert_eq!(response.status().as_u16(), 503);
+    let lambda_http::Body::Text(text) = response.body() else {
+        panic!("JSON body expected")
+    };
+    let body: serde_json::Value = serde_json::from_str(text).unwrap();
+    assert_eq!(body["error"]["code"], "giosg_unavailable");
+    env.stop().await;
+}

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use http::StatusCode;
 use serde::Serialize;
 
@@ -54,7 +54,8 @@ impl<S: ChatStore> App<S> {
         let room = giosg.room(session).await?;
         let value = Availability {
             online: room.is_online,
-            checked_at: Utc::now(),
+            // Milliseconds, like every other time this API returns.
+            checked_at: Utc::now().trunc_subsecs(3),
         };
         *self.availability.lock().unwrap_or_else(|p| p.into_inner()) = Some(Cached {
             fetched: Instant::now(),

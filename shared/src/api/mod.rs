@@ -207,6 +207,20 @@ pub async fn handle<S: ChatStore>(
     request_id: &str,
     serves: &[RouteKind],
 ) -> ApiResponse {
+    handle_until(app, request, request_id, serves, None).await
+}
+
+/// [`handle`] with a deadline (the Lambda invocation's, less a margin): a request still running
+/// then is answered `503 giosg_unavailable` in the API's error shape, instead of being cut off
+/// by the platform with a bare 5xx. Only slow Giosg calls (retries within their budget) can
+/// take that long.
+pub async fn handle_until<S: ChatStore>(
+    app: &App<S>,
+    request: ApiRequest,
+    request_id: &str,
+    serves: &[RouteKind],
+    deadline: Option<Instant>,
+) -> ApiResponse {
     let started = Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
@@ -223,9 +237,19 @@ pub async fn handle<S: ChatStore>(
     let mut response = if is_preflight {
         preflight(app, origin.as_ref())
     } else {
-        let result = match route {
-            Ok(route) => dispatch(app, route, request).await,
-            Err(error) => Err(error),
+        let result = match (route, deadline) {
+            (Ok(route), None) => dispatch(app, route, request).await,
+            (Ok(route), Some(deadline)) => {
+                tokio::time::timeout_at(deadline.into(), dispatch(app, route, request))
+                    .await
+                    .unwrap_or_else(|_| {
+                        tracing::warn!(request_id, route = route_name, "request deadline reached");
+                        Err(ApiError::GiosgUnavailable {
+                            status: StatusCode::SERVICE_UNAVAILABLE,
+                        })
+                    })
+            }
+            (Err(error), _) => Err(error),
         };
         result.unwrap_or_else(|error| {
             if let ApiError::Internal(cause) = &error {
