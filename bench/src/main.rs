@@ -1,0 +1,232 @@
+//! `bench`: measures the chat bridge (see docs/performance.md).
+//!
+//! - `bench lambda`: the four functions' release binaries behind an emulated Lambda Runtime API,
+//!   with moto and the Giosg simulator behind counting proxies: init, first and warm invocations,
+//!   peak RSS, DynamoDB and Giosg round trips.
+//! - `bench load`: the local HTTP server (the shared handlers, in-memory store) under load.
+//! - `bench all`: both, one JSON document and one set of tables.
+//!
+//! Timing belongs here, never in tests: nothing in this crate asserts a duration.
+
+mod emulators;
+mod events;
+mod lambda;
+mod load;
+mod local_server;
+mod procfs;
+mod proxy;
+mod report;
+mod runtime_api;
+mod stats;
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(about = "Benchmarks of the Giosg chat bridge (docs/performance.md)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The Lambda functions behind an emulated Runtime API.
+    Lambda {
+        #[command(flatten)]
+        lambda: LambdaArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// The local HTTP server under load.
+    Load {
+        #[command(flatten)]
+        load: LoadArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Both.
+    All {
+        #[command(flatten)]
+        lambda: LambdaArgs,
+        #[command(flatten)]
+        load: LoadArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Prints the tables of a results file.
+    Report { file: PathBuf },
+    /// Serves the shared handlers with the in-memory store (the process `load` measures).
+    #[command(hide = true)]
+    LocalServer {
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+    },
+}
+
+#[derive(Args)]
+struct LambdaArgs {
+    /// Where the function binaries are: `<dir>/<function>/bootstrap` or `<dir>/<function>`.
+    #[arg(long, default_value = "target/lambda/x86_64")]
+    functions_dir: PathBuf,
+    /// Only these functions (repeatable); all four by default.
+    #[arg(long = "function")]
+    functions: Vec<String>,
+    /// Warm invocations per event.
+    #[arg(long, default_value_t = 1000)]
+    iterations: usize,
+    /// Cold starts per function.
+    #[arg(long, default_value_t = 10)]
+    cold_starts: usize,
+    /// Samples of the emulators' own latency.
+    #[arg(long, default_value_t = 500)]
+    emulator_samples: usize,
+    /// The moto_server executable (default: .venv/bin/moto_server, then PATH).
+    #[arg(long)]
+    moto_server: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct LoadArgs {
+    /// The server to load: `local-runner` (target/release/local-runner, next to this binary)
+    /// or `builtin` (this binary's own server: the same router and in-memory store).
+    #[arg(long, default_value = "local-runner")]
+    server: String,
+    /// Connection counts to run each load scenario at.
+    #[arg(long, value_delimiter = ',', default_value = "1,8")]
+    connections: Vec<usize>,
+    /// Distinct message `added` webhooks per run.
+    #[arg(long, default_value_t = 2000)]
+    webhooks: usize,
+    /// History reads per run.
+    #[arg(long, default_value_t = 1000)]
+    history_reads: usize,
+    /// Messages in the chat whose history is read.
+    #[arg(long, default_value_t = 200)]
+    history_messages: usize,
+    /// `limit` of each history read (the API's maximum page is 100).
+    #[arg(long, default_value_t = 100)]
+    history_limit: usize,
+}
+
+#[derive(Args)]
+struct OutputArgs {
+    /// The recorded events.
+    #[arg(long, default_value = "events")]
+    events: PathBuf,
+    /// Where the results JSON is written.
+    #[arg(long, default_value = "target/bench/results.json")]
+    out: PathBuf,
+    /// A name for this run in the results (e.g. the release profile tried).
+    #[arg(long, default_value = "default")]
+    label: String,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        match cli.command {
+            Command::LocalServer { port } => local_server::serve(port).await,
+            Command::Report { file } => {
+                let text = std::fs::read_to_string(&file)
+                    .with_context(|| format!("reading {}", file.display()))?;
+                let results: serde_json::Value = serde_json::from_str(&text)?;
+                print!("{}", report::tables(&serde_json::from_value(results)?));
+                Ok(())
+            }
+            Command::Lambda { lambda, output } => run(Some(lambda), None, output).await,
+            Command::Load { load, output } => run(None, Some(load), output).await,
+            Command::All {
+                lambda,
+                load,
+                output,
+            } => run(Some(lambda), Some(load), output).await,
+        }
+    })
+}
+
+async fn run(
+    lambda: Option<LambdaArgs>,
+    load: Option<LoadArgs>,
+    output: OutputArgs,
+) -> anyhow::Result<()> {
+    let logs_dir = output
+        .out
+        .parent()
+        .unwrap_or(std::path::Path::new("."))
+        .join("logs");
+    let mut results = report::Results {
+        meta: report::Meta {
+            label: output.label.clone(),
+            started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            git_revision: report::git_revision(),
+            cpus: std::thread::available_parallelism().map_or(1, usize::from),
+            load_average_before: report::load_average(),
+            load_average_after: String::new(),
+            iterations: lambda.as_ref().map_or(0, |l| l.iterations),
+            cold_starts: lambda.as_ref().map_or(0, |l| l.cold_starts),
+        },
+        emulators: None,
+        functions: Vec::new(),
+        load: Vec::new(),
+    };
+    if let Some(args) = lambda {
+        eprintln!("starting moto and the Giosg simulator");
+        let emulators = emulators::Emulators::start(args.moto_server.clone()).await?;
+        eprintln!("measuring the emulators' own latency");
+        results.emulators = Some(emulators.own_latency(args.emulator_samples).await?);
+        let options = lambda::Options {
+            functions_dir: args.functions_dir,
+            functions: if args.functions.is_empty() {
+                lambda::FUNCTIONS.iter().map(|f| (*f).to_owned()).collect()
+            } else {
+                args.functions
+            },
+            events_dir: output.events.clone(),
+            iterations: args.iterations,
+            cold_starts: args.cold_starts.max(1),
+            logs_dir: logs_dir.clone(),
+        };
+        results.functions = lambda::LambdaBench::new(&emulators, &options)?
+            .run()
+            .await?;
+    }
+    if let Some(args) = load {
+        eprintln!("== local server under load");
+        let server = match args.server.as_str() {
+            "builtin" => load::ServerKind::Builtin,
+            "local-runner" => load::ServerKind::LocalRunner(
+                std::env::current_exe()?
+                    .parent()
+                    .context("no directory")?
+                    .join("local-runner"),
+            ),
+            path => load::ServerKind::LocalRunner(PathBuf::from(path)),
+        };
+        results.load = load::run(&load::Options {
+            server,
+            events_dir: output.events.clone(),
+            connections: args.connections,
+            webhooks: args.webhooks,
+            history_reads: args.history_reads,
+            history_messages: args.history_messages,
+            history_limit: args.history_limit,
+            logs_dir,
+        })
+        .await?;
+    }
+    results.meta.load_average_after = report::load_average();
+    if let Some(dir) = output.out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&output.out, serde_json::to_string_pretty(&results)?)
+        .with_context(|| format!("writing {}", output.out.display()))?;
+    println!("{}", report::tables(&results));
+    eprintln!("results written to {}", output.out.display());
+    Ok(())
+}
