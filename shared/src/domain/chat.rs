@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::merge::{Lww, Stamp, keep_earliest, keep_latest};
 use super::visitor::VisitorKey;
-use super::{Decision, EventAction, room_verdict};
+use super::{Decision, EventAction};
 use crate::giosg::{ChatId, ChatResource, GiosgTime, RoomId};
 
 /// Who started a chat through our API. Only our own start-chat call sets it; webhooks never do.
@@ -106,13 +106,12 @@ pub fn apply_chat_event(
     event: &ChatEvent,
     room: &RoomId,
 ) -> Decision<ChatRecord> {
-    if let Some(resource) = &event.resource
-        && room_verdict(&resource.room_id, room) == Some(false)
-    {
-        return match current {
-            Some(record) if record.is_pending() => Decision::Delete,
-            _ => Decision::Ignore,
-        };
+    if let Some(decision) = Decision::for_other_room(
+        event.resource.as_ref().map(|resource| &resource.room_id),
+        room,
+        current.map(ChatRecord::is_pending),
+    ) {
+        return decision;
     }
     let mut record = current
         .cloned()
@@ -147,11 +146,7 @@ pub fn apply_chat_event(
     if let (None, Some(owner)) = (&record.owner, &event.owner) {
         record.owner = Some(owner.clone());
     }
-    if current == Some(&record) {
-        Decision::Unchanged
-    } else {
-        Decision::Write(record)
-    }
+    Decision::after_fold(current, record)
 }
 
 fn merge_chat_fields(record: &mut ChatRecord, resource: &ChatResource, stamp: Stamp) {

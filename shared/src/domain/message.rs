@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::merge::{Lww, Stamp, keep_earliest};
-use super::{Decision, EventAction, room_verdict};
+use super::{Decision, EventAction};
 use crate::giosg::{
     Attachment, ChatId, Field, GiosgTime, MessageId, MessageResource, MessageType, RoomId,
     SenderType,
@@ -123,13 +123,12 @@ pub fn apply_message_event(
     event: &MessageEvent,
     room: &RoomId,
 ) -> Decision<MessageRecord> {
-    if let Some(resource) = &event.resource
-        && room_verdict(&resource.room_id, room) == Some(false)
-    {
-        return match current {
-            Some(record) if record.is_pending() => Decision::Delete,
-            _ => Decision::Ignore,
-        };
+    if let Some(decision) = Decision::for_other_room(
+        event.resource.as_ref().map(|resource| &resource.room_id),
+        room,
+        current.map(MessageRecord::is_pending),
+    ) {
+        return decision;
     }
     let mut record = current
         .cloned()
@@ -161,11 +160,7 @@ pub fn apply_message_event(
         record.text.erase();
         record.attachments.erase();
     }
-    if current == Some(&record) {
-        Decision::Unchanged
-    } else {
-        Decision::Write(record)
-    }
+    Decision::after_fold(current, record)
 }
 
 fn merge_message_fields(record: &mut MessageRecord, resource: &MessageResource, stamp: Stamp) {

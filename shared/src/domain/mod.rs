@@ -35,7 +35,29 @@ pub enum Decision<R> {
     Delete,
 }
 
-/// Whether a resource naming `offered` belongs to `room`; `None` when the event names no room.
-fn room_verdict(offered: &Field<RoomId>, room: &RoomId) -> Option<bool> {
-    offered.value().map(|offered| offered == room)
+impl<R: PartialEq> Decision<R> {
+    /// The decision once `folded` is the record after the event: nothing to write when it is
+    /// what was stored.
+    fn after_fold(current: Option<&R>, folded: R) -> Self {
+        if current == Some(&folded) {
+            Self::Unchanged
+        } else {
+            Self::Write(folded)
+        }
+    }
+
+    /// For an event whose resource names a room other than `room`: ignore it, or delete a
+    /// pending record it turns out to be about. `None` when the event may be ours.
+    fn for_other_room(
+        named: Option<&Field<RoomId>>,
+        room: &RoomId,
+        current_is_pending: Option<bool>,
+    ) -> Option<Self> {
+        let named = named?.value()?;
+        (named != room).then_some(if current_is_pending == Some(true) {
+            Self::Delete
+        } else {
+            Self::Ignore
+        })
+    }
 }

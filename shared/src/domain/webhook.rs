@@ -52,27 +52,17 @@ pub enum WebhookError {
 
 /// Parses a delivery of the chats channel `/api/v5/orgs/{org}/owned_chats`.
 pub fn parse_chat_webhook(body: &[u8]) -> Result<ChatWebhook, WebhookError> {
-    let envelope: WebhookEnvelope<ChatResource> = parse_envelope(body)?;
-    let org_id = match channel_segments(&envelope.channel).as_deref() {
+    let delivery = Delivery::<ChatResource>::parse(body, |r| r.id.as_ref().map(|id| id.as_str()))?;
+    let org_id = match delivery.channel_segments().as_deref() {
         Some([org, "owned_chats"]) => OrgId::new(*org),
-        _ => return Err(WebhookError::WrongChannel(envelope.channel)),
+        _ => return Err(WebhookError::WrongChannel(delivery.channel)),
     };
-    let action = parse_action(&envelope.action)?;
-    let resource_id = envelope
-        .resource_id
-        .filter(|id| !id.is_empty())
-        .map(ChatId::new)
-        .or_else(|| envelope.resource.as_ref().and_then(|r| r.id.clone()))
-        .ok_or(WebhookError::MissingResourceId)?;
-    if action == EventAction::Added && envelope.resource.is_none() {
-        return Err(WebhookError::MissingResource);
-    }
     Ok(ChatWebhook {
         org_id,
-        chat_id: resource_id,
+        chat_id: ChatId::new(delivery.resource_id),
         event: ChatEvent {
-            action,
-            resource: envelope.resource,
+            action: delivery.action,
+            resource: delivery.resource,
             owner: None,
         },
     })
@@ -80,33 +70,67 @@ pub fn parse_chat_webhook(body: &[u8]) -> Result<ChatWebhook, WebhookError> {
 
 /// Parses a delivery of the messages channel `/api/v5/orgs/{org}/owned_chats/{chat}/messages`.
 pub fn parse_message_webhook(body: &[u8]) -> Result<MessageWebhook, WebhookError> {
-    let envelope: WebhookEnvelope<MessageResource> = parse_envelope(body)?;
-    let (org_id, chat_id) = match channel_segments(&envelope.channel).as_deref() {
-        Some([org, "owned_chats", chat, "messages"]) if !chat.is_empty() && *chat != "*" => {
+    let delivery =
+        Delivery::<MessageResource>::parse(body, |r| r.id.as_ref().map(|id| id.as_str()))?;
+    let (org_id, chat_id) = match delivery.channel_segments().as_deref() {
+        Some([org, "owned_chats", chat, "messages"]) if *chat != "*" => {
             (OrgId::new(*org), ChatId::new(*chat))
         }
-        _ => return Err(WebhookError::WrongChannel(envelope.channel)),
+        _ => return Err(WebhookError::WrongChannel(delivery.channel)),
     };
-    let action = parse_action(&envelope.action)?;
-    let message_id = envelope
-        .resource_id
-        .filter(|id| !id.is_empty())
-        .map(MessageId::new)
-        .or_else(|| envelope.resource.as_ref().and_then(|r| r.id.clone()))
-        .ok_or(WebhookError::MissingResourceId)?;
-    if action == EventAction::Added && envelope.resource.is_none() {
-        return Err(WebhookError::MissingResource);
-    }
     Ok(MessageWebhook {
         org_id,
         chat_id,
-        message_id,
+        message_id: MessageId::new(delivery.resource_id),
         event: MessageEvent {
-            action,
-            resource: envelope.resource,
+            action: delivery.action,
+            resource: delivery.resource,
             client_message_id: None,
         },
     })
+}
+
+/// What every envelope must have, checked the same way on both channels.
+struct Delivery<R> {
+    channel: String,
+    action: EventAction,
+    /// `resource_id`, or `resource.id` when the envelope leaves it out.
+    resource_id: String,
+    resource: Option<R>,
+}
+
+impl<R: serde::de::DeserializeOwned> Delivery<R> {
+    fn parse(body: &[u8], id_of: impl Fn(&R) -> Option<&str>) -> Result<Self, WebhookError> {
+        let envelope: WebhookEnvelope<R> = parse_envelope(body)?;
+        let action = parse_action(&envelope.action)?;
+        let resource_id = envelope
+            .resource_id
+            .filter(|id| !id.is_empty())
+            .or_else(|| {
+                envelope
+                    .resource
+                    .as_ref()
+                    .and_then(&id_of)
+                    .map(str::to_owned)
+            })
+            .ok_or(WebhookError::MissingResourceId)?;
+        if action == EventAction::Added && envelope.resource.is_none() {
+            return Err(WebhookError::MissingResource);
+        }
+        Ok(Self {
+            channel: envelope.channel,
+            action,
+            resource_id,
+            resource: envelope.resource,
+        })
+    }
+
+    /// The segments of the channel after `/api/v5/orgs/`, e.g. `[org, "owned_chats"]`.
+    fn channel_segments(&self) -> Option<Vec<&str>> {
+        let rest = self.channel.strip_prefix("/api/v5/orgs/")?;
+        let segments: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
+        segments.iter().all(|s| !s.is_empty()).then_some(segments)
+    }
 }
 
 fn parse_envelope<R: serde::de::DeserializeOwned>(
@@ -127,13 +151,6 @@ fn parse_action(action: &str) -> Result<EventAction, WebhookError> {
             other.chars().take(40).collect(),
         )),
     }
-}
-
-/// The segments of a channel after `/api/v5/orgs/`, e.g. `[org, "owned_chats"]`.
-fn channel_segments(channel: &str) -> Option<Vec<&str>> {
-    let rest = channel.strip_prefix("/api/v5/orgs/")?;
-    let segments: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
-    segments.iter().all(|s| !s.is_empty()).then_some(segments)
 }
 
 #[cfg(test)]
