@@ -213,7 +213,9 @@ pub async fn prepare_history_chat(
 ) -> anyhow::Result<(String, String)> {
     use shared::domain::EventAction;
     use shared::domain::chat::{ChatEvent, ChatOwner};
-    use shared::domain::visitor::{GiosgCredentials, SealedCredentials, VisitorRecord, VisitorToken};
+    use shared::domain::visitor::{
+        GiosgCredentials, SealedCredentials, VisitorRecord, VisitorToken,
+    };
     use shared::domain::webhook::{parse_chat_webhook, parse_message_webhook};
     use shared::giosg::VisitorId;
     use shared::store::{ChatStore, StoreContext, dynamodb::DynamoStore};
@@ -224,7 +226,9 @@ pub async fn prepare_history_chat(
             .find(|e| e.entry.file == file)
             .with_context(|| format!("{file} is not in the manifest"))?;
         let event: serde_json::Value = serde_json::from_str(&event.text)?;
-        Ok(serde_json::from_str(event["body"].as_str().context("no body")?)?)
+        Ok(serde_json::from_str(
+            event["body"].as_str().context("no body")?,
+        )?)
     };
     let store = DynamoStore::new(
         aws_sdk_dynamodb::Client::new(&aws_config(&emulators.moto.endpoint).await),
@@ -262,14 +266,19 @@ pub async fn prepare_history_chat(
             visitor_name: visitor.name.clone(),
         }),
     };
-    store.apply_chat_event(&chat.chat_id, &event, &context).await?;
+    store
+        .apply_chat_event(&chat.chat_id, &event, &context)
+        .await?;
 
     let template = body_of("webhooks/message-added-visitor.json")?;
     for n in 0..messages {
         let id = crate::events::numbered_id(3, n);
         let mut body = template.clone();
-        body["channel"] =
-            format!("/api/v5/orgs/{}/owned_chats/{chat_id}/messages", fixed::ORG_ID).into();
+        body["channel"] = format!(
+            "/api/v5/orgs/{}/owned_chats/{chat_id}/messages",
+            fixed::ORG_ID
+        )
+        .into();
         body["resource_id"] = id.clone().into();
         body["resource"]["id"] = id.into();
         body["resource"]["chat_id"] = chat_id.clone().into();

@@ -25,7 +25,12 @@ pub struct RecordedEvent {
 impl RecordedEvent {
     /// The file name without directory and extension, e.g. `send-message`.
     pub fn name(&self) -> &str {
-        let file = self.entry.file.rsplit('/').next().unwrap_or(&self.entry.file);
+        let file = self
+            .entry
+            .file
+            .rsplit('/')
+            .next()
+            .unwrap_or(&self.entry.file);
         file.strip_suffix(".json").unwrap_or(file)
     }
 }
@@ -134,10 +139,10 @@ pub fn with_org_room(
     with_body(&event, |body| {
         if let Some(channel) = body["channel"].as_str() {
             let mut parts: Vec<String> = channel.split('/').map(str::to_owned).collect();
-            if let Some(at) = parts.iter().position(|p| p == "orgs") {
-                if let Some(org) = parts.get_mut(at + 1) {
-                    *org = org_id.to_owned();
-                }
+            if let Some(at) = parts.iter().position(|p| p == "orgs")
+                && let Some(org) = parts.get_mut(at + 1)
+            {
+                *org = org_id.to_owned();
             }
             body["channel"] = Value::String(parts.join("/"));
         }
@@ -175,7 +180,9 @@ mod tests {
             cursor: None,
         };
         assert_eq!(
-            subs.apply("Bearer VISITOR_TOKEN_PLACEHOLDER /CHAT_ID_PLACEHOLDER/x/CHAT_ID_PLACEHOLDER"),
+            subs.apply(
+                "Bearer VISITOR_TOKEN_PLACEHOLDER /CHAT_ID_PLACEHOLDER/x/CHAT_ID_PLACEHOLDER"
+            ),
             "Bearer tok /c1/x/c1"
         );
     }

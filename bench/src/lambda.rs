@@ -23,7 +23,12 @@ use crate::stats::Summary;
 
 /// The functions, in the order they are measured (start-chat makes the visitor and chat the
 /// others need).
-pub const FUNCTIONS: [&str; 4] = ["start-chat", "send-message", "chat-history", "giosg-webhooks"];
+pub const FUNCTIONS: [&str; 4] = [
+    "start-chat",
+    "send-message",
+    "chat-history",
+    "giosg-webhooks",
+];
 
 /// The memory size and timeout the SAM template gives the functions.
 const MEMORY_SIZE_MB: u32 = 128;
@@ -34,6 +39,10 @@ const HISTORY_MESSAGES: u64 = 200;
 pub struct Options {
     /// Where the binaries are: `<dir>/<function>/bootstrap` (cargo lambda) or `<dir>/<function>`.
     pub functions_dir: PathBuf,
+    /// One binary for every function instead (an experiment serving every route).
+    pub binary: Option<PathBuf>,
+    /// Added to each function's environment.
+    pub extra_env: Vec<(String, String)>,
     pub functions: Vec<String>,
     pub events_dir: PathBuf,
     /// Warm invocations per scenario.
@@ -166,6 +175,9 @@ impl<'a> LambdaBench<'a> {
     }
 
     fn binary(&self, function: &str) -> PathBuf {
+        if let Some(binary) = &self.options.binary {
+            return std::fs::canonicalize(binary).unwrap_or_else(|_| binary.clone());
+        }
         let bootstrap = self.options.functions_dir.join(function).join("bootstrap");
         let binary = if bootstrap.is_file() {
             bootstrap
@@ -200,10 +212,17 @@ impl<'a> LambdaBench<'a> {
                         "api/send-message.json".to_owned(),
                         Variant::NewClientMessageId,
                     ),
-                    ("api/send-message.json".to_owned(), Variant::NoClientMessageId),
+                    (
+                        "api/send-message.json".to_owned(),
+                        Variant::NoClientMessageId,
+                    ),
                 ];
                 scenarios.extend(own);
-                ("api/send-message.json", Variant::NewClientMessageId, scenarios)
+                (
+                    "api/send-message.json",
+                    Variant::NewClientMessageId,
+                    scenarios,
+                )
             }
             "chat-history" => ("api/history.json", Variant::AsRecorded, own),
             _ => {
@@ -212,7 +231,10 @@ impl<'a> LambdaBench<'a> {
                         "webhooks/message-added-visitor.json".to_owned(),
                         Variant::NewResourceId,
                     ),
-                    ("webhooks/chat-added.json".to_owned(), Variant::NewResourceId),
+                    (
+                        "webhooks/chat-added.json".to_owned(),
+                        Variant::NewResourceId,
+                    ),
                 ];
                 scenarios.extend(own);
                 (
@@ -395,7 +417,9 @@ impl<'a> LambdaBench<'a> {
         let mut aws_calls: BTreeMap<String, u64> = BTreeMap::new();
         let cpu_before = procfs::cpu_time(instance.pid).unwrap_or_default();
         for _ in 0..n {
-            let invocation = self.invoke(instance, self.make_event(file, variant)?).await?;
+            let invocation = self
+                .invoke(instance, self.make_event(file, variant)?)
+                .await?;
             let waited = invocation.aws.upstream + invocation.giosg.upstream;
             latency.push(invocation.elapsed);
             emulator.push(waited);
@@ -451,9 +475,15 @@ impl<'a> LambdaBench<'a> {
             ("AWS_LAMBDA_RUNTIME_API", runtime_api.to_owned()),
             ("AWS_LAMBDA_FUNCTION_NAME", function.to_owned()),
             ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
-            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", MEMORY_SIZE_MB.to_string()),
+            (
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                MEMORY_SIZE_MB.to_string(),
+            ),
             ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".into()),
-            ("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{function}")),
+            (
+                "AWS_LAMBDA_LOG_GROUP_NAME",
+                format!("/aws/lambda/{function}"),
+            ),
             (
                 "AWS_LAMBDA_LOG_STREAM_NAME",
                 "2025/03/12/[$LATEST]0123456789abcdef0123456789abcdef".into(),
@@ -485,6 +515,7 @@ impl<'a> LambdaBench<'a> {
         pairs
             .into_iter()
             .map(|(name, value)| (name.to_owned(), value))
+            .chain(self.options.extra_env.iter().cloned())
             .collect()
     }
 

@@ -126,7 +126,8 @@ async fn connection(
 ) -> anyhow::Result<ConnectionResult> {
     let stream = tokio::net::TcpStream::connect(address).await?;
     stream.set_nodelay(true)?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     let driver = tokio::spawn(connection);
     let mut latencies = Vec::new();
     let mut statuses = BTreeMap::new();
@@ -437,7 +438,11 @@ pub async fn run(options: &Options) -> anyhow::Result<Vec<LoadResult>> {
         ) else {
             bail!("the server did not start a chat: {answer}");
         };
-        let fill = Arc::new(make(&server.identity, options.history_messages, Some(chat))?);
+        let fill = Arc::new(make(
+            &server.identity,
+            options.history_messages,
+            Some(chat),
+        )?);
         let filled = drive(server.address, fill, 1).await?;
         if filled.statuses.keys().any(|status| *status != 200) {
             bail!("filling the chat answered {:?}", filled.statuses);
@@ -448,17 +453,19 @@ pub async fn run(options: &Options) -> anyhow::Result<Vec<LoadResult>> {
             cursor: None,
         };
         let mut read = LoadRequest::from_event(&substitutions.apply(&history))?;
-        read.path_and_query = format!(
-            "/v1/chats/{chat}/messages?limit={}",
-            options.history_limit
-        );
+        read.path_and_query = format!("/v1/chats/{chat}/messages?limit={}", options.history_limit);
         let check = drive(server.address, Arc::new(vec![read.clone()]), 1).await?;
         let page: Value = serde_json::from_slice(&check.last_body)?;
         let returned = page["messages"].as_array().map_or(0, Vec::len);
         if returned != options.history_limit.min(options.history_messages) {
             bail!("a history page had {returned} messages: {page}");
         }
-        drive(server.address, Arc::new(vec![read.clone(); 50]), connections).await?;
+        drive(
+            server.address,
+            Arc::new(vec![read.clone(); 50]),
+            connections,
+        )
+        .await?;
         let requests = Arc::new(vec![read; options.history_reads]);
         let result = measure(
             &server,
@@ -516,7 +523,8 @@ async fn measure(
         peak_rss_kib,
         server_cold_start_ms: server.cold_start.as_secs_f64() * 1000.0,
         django,
-        per_core_vs_django: django.cpu_ms_per_request_low / (cpu_ms_per_request * django.work_ratio),
+        per_core_vs_django: django.cpu_ms_per_request_low
+            / (cpu_ms_per_request * django.work_ratio),
         throughput_vs_django: requests_per_second / django.work_ratio / django.rps_high,
     })
 }

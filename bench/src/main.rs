@@ -74,6 +74,13 @@ struct LambdaArgs {
     /// Only these functions (repeatable); all four by default.
     #[arg(long = "function")]
     functions: Vec<String>,
+    /// Run this binary for every function instead (e.g. target/release/function-experiment).
+    #[arg(long)]
+    binary: Option<PathBuf>,
+    /// Extra environment for the function processes (repeatable), e.g.
+    /// `EXPERIMENT_RUNTIME=current_thread`.
+    #[arg(long = "env", value_parser = parse_pair)]
+    env: Vec<(String, String)>,
     /// Warm invocations per event.
     #[arg(long, default_value_t = 1000)]
     iterations: usize,
@@ -122,6 +129,12 @@ struct OutputArgs {
     /// A name for this run in the results (e.g. the release profile tried).
     #[arg(long, default_value = "default")]
     label: String,
+}
+
+fn parse_pair(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .ok_or_else(|| format!("expected NAME=VALUE, got {text}"))
 }
 
 fn main() -> anyhow::Result<()> {
@@ -182,6 +195,8 @@ async fn run(
         results.emulators = Some(emulators.own_latency(args.emulator_samples).await?);
         let options = lambda::Options {
             functions_dir: args.functions_dir,
+            binary: args.binary,
+            extra_env: args.env,
             functions: if args.functions.is_empty() {
                 lambda::FUNCTIONS.iter().map(|f| (*f).to_owned()).collect()
             } else {

@@ -155,7 +155,11 @@ fn label(labeling: Labeling, parts: &http::request::Parts) -> String {
 /// `secretsmanager:GetSecretValue`.
 fn aws_operation(target: &str) -> String {
     let (service, operation) = target.split_once('.').unwrap_or(("unknown", target));
-    let service = service.split('_').next().unwrap_or(service).to_ascii_lowercase();
+    let service = service
+        .split('_')
+        .next()
+        .unwrap_or(service)
+        .to_ascii_lowercase();
     format!("{service}:{operation}")
 }
 
@@ -169,7 +173,10 @@ mod tests {
 
     #[test]
     fn aws_targets_become_operations() {
-        assert_eq!(aws_operation("DynamoDB_20120810.GetItem"), "dynamodb:GetItem");
+        assert_eq!(
+            aws_operation("DynamoDB_20120810.GetItem"),
+            "dynamodb:GetItem"
+        );
         assert_eq!(
             aws_operation("secretsmanager.GetSecretValue"),
             "secretsmanager:GetSecretValue"

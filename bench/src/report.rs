@@ -30,7 +30,12 @@ pub struct Results {
 
 pub fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
-        .map(|text| text.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .unwrap_or_default()
 }
 
@@ -44,7 +49,8 @@ pub fn git_revision() -> String {
             .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
     };
     let revision = run(&["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "unknown".into());
-    let dirty = run(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+    let dirty =
+        run(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
     if dirty {
         format!("{revision}+dirty")
     } else {
@@ -182,9 +188,15 @@ pub fn tables(results: &Results) -> String {
         let _ = writeln!(out, "|---|--:|--:|");
         for (name, s) in [
             ("moto: GetItem, direct", &e.moto_get_item_direct),
-            ("moto: GetItem, through the counting proxy", &e.moto_get_item_via_proxy),
+            (
+                "moto: GetItem, through the counting proxy",
+                &e.moto_get_item_via_proxy,
+            ),
             ("simulator: GET room, direct", &e.sim_room_direct),
-            ("simulator: GET room, through the proxy", &e.sim_room_via_proxy),
+            (
+                "simulator: GET room, through the proxy",
+                &e.sim_room_via_proxy,
+            ),
         ] {
             let _ = writeln!(out, "| {name} | {:.3} ms | {:.3} ms |", s.p50_ms, s.p99_ms);
         }

@@ -71,9 +71,7 @@ impl RuntimeApi {
     pub async fn start(function_name: &str, timeout: Duration) -> anyhow::Result<Self> {
         let (queue, receiver) = mpsc::unbounded_channel();
         let inner = Arc::new(Inner {
-            function_arn: format!(
-                "arn:aws:lambda:eu-west-1:123456789012:function:{function_name}"
-            ),
+            function_arn: format!("arn:aws:lambda:eu-west-1:123456789012:function:{function_name}"),
             timeout,
             queue: tokio::sync::Mutex::new(receiver),
             in_flight: Mutex::new(HashMap::new()),
