@@ -29,7 +29,7 @@ pub mod fixed {
 pub const TABLE_NAME: &str = "giosg-bridge-bench";
 pub const SECRET_NAME: &str = "giosg-bridge/bench";
 
-/// A `moto_server` child process, stopped when dropped.
+/// A `moto_server` process, stopped (by its watchdog) soon after this process ends.
 pub struct Moto {
     pub endpoint: String,
     _child: tokio::process::Child,
@@ -45,12 +45,23 @@ impl Moto {
             })
             .unwrap_or_else(|| PathBuf::from("moto_server"));
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let child = tokio::process::Command::new(&program)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        // A watchdog shell stops moto when this process is gone, however it ends.
+        let watchdog = r#"
+            "$1" -H 127.0.0.1 -p "$2" >/dev/null 2>&1 &
+            server=$!
+            trap 'kill $server 2>/dev/null' EXIT INT TERM
+            while kill -0 "$3" 2>/dev/null && kill -0 $server 2>/dev/null; do sleep 0.5; done
+        "#;
+        let child = tokio::process::Command::new("sh")
+            .arg("-c")
+            .arg(watchdog)
+            .arg("moto-watchdog")
+            .arg(&program)
+            .arg(port.to_string())
+            .arg(std::process::id().to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .kill_on_drop(true)
             .spawn()
             .with_context(|| {
                 format!(
@@ -293,4 +304,60 @@ pub async fn prepare_history_chat(
             .await?;
     }
     Ok((token.expose().to_owned(), chat_id))
+}
+
+impl Emulators {
+    /// Empties the table except the items `keep` selects, by recreating it: moto copies every
+    /// table on each `TransactWriteItems` (its rollback), so its latency grows with the items
+    /// stored, and a long run would otherwise measure mostly that.
+    pub async fn compact_table(
+        &self,
+        keep: impl Fn(&std::collections::HashMap<String, AttributeValue>) -> bool,
+    ) -> anyhow::Result<()> {
+        let client = aws_sdk_dynamodb::Client::new(&aws_config(&self.moto.endpoint).await);
+        let mut kept = Vec::new();
+        let mut total = 0usize;
+        let mut start = None;
+        loop {
+            let page = client
+                .scan()
+                .table_name(TABLE_NAME)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .context("scanning the table")?;
+            for item in page.items.unwrap_or_default() {
+                total += 1;
+                if keep(&item) {
+                    kept.push(item);
+                }
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        if total == kept.len() {
+            return Ok(());
+        }
+        client
+            .delete_table()
+            .table_name(TABLE_NAME)
+            .send()
+            .await
+            .context("deleting the table")?;
+        create_table(&client, TABLE_NAME)
+            .await
+            .context("recreating the table")?;
+        for item in kept {
+            client
+                .put_item()
+                .table_name(TABLE_NAME)
+                .set_item(Some(item))
+                .send()
+                .await
+                .context("restoring an item")?;
+        }
+        Ok(())
+    }
 }

@@ -106,6 +106,9 @@ pub struct ScenarioResult {
     pub cpu_ms_per_invocation: f64,
     /// DynamoDB (and Secrets Manager) requests per invocation, by operation, counted by the proxy.
     pub aws_calls: BTreeMap<String, f64>,
+    /// The emulators' mean time per request, by operation or Giosg path, measured at the proxies.
+    #[serde(default)]
+    pub emulator_ms_per_call: BTreeMap<String, f64>,
     pub dynamodb_per_invocation: f64,
     /// Giosg requests per invocation, by endpoint, counted by the simulator.
     pub giosg_calls: BTreeMap<String, f64>,
@@ -303,6 +306,9 @@ impl<'a> LambdaBench<'a> {
         let mut results = Vec::new();
         for (file, variant) in scenarios {
             let result = self.scenario(&main, &file, variant).await?;
+            if function != "chat-history" {
+                self.compact().await?;
+            }
             eprintln!(
                 "   {:<44} p50 {:>7.3} ms  p99 {:>7.3} ms  overhead p50 {:>6.3} ms  CPU {:>6.3} ms  ddb {:.2}  giosg {:.2}",
                 result.scenario,
@@ -384,6 +390,31 @@ impl<'a> LambdaBench<'a> {
         Ok(())
     }
 
+    /// Keeps only the visitor and chat the later events use (see [`Emulators::compact_table`]).
+    async fn compact(&self) -> anyhow::Result<()> {
+        let visitor = self
+            .substitutions
+            .visitor_token
+            .as_deref()
+            .and_then(shared::domain::visitor::VisitorToken::parse)
+            .map(|token| format!("VISITOR#{}", token.key().as_str()));
+        let chat = self
+            .substitutions
+            .chat_id
+            .as_deref()
+            .map(|chat| format!("CHAT#{chat}"));
+        self.emulators
+            .compact_table(|item| {
+                let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok());
+                let pk = text("pk");
+                pk.is_some() && pk == visitor.as_ref()
+                    || pk.is_some()
+                        && pk == chat.as_ref()
+                        && text("sk").map(String::as_str) == Some("CHAT")
+            })
+            .await
+    }
+
     /// Delivers every webhook of the manifest once, in order, so the recorded resources exist.
     async fn replay_manifest(&self, instance: &Instance, function: &str) -> anyhow::Result<()> {
         for event in self.events.iter().filter(|e| e.entry.function == function) {
@@ -415,6 +446,7 @@ impl<'a> LambdaBench<'a> {
         let mut overhead = Vec::with_capacity(n);
         let mut statuses: BTreeMap<String, u64> = BTreeMap::new();
         let mut aws_calls: BTreeMap<String, u64> = BTreeMap::new();
+        let mut all_calls: BTreeMap<String, (u64, Duration)> = BTreeMap::new();
         let cpu_before = procfs::cpu_time(instance.pid).unwrap_or_default();
         for _ in 0..n {
             let invocation = self
@@ -430,6 +462,13 @@ impl<'a> LambdaBench<'a> {
                 (_, None) => "unparsed".to_owned(),
             };
             *statuses.entry(status).or_default() += 1;
+            for tally in [&invocation.aws, &invocation.giosg] {
+                for (label, took) in &tally.upstream_by_label {
+                    let entry = all_calls.entry(label.clone()).or_default();
+                    entry.0 += tally.calls.get(label).copied().unwrap_or(0);
+                    entry.1 += *took;
+                }
+            }
             for (operation, count) in invocation.aws.calls {
                 *aws_calls.entry(operation).or_default() += count;
             }
@@ -458,6 +497,12 @@ impl<'a> LambdaBench<'a> {
             overhead: Summary::of(&overhead),
             cpu_ms_per_invocation: cpu.as_secs_f64() * 1000.0 / n as f64,
             aws_calls: aws_calls.into_iter().map(|(k, v)| (k, per(v))).collect(),
+            emulator_ms_per_call: all_calls
+                .into_iter()
+                .map(|(label, (count, took))| {
+                    (label, took.as_secs_f64() * 1000.0 / count.max(1) as f64)
+                })
+                .collect(),
             dynamodb_per_invocation,
             giosg_calls: giosg
                 .counts

@@ -78,7 +78,7 @@ struct LambdaArgs {
     #[arg(long)]
     binary: Option<PathBuf>,
     /// Extra environment for the function processes (repeatable), e.g.
-    /// `EXPERIMENT_RUNTIME=current_thread`.
+    /// `EXPERIMENT_RUNTIME=multi_thread`.
     #[arg(long = "env", value_parser = parse_pair)]
     env: Vec<(String, String)>,
     /// Warm invocations per event.

@@ -35,6 +35,8 @@ pub struct Tally {
     pub calls: BTreeMap<String, u64>,
     /// Time from forwarding a request to having the upstream's whole answer, summed.
     pub upstream: Duration,
+    /// The same, by label.
+    pub upstream_by_label: BTreeMap<String, Duration>,
 }
 
 struct Inner {
@@ -124,7 +126,8 @@ async fn forward_inner(inner: &Inner, request: Request) -> anyhow::Result<Respon
     let took = started.elapsed();
     {
         let mut tally = inner.tally.lock().expect("tally lock");
-        *tally.calls.entry(label).or_default() += 1;
+        *tally.calls.entry(label.clone()).or_default() += 1;
+        *tally.upstream_by_label.entry(label).or_default() += took;
         tally.upstream += took;
     }
     parts.headers.remove(TRANSFER_ENCODING);

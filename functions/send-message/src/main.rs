@@ -2,7 +2,6 @@
 
 use shared::api::function_routes;
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda::run(function_routes::SEND_MESSAGE).await
+fn main() -> Result<(), lambda_http::Error> {
+    shared::lambda::main(function_routes::SEND_MESSAGE)
 }

@@ -8,16 +8,17 @@ use shared::config::{SecretSource, SecretsCache, Settings};
 use shared::giosg::{GiosgClient, GiosgConfig};
 use shared::store::dynamodb::DynamoStore;
 
-/// Runs the function with `EXPERIMENT_RUNTIME` deciding the Tokio runtime.
+/// Runs the function with `EXPERIMENT_RUNTIME` deciding the Tokio runtime: current-thread as
+/// `shared::lambda::main`, or `multi_thread` (what `#[tokio::main]` gives).
 pub fn main<F>(sdk: fn() -> F) -> Result<(), lambda_http::Error>
 where
     F: Future<Output = SdkConfig>,
 {
     let runtime = match std::env::var("EXPERIMENT_RUNTIME").as_deref() {
-        Ok("current_thread") => tokio::runtime::Builder::new_current_thread()
+        Ok("multi_thread") => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?,
-        _ => tokio::runtime::Builder::new_multi_thread()
+        _ => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?,
     };
@@ -27,10 +28,10 @@ where
 async fn run(mut sdk: SdkConfig) -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
     let settings = Settings::from_env()?;
-    if std::env::var("EXPERIMENT_STALLED_STREAM").as_deref() == Ok("off") {
+    if std::env::var("EXPERIMENT_STALLED_STREAM").as_deref() == Ok("on") {
         sdk = sdk
             .to_builder()
-            .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
+            .stalled_stream_protection(StalledStreamProtectionConfig::enabled().build())
             .build();
     }
     let secrets = SecretsCache::load(
