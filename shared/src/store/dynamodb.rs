@@ -556,7 +556,7 @@ impl ChatStore for DynamoStore {
     async fn get_visitor(&self, key: &VisitorKey) -> StoreResult<Option<VisitorRecord>> {
         self.get_item(&ItemKey::visitor(key))
             .await?
-            .map(|item| decode_record(&item, "visitor"))
+            .map(|item| decode_record(item, "visitor"))
             .transpose()
     }
 
@@ -579,7 +579,7 @@ impl ChatStore for DynamoStore {
             .map_err(|_| StoreError::Corrupt("BatchGetItem answered the wrong keys".into()))?;
         Ok((
             visitor
-                .map(|item| decode_record(&item, "visitor"))
+                .map(|item| decode_record(item, "visitor"))
                 .transpose()?,
             Versioned::decode(chat)?.record,
         ))
@@ -683,7 +683,7 @@ impl ChatStore for DynamoStore {
         let key_state = found.next().flatten();
         Ok(SendContext {
             visitor: visitor
-                .map(|item| decode_record(&item, "visitor"))
+                .map(|item| decode_record(item, "visitor"))
                 .transpose()?,
             chat: Versioned::decode(chat)?.record,
             key_state: key_state.map(|item| decode_send_state(&item)).transpose()?,
@@ -978,7 +978,7 @@ impl<R: StoredRecord> Versioned<R> {
         let record = if is_expired(&item, R::KIND)? {
             None
         } else {
-            Some(decode_record(&item, R::KIND)?)
+            Some(decode_record(item, R::KIND)?)
         };
         Ok(Self {
             version: Some(version),
@@ -1023,10 +1023,11 @@ fn encode_record<R: Serialize>(record: &R, kind: &str) -> StoreResult<AttributeV
         .map_err(|_| corrupt(kind, "could not be encoded for DynamoDB"))
 }
 
-fn decode_record<R: DeserializeOwned>(item: &Item, kind: &str) -> StoreResult<R> {
+/// Takes the item: its `record` map is moved into the decoder, not deep-copied first (a copy of
+/// every message's attribute tree on each history page).
+fn decode_record<R: DeserializeOwned>(mut item: Item, kind: &str) -> StoreResult<R> {
     let value = item
-        .get(RECORD)
-        .cloned()
+        .remove(RECORD)
         .ok_or_else(|| corrupt(kind, "has no record"))?;
     // serde's message may quote the offending value; it is not worth leaking into a log.
     serde_dynamo::from_attribute_value(value)
