@@ -106,6 +106,9 @@ pub struct ScenarioResult {
     pub overhead: Summary,
     /// CPU time (user + system) the function process used per invocation, on average.
     pub cpu_ms_per_invocation: f64,
+    /// The kernel's share of that CPU time (system / (user + system), from 10 ms ticks).
+    #[serde(default)]
+    pub system_cpu_share: Option<f64>,
     /// DynamoDB (and Secrets Manager) requests per invocation, by operation, counted by the proxy.
     pub aws_calls: BTreeMap<String, f64>,
     /// The emulators' mean time per request, by operation or Giosg path, measured at the proxies.
@@ -455,6 +458,7 @@ impl<'a> LambdaBench<'a> {
         let mut statuses: BTreeMap<String, u64> = BTreeMap::new();
         let mut aws_calls: BTreeMap<String, u64> = BTreeMap::new();
         let mut all_calls: BTreeMap<String, (u64, Duration)> = BTreeMap::new();
+        let split_before = procfs::user_and_system(instance.pid);
         let mut cpu = Duration::ZERO;
         let mut cpu_before = procfs::cpu_time(instance.pid).unwrap_or_default();
         for i in 0..n {
@@ -495,6 +499,13 @@ impl<'a> LambdaBench<'a> {
         cpu += procfs::cpu_time(instance.pid)
             .unwrap_or_default()
             .saturating_sub(cpu_before);
+        let system_cpu_share = split_before
+            .zip(procfs::user_and_system(instance.pid))
+            .and_then(|((user0, system0), (user1, system1))| {
+                let user = user1.saturating_sub(user0).as_secs_f64();
+                let system = system1.saturating_sub(system0).as_secs_f64();
+                (user + system > 0.0).then(|| system / (user + system))
+            });
         let giosg = control.requests().await?;
         let per = |count: u64| count as f64 / n as f64;
         let dynamodb_per_invocation = per(aws_calls
@@ -515,6 +526,7 @@ impl<'a> LambdaBench<'a> {
             emulator: Summary::of(&emulator),
             overhead: Summary::of(&overhead),
             cpu_ms_per_invocation: cpu.as_secs_f64() * 1000.0 / n as f64,
+            system_cpu_share,
             aws_calls: aws_calls.into_iter().map(|(k, v)| (k, per(v))).collect(),
             emulator_ms_per_call: all_calls
                 .into_iter()

@@ -45,6 +45,13 @@ fn schedstat_sum(pid: u32) -> Option<Duration> {
 }
 
 fn stat_ticks(pid: u32) -> Option<Duration> {
+    let (user, system) = user_and_system(pid)?;
+    Some(user + system)
+}
+
+/// The process's user and system CPU time (`utime`, `stime` of `/proc/PID/stat`; 10 ms ticks,
+/// so only meaningful over many invocations).
+pub fn user_and_system(pid: u32) -> Option<(Duration, Duration)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name (which may contain spaces) start at state (field 3).
     let rest = &stat[stat.rfind(')')? + 2..];
@@ -52,7 +59,10 @@ fn stat_ticks(pid: u32) -> Option<Duration> {
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
     // USER_HZ is 100 on every Linux this runs on.
-    Some(Duration::from_millis((utime + stime) * 10))
+    Some((
+        Duration::from_millis(utime * 10),
+        Duration::from_millis(stime * 10),
+    ))
 }
 
 #[cfg(test)]
@@ -66,5 +76,6 @@ mod tests {
         assert!(memory.peak_rss_kib >= memory.rss_kib && memory.rss_kib > 0);
         assert!(cpu_time(pid).is_some());
         assert!(stat_ticks(pid).is_some());
+        assert!(user_and_system(pid).is_some());
     }
 }

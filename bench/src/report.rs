@@ -121,7 +121,8 @@ pub fn tables(results: &Results) -> String {
             out,
             "Latency is from handing the event out on `/next` to receiving the answer. Emulator time is what \
              moto and the simulator took (measured at the proxies); overhead = latency − emulator time, per \
-             invocation. Function CPU is the process's user + system time over the loop, per invocation. \
+             invocation. Function CPU is the process's user + system time over the loop, per invocation \
+             (in brackets the kernel's share of it). \
              DynamoDB calls are counted by the proxy (by `X-Amz-Target`), Giosg calls by the simulator.\n"
         );
         let _ = writeln!(
@@ -165,7 +166,7 @@ pub fn tables(results: &Results) -> String {
                     .collect();
                 let _ = writeln!(
                     out,
-                    "| {} | {} | {} | {} | {:.2} ms | {:.2} ms | {:.2} ms | {:.3} ms | {:.3} ms | {:.3} ms | {} | {} |",
+                    "| {} | {} | {} | {} | {:.2} ms | {:.2} ms | {:.2} ms | {:.3} ms | {:.3} ms | {:.3} ms{} | {} | {} |",
                     f.function,
                     s.scenario,
                     s.invocations,
@@ -176,6 +177,9 @@ pub fn tables(results: &Results) -> String {
                     s.overhead.p50_ms,
                     s.overhead.p99_ms,
                     s.cpu_ms_per_invocation,
+                    s.system_cpu_share
+                        .map(|share| format!(" ({:.0}% sys)", share * 100.0))
+                        .unwrap_or_default(),
                     calls(&dynamodb, s.dynamodb_per_invocation),
                     calls(&s.giosg_calls, s.giosg_per_invocation),
                 );
