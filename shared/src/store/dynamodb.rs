@@ -127,8 +127,8 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
 ///
 /// Stalled-stream protection (a throughput monitor on every request and response body, for
 /// large S3 transfers) is off: our bodies are a few kilobytes, a per-attempt timeout bounds a
-/// stalled call instead, and turning it off saved about 0.1 ms of CPU per webhook invocation in
-/// the benchmark (docs/performance.md).
+/// stalled call instead (its own saving, about 0.1 ms of CPU per webhook invocation in the
+/// benchmark's medians, is within the run-to-run noise: docs/performance.md).
 pub async fn sdk_config(endpoint_url: Option<&str>) -> SdkConfig {
     let http_client = aws_smithy_http_client::Builder::new()
         .tls_provider(Provider::Rustls(CryptoMode::Ring))
