@@ -1,6 +1,7 @@
 //! Wiring for the Lambda functions: build the [`App`] once per cold start from the environment,
 //! and adapt `lambda_http` requests to the shared handlers.
 
+use aws_config::SdkConfig;
 use bytes::Bytes;
 use lambda_http::{Body, RequestExt};
 
@@ -19,14 +20,13 @@ pub enum StartupError {
     Giosg(#[from] GiosgError),
 }
 
-/// Builds the app from environment variables and the Secrets Manager secret: SDK config,
-/// DynamoDB and Secrets Manager clients, secrets, and the Giosg client, once.
-pub async fn build_app() -> Result<App<DynamoStore>, StartupError> {
+/// Builds the app from environment variables, the SDK configuration and the Secrets Manager
+/// secret: DynamoDB and Secrets Manager clients, secrets, and the Giosg client, once.
+pub async fn build_app(sdk: &SdkConfig) -> Result<App<DynamoStore>, StartupError> {
     let settings = Settings::from_env()?;
-    let sdk = sdk_config(None).await;
     let secrets = SecretsCache::load(
         SecretSource::SecretsManager {
-            client: aws_sdk_secretsmanager::Client::new(&sdk),
+            client: aws_sdk_secretsmanager::Client::new(sdk),
             secret_id: settings.secret_id.clone(),
         },
         settings.secrets_refresh,
@@ -39,7 +39,7 @@ pub async fn build_app() -> Result<App<DynamoStore>, StartupError> {
         secrets.get().await.giosg_api_token.clone(),
     ))?;
     let store = DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
+        aws_sdk_dynamodb::Client::new(sdk),
         settings.table_name.clone(),
     );
     Ok(App::new(store, giosg, settings, secrets))
@@ -117,8 +117,17 @@ pub fn main(routes: &'static [RouteKind]) -> Result<(), lambda_http::Error> {
 /// Runs a Lambda function serving `routes`: JSON logs (per the function's log format), the app
 /// built once, then the event loop. Start-up failures end the process with a clear message.
 pub async fn run(routes: &'static [RouteKind]) -> Result<(), lambda_http::Error> {
+    run_with(routes, sdk_config(None)).await
+}
+
+/// [`run`] with the SDK configuration from `sdk` (awaited once logging is set up): the
+/// benchmark's experiment functions vary it.
+pub async fn run_with(
+    routes: &'static [RouteKind],
+    sdk: impl Future<Output = SdkConfig>,
+) -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
-    let app = match build_app().await {
+    let app = match build_app(&sdk.await).await {
         Ok(app) => app,
         Err(error) => {
             tracing::error!(%error, "the function cannot start");
