@@ -9,7 +9,7 @@ use std::sync::Arc;
 use giosg_sim::{SimConfig, Simulator};
 use shared::api::App;
 use shared::config::{SecretSource, Secrets, SecretsCache, Settings, lookup_in};
-use shared::giosg::{GiosgClient, GiosgConfig};
+use shared::giosg::GiosgClient;
 use shared::secret::Secret;
 use shared::store::memory::MemoryStore;
 
@@ -48,12 +48,7 @@ pub async fn serve(port: u16) -> anyhow::Result<()> {
         settings.secrets_refresh,
     )
     .await?;
-    let giosg = GiosgClient::new(GiosgConfig::new(
-        settings.giosg_base_url.clone(),
-        settings.org_id.clone(),
-        settings.room_id.clone(),
-        Secret::new(sim.api_token()),
-    ))?;
+    let giosg = GiosgClient::new(settings.giosg_config(Secret::new(sim.api_token())))?;
     let app = Arc::new(App::new(MemoryStore::new(), giosg, settings, secrets));
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let mut stdout = std::io::stdout();

@@ -13,7 +13,7 @@ use shared::api::App;
 use shared::config::{SecretSource, Secrets, SecretsCache, Settings};
 use shared::domain::EventAction;
 use shared::domain::chat::ChatEvent;
-use shared::giosg::{ChatId, ChatResource, Field, GiosgClient, GiosgConfig, GiosgTime};
+use shared::giosg::{ChatId, ChatResource, Field, GiosgClient, GiosgTime};
 use shared::secret::Secret;
 use shared::store::ChatStore;
 use shared::store::dynamodb::{DynamoStore, create_table, sdk_config};
@@ -127,13 +127,8 @@ pub async fn start(options: Options) -> anyhow::Result<Running> {
     )
     .await
     .context("invalid secrets")?;
-    let client = GiosgClient::new(GiosgConfig::new(
-        settings.giosg_base_url.clone(),
-        settings.org_id.clone(),
-        settings.room_id.clone(),
-        giosg.api_token.clone(),
-    ))
-    .context("cannot build the Giosg client")?;
+    let client = GiosgClient::new(settings.giosg_config(giosg.api_token.clone()))
+        .context("cannot build the Giosg client")?;
 
     let (store_description, stop, server, saver) = match options.store {
         StoreChoice::Memory { data_file } => {

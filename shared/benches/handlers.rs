@@ -17,7 +17,7 @@ use shared::domain::cursor::PageRequest;
 use shared::domain::message::apply_message_event;
 use shared::domain::visitor::{GiosgCredentials, SealedCredentials, VisitorRecord, VisitorToken};
 use shared::domain::webhook::{parse_chat_webhook, parse_message_webhook};
-use shared::giosg::{ChatId, GiosgClient, GiosgConfig, RoomId, VisitorId};
+use shared::giosg::{ChatId, GiosgClient, RoomId, VisitorId};
 use shared::secret::Secret;
 use shared::store::ChatStore;
 use shared::store::memory::MemoryStore;
@@ -87,13 +87,7 @@ fn app(runtime: &tokio::runtime::Runtime) -> Arc<App<MemoryStore>> {
             settings.secrets_refresh,
         ))
         .unwrap();
-    let giosg = GiosgClient::new(GiosgConfig::new(
-        settings.giosg_base_url.clone(),
-        settings.org_id.clone(),
-        settings.room_id.clone(),
-        Secret::new("unused"),
-    ))
-    .unwrap();
+    let giosg = GiosgClient::new(settings.giosg_config(Secret::new("unused"))).unwrap();
     Arc::new(App::new(MemoryStore::new(), giosg, settings, secrets))
 }
 

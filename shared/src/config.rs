@@ -9,7 +9,7 @@ use serde::Deserialize;
 use tokio::sync::RwLock;
 use url::Url;
 
-use crate::giosg::{OrgId, RoomId};
+use crate::giosg::{GiosgConfig, OrgId, RoomId};
 use crate::secret::Secret;
 
 /// A setting is missing or malformed: the function must not start. The message names the
@@ -52,6 +52,17 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The Giosg client configuration these settings describe, with `api_token` (from the
+    /// secrets) and the client's default timeouts.
+    pub fn giosg_config(&self, api_token: Secret) -> GiosgConfig {
+        GiosgConfig::new(
+            self.giosg_base_url.clone(),
+            self.org_id.clone(),
+            self.room_id.clone(),
+            api_token,
+        )
+    }
+
     /// Reads the settings from the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())

@@ -7,7 +7,7 @@ use lambda_http::{Body, RequestExt};
 
 use crate::api::{self, App, RouteKind};
 use crate::config::{ConfigError, SecretSource, SecretsCache, Settings};
-use crate::giosg::{GiosgClient, GiosgConfig, GiosgError};
+use crate::giosg::{GiosgClient, GiosgError};
 use crate::store::ChatStore;
 use crate::store::dynamodb::{DynamoStore, sdk_config};
 
@@ -32,12 +32,8 @@ pub async fn build_app(sdk: &SdkConfig) -> Result<App<DynamoStore>, StartupError
         settings.secrets_refresh,
     )
     .await?;
-    let giosg = GiosgClient::new(GiosgConfig::new(
-        settings.giosg_base_url.clone(),
-        settings.org_id.clone(),
-        settings.room_id.clone(),
-        secrets.get().await.giosg_api_token.clone(),
-    ))?;
+    let giosg =
+        GiosgClient::new(settings.giosg_config(secrets.get().await.giosg_api_token.clone()))?;
     let store = DynamoStore::new(
         aws_sdk_dynamodb::Client::new(sdk),
         settings.table_name.clone(),
