@@ -10,7 +10,8 @@ use anyhow::{Context as _, bail};
 use aws_sdk_dynamodb::types::AttributeValue;
 use giosg_sim::{SimConfig, SimHandle, Simulator};
 use serde::{Deserialize, Serialize};
-use shared::giosg::{GiosgClient, GiosgConfig, OrgId, RoomId};
+use shared::domain::{OrgId, RoomId};
+use shared::giosg::{GiosgClient, GiosgConfig};
 use shared::secret::Secret;
 use shared::store::dynamodb::{create_table, sdk_config};
 
@@ -223,12 +224,12 @@ pub async fn prepare_history_chat(
     messages: u64,
 ) -> anyhow::Result<(String, String)> {
     use shared::domain::EventAction;
+    use shared::domain::VisitorId;
     use shared::domain::chat::{ChatEvent, ChatOwner};
     use shared::domain::visitor::{
         GiosgCredentials, SealedCredentials, VisitorRecord, VisitorToken,
     };
     use shared::domain::webhook::{parse_chat_webhook, parse_message_webhook};
-    use shared::giosg::VisitorId;
     use shared::store::{ChatStore, StoreContext, dynamodb::DynamoStore};
 
     let body_of = |file: &str| -> anyhow::Result<serde_json::Value> {

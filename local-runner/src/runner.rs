@@ -13,7 +13,8 @@ use shared::api::App;
 use shared::config::{SecretSource, Secrets, SecretsCache, Settings};
 use shared::domain::EventAction;
 use shared::domain::chat::ChatEvent;
-use shared::giosg::{ChatId, ChatResource, Field, GiosgClient, GiosgTime};
+use shared::domain::{ChatId, ChatResource, Field, GiosgTime};
+use shared::giosg::GiosgClient;
 use shared::secret::Secret;
 use shared::store::ChatStore;
 use shared::store::dynamodb::{DynamoStore, create_table, sdk_config};
@@ -269,7 +270,7 @@ fn load_memory_store(path: &Path) -> anyhow::Result<(MemoryStore, Vec<ChatId>)> 
     };
     let open: Vec<ChatId> = snapshot
         .chats()
-        .filter(|chat| !chat.is_ended && !chat.removed)
+        .filter(|chat| chat.is_ended.is_unset() && chat.removed.is_unset())
         .map(|chat| chat.id.clone())
         .collect();
     tracing::info!(

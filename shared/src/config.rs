@@ -9,7 +9,8 @@ use serde::Deserialize;
 use tokio::sync::RwLock;
 use url::Url;
 
-use crate::giosg::{GiosgConfig, OrgId, RoomId};
+use crate::domain::{OrgId, RoomId};
+use crate::giosg::GiosgConfig;
 use crate::secret::Secret;
 
 /// A setting is missing or malformed: the function must not start. The message names the

@@ -666,7 +666,7 @@ async fn webhooks_require_the_secret<S: ChatStore>(store: S) {
             .await
             .assert_error(401, "unauthorized");
     }
-    let chat_id = shared::giosg::ChatId::new("11111111-0000-4000-8000-000000000001");
+    let chat_id = shared::domain::ChatId::new("11111111-0000-4000-8000-000000000001");
     assert!(
         env.app.store.get_chat(&chat_id).await.unwrap().is_none(),
         "nothing written"
@@ -718,10 +718,10 @@ async fn webhooks_ignore_other_rooms_and_refuse_garbage<S: ChatStore>(store: S) 
     let stored = env
         .app
         .store
-        .get_chat(&shared::giosg::ChatId::new(widget_chat))
+        .get_chat(&shared::domain::ChatId::new(widget_chat))
         .await
         .unwrap();
-    let ours = shared::giosg::RoomId::new(env.sim.room_id());
+    let ours = shared::domain::RoomId::new(env.sim.room_id());
     assert!(
         stored.is_none_or(|chat| chat.room_id.as_ref() != Some(&ours) && chat.owner.is_none()),
         "another room's chat is not stored as ours"

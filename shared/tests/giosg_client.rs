@@ -12,10 +12,10 @@ use anyhow::{Context, Result, bail, ensure};
 use chrono::{DateTime, Utc};
 use giosg_sim::{SimConfig, SimHandle, Simulator};
 use serde_json::{Value, json};
-use shared::giosg::{
-    ChatId, Field, GiosgClient, GiosgConfig, GiosgError, MessageResource, MessageType, OrgId,
-    RoomId, SenderType, VisitorId, VisitorSession,
+use shared::domain::{
+    ChatId, Field, MessageResource, MessageType, OrgId, RoomId, SenderType, VisitorId,
 };
+use shared::giosg::{GiosgClient, GiosgConfig, GiosgError, VisitorSession};
 use shared::secret::Secret;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;

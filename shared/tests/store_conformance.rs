@@ -12,7 +12,7 @@ use shared::domain::chat::{ChatEvent, ChatOwner, ChatRecord};
 use shared::domain::cursor::{Cursor, PageRequest};
 use shared::domain::message::{MessageEvent, MessageRecord};
 use shared::domain::visitor::{SealedCredentials, VisitorKey, VisitorRecord};
-use shared::giosg::{
+use shared::domain::{
     ChatId, ChatResource, Field, GiosgTime, MessageId, MessageResource, MessageType, RoomId,
     SenderType, VisitorId,
 };
@@ -268,7 +268,7 @@ async fn changed_merges_only_the_fields_it_carries<S: ChatStore>(store: S) {
     assert_eq!(merged.created_at, Some(at(10)));
     assert_eq!(merged.updated_at, Some(at(20)));
     assert_eq!(merged.room_id, Some(RoomId::new(ROOM)));
-    assert!(!merged.is_ended);
+    assert!(merged.is_ended.is_unset());
     assert_eq!(merged.owner.as_ref().unwrap().visitor, visitor_key("ada"));
     assert_eq!(store.get_chat(&chat_id("c1")).await.unwrap(), Some(merged));
 }
@@ -300,7 +300,7 @@ async fn is_ended_never_reverts<S: ChatStore>(store: S) {
     // A redelivered snapshot from before the end does not reopen it either.
     apply_chat(&store, "c1", chat_added("c1", 10)).await;
     let chat = store.get_chat(&chat_id("c1")).await.unwrap().unwrap();
-    assert!(chat.is_ended);
+    assert!(chat.is_ended.is_set());
     assert_eq!(chat.ended_at, Some(at(30)));
 }
 
@@ -326,7 +326,7 @@ async fn removed_chat_stays_removed_after_a_late_added<S: ChatStore>(store: S) {
     apply_chat(&store, "c1", chat_removed()).await;
     apply_chat(&store, "c1", chat_started("c1", 10, "ada")).await;
     let chat = store.get_chat(&chat_id("c1")).await.unwrap().unwrap();
-    assert!(chat.removed);
+    assert!(chat.removed.is_set());
     assert!(!chat.is_visible_to(&visitor_key("ada")));
 }
 
@@ -730,7 +730,7 @@ async fn purged_text_never_comes_back_after_a_later_edit<S: ChatStore>(store: S)
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(stored.purged_at, Some(at(20)));
+    assert_eq!(stored.purged_at.at(), Some(at(20)));
     assert_eq!(stored.text.get(), None);
     assert_eq!(stored.view().text, None);
     let page = history(&store, "c1", PageRequest::Latest { limit: 10 }).await;
@@ -763,14 +763,14 @@ async fn removed_message_loses_its_text_and_a_late_added_does_not_restore_it<S: 
             .await
             .unwrap();
         if let Some(stored) = stored {
-            assert!(stored.removed, "{id} stays removed");
+            assert!(stored.removed.is_set(), "{id} stays removed");
             assert_eq!(stored.text.get(), None, "{id} has no text");
             assert!(stored.view().deleted);
         }
     }
     let page = history(&store, "c1", PageRequest::Latest { limit: 10 }).await;
     for message in &page.messages {
-        assert!(message.removed && message.text.get().is_none());
+        assert!(message.removed.is_set() && message.text.get().is_none());
     }
 }
 
@@ -1170,7 +1170,7 @@ mod dynamodb_items {
     use aws_sdk_dynamodb::Client;
     use aws_sdk_dynamodb::types::AttributeValue;
     use chrono::Utc;
-    use shared::giosg::{ChatResource, Field};
+    use shared::domain::{ChatResource, Field};
     use shared::store::StoreContext;
     use shared::store::dynamodb::{DynamoStore, EXPIRES_AT};
 
@@ -1213,7 +1213,7 @@ mod dynamodb_items {
             .apply_chat_event(&chat_id("c1"), &change, &context())
             .await
             .unwrap();
-        let edit = super::message_changed(shared::giosg::MessageResource {
+        let edit = super::message_changed(shared::domain::MessageResource {
             message: Field::Value("edited".into()),
             ..Default::default()
         });

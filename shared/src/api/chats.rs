@@ -11,7 +11,8 @@ use super::{
 use crate::domain::EventAction;
 use crate::domain::chat::{Chat, ChatEvent, ChatOwner, ChatRecord};
 use crate::domain::visitor::{GiosgCredentials, SealedCredentials, VisitorRecord, VisitorToken};
-use crate::giosg::{ChatId, ChatResource, Field, GiosgClient, GiosgError, VisitorSession};
+use crate::domain::{ChatId, ChatResource, Field};
+use crate::giosg::{GiosgClient, GiosgError, VisitorSession};
 use crate::store::ChatStore;
 
 /// Longest accepted visitor name, in characters.
@@ -154,7 +155,7 @@ async fn latest_open_chat<S: ChatStore>(
         .store
         .get_chat(chat_id)
         .await?
-        .filter(|chat| chat.is_visible_to(&visitor.key) && !chat.is_ended))
+        .filter(|chat| chat.is_visible_to(&visitor.key) && chat.is_ended.is_unset()))
 }
 
 async fn start_giosg_chat<S: ChatStore>(

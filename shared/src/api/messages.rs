@@ -15,7 +15,8 @@ use crate::domain::EventAction;
 use crate::domain::chat::{Chat, ChatEvent};
 use crate::domain::cursor::{Cursor, PageRequest};
 use crate::domain::message::{Message, MessageEvent};
-use crate::giosg::{ChatId, ChatResource, Field, GiosgError, GiosgTime};
+use crate::domain::{ChatId, ChatResource, Field, GiosgTime};
+use crate::giosg::GiosgError;
 use crate::store::{ChatStore, Reservation, SendState, SentMessage};
 
 /// Longest message, in Unicode code points (Giosg's limit).
@@ -69,7 +70,7 @@ pub(super) async fn send<S: ChatStore>(
     if let Some(SendState::Sent { message_id }) = &context.key_state {
         return replay(app, chat_id, message_id).await;
     }
-    if chat.is_ended {
+    if chat.is_ended.is_set() {
         return Err(ApiError::ChatEnded);
     }
     if let Some(idempotency_key) = &idempotency_key {
@@ -164,7 +165,7 @@ pub(super) async fn send<S: ChatStore>(
 async fn replay<S: ChatStore>(
     app: &App<S>,
     chat_id: &ChatId,
-    message_id: &crate::giosg::MessageId,
+    message_id: &crate::domain::MessageId,
 ) -> Result<ApiResponse, ApiError> {
     let record = app
         .store

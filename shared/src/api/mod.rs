@@ -21,8 +21,9 @@ use serde::Serialize;
 pub use error::{ApiError, ErrorBody};
 
 use crate::config::{SecretsCache, Settings};
+use crate::domain::ChatId;
 use crate::domain::visitor::VisitorToken;
-use crate::giosg::{ChatId, GiosgClient, VisitorSession};
+use crate::giosg::{GiosgClient, VisitorSession};
 use crate::store::{ChatStore, StoreContext};
 
 pub type ApiRequest = http::Request<Bytes>;

@@ -2,10 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::merge::{Lww, Stamp, keep_earliest, keep_latest};
+use super::merge::{Latch, Lww, Stamp, keep_earliest, keep_latest};
 use super::visitor::VisitorKey;
+use super::{ChatId, ChatResource, GiosgTime, RoomId};
 use super::{Decision, EventAction};
-use crate::giosg::{ChatId, ChatResource, GiosgTime, RoomId};
 
 /// Who started a chat through our API. Only our own start-chat call sets it; webhooks never do.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,16 +34,15 @@ pub struct ChatRecord {
     pub created_at: Option<GiosgTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<GiosgTime>,
-    /// Never goes back to false.
     #[serde(default)]
-    pub is_ended: bool,
+    pub is_ended: Latch,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended_at: Option<GiosgTime>,
     #[serde(default)]
     pub is_waiting: Lww<bool>,
     /// Deleted in Giosg: final, and hidden from everyone.
     #[serde(default)]
-    pub removed: bool,
+    pub removed: Latch,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<ChatOwner>,
 }
@@ -55,10 +54,10 @@ impl ChatRecord {
             room_id: None,
             created_at: None,
             updated_at: None,
-            is_ended: false,
+            is_ended: Latch::default(),
             ended_at: None,
             is_waiting: Lww::default(),
-            removed: false,
+            removed: Latch::default(),
             owner: None,
         }
     }
@@ -69,7 +68,7 @@ impl ChatRecord {
     }
 
     pub fn status(&self) -> ChatStatus {
-        if self.is_ended {
+        if self.is_ended.is_set() {
             ChatStatus::Ended
         } else if self.is_waiting.get().copied().unwrap_or(false) {
             ChatStatus::Waiting
@@ -80,7 +79,7 @@ impl ChatRecord {
 
     /// Whether the visitor behind `key` may see this chat. Anything else is `not_found`.
     pub fn is_visible_to(&self, key: &VisitorKey) -> bool {
-        !self.removed
+        self.removed.is_unset()
             && !self.is_pending()
             && self
                 .owner
@@ -141,7 +140,7 @@ pub fn apply_chat_event(
         }
     }
     if event.action == EventAction::Removed {
-        record.removed = true;
+        record.removed.set();
     }
     if let (None, Some(owner)) = (&record.owner, &event.owner) {
         record.owner = Some(owner.clone());
@@ -156,7 +155,7 @@ fn merge_chat_fields(record: &mut ChatRecord, resource: &ChatResource, stamp: St
     keep_earliest(&mut record.created_at, resource.created_at.value().copied());
     keep_latest(&mut record.updated_at, resource.updated_at.value().copied());
     if resource.is_ended.value() == Some(&true) {
-        record.is_ended = true;
+        record.is_ended.set();
     }
     keep_earliest(&mut record.ended_at, resource.ended_at.value().copied());
     if !resource.is_waiting.is_absent() {

@@ -79,7 +79,7 @@ impl PageRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::giosg::{GiosgTime, MessageId};
+    use crate::domain::{GiosgTime, MessageId};
 
     #[test]
     fn cursors_round_trip_and_reject_forgeries() {

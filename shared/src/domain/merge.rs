@@ -4,13 +4,13 @@
 //! changed. Every mutable field of a stored chat or message is therefore a last-writer-wins
 //! register whose writes carry a [`Stamp`]; the register keeps the write with the greatest stamp,
 //! whatever order the writes arrive in. Flags that only ever go one way (`is_ended`, removal,
-//! purge) are monotone and need no stamp.
+//! purge) are [`Latch`]es: monotone, so they need no stamp.
 
 use std::cmp::Ordering;
 
 use serde::{Deserialize, Serialize};
 
-use crate::giosg::GiosgTime;
+use super::GiosgTime;
 
 /// What kind of write a value came from. A `changed` outranks a full snapshot (`added`, or
 /// Giosg's answer to our own call) when timestamps cannot tell them apart: a snapshot is the
@@ -130,6 +130,78 @@ fn tie_key<T: Serialize>(value: &Option<T>) -> String {
     serde_json::to_string(value).unwrap_or_default()
 }
 
+/// A one-way flag (a chat's end, a removal, a purge): once set it stays set whatever arrives
+/// later, so "never reverts" is this type's rule and no one else's. `M` is what it remembers:
+/// `bool` for a plain flag, `Option<GiosgTime>` for one that also keeps the earliest time it was
+/// set (a purge's `sensitive_data_purged_at`). Serialized as `M`, so stored records keep their
+/// shape.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Latch<M: LatchMark = bool>(M);
+
+/// What a [`Latch`] can remember, and how two memories join (the join only ever sets).
+pub trait LatchMark: Copy + Default + PartialEq {
+    fn join(&mut self, other: Self);
+    fn is_set(&self) -> bool;
+}
+
+impl LatchMark for bool {
+    fn join(&mut self, other: Self) {
+        *self |= other;
+    }
+
+    fn is_set(&self) -> bool {
+        *self
+    }
+}
+
+impl LatchMark for Option<GiosgTime> {
+    fn join(&mut self, other: Self) {
+        keep_earliest(self, other);
+    }
+
+    fn is_set(&self) -> bool {
+        self.is_some()
+    }
+}
+
+impl<M: LatchMark> Latch<M> {
+    pub fn is_set(&self) -> bool {
+        self.0.is_set()
+    }
+
+    /// For `skip_serializing_if`.
+    pub fn is_unset(&self) -> bool {
+        !self.is_set()
+    }
+
+    /// Folds in another record's latch: set when either is.
+    pub fn join(&mut self, other: Self) {
+        self.0.join(other.0);
+    }
+}
+
+impl Latch {
+    /// A latch that is already set (for building records in tests and fixtures).
+    pub const SET: Self = Self(true);
+
+    pub fn set(&mut self) {
+        self.0 = true;
+    }
+}
+
+impl Latch<Option<GiosgTime>> {
+    /// Sets the latch at `at`, keeping the earliest time it was ever set.
+    pub fn set_at(&mut self, at: GiosgTime) {
+        keep_earliest(&mut self.0, Some(at));
+    }
+
+    /// When it was (first) set.
+    pub fn at(&self) -> Option<GiosgTime> {
+        self.0
+    }
+}
+
 /// Keeps the earliest of the values seen: for facts that do not change (creation and end times),
 /// so that redeliveries with slightly different renderings still converge.
 pub fn keep_earliest(slot: &mut Option<GiosgTime>, offered: Option<GiosgTime>) {
@@ -200,6 +272,32 @@ mod tests {
         b.offer(Some("y"), Stamp::snapshot(t(1)));
         b.offer(Some("x"), Stamp::snapshot(t(1)));
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn latches_never_reset_and_keep_the_earliest_time() {
+        let mut ended = Latch::default();
+        assert!(ended.is_unset());
+        ended.set();
+        ended.join(Latch::default());
+        assert!(ended.is_set());
+        assert_eq!(
+            serde_json::to_value(ended).unwrap(),
+            serde_json::json!(true)
+        );
+
+        let mut purged: Latch<Option<GiosgTime>> = Latch::default();
+        purged.set_at(t(5).unwrap());
+        purged.set_at(t(9).unwrap());
+        purged.join(Latch::default());
+        assert_eq!(purged.at(), t(5));
+        let mut other_order: Latch<Option<GiosgTime>> = Latch::default();
+        other_order.set_at(t(9).unwrap());
+        other_order.set_at(t(5).unwrap());
+        assert_eq!(purged, other_order);
+        let read_back: Latch<Option<GiosgTime>> =
+            serde_json::from_value(serde_json::to_value(purged).unwrap()).unwrap();
+        assert_eq!(read_back, purged);
     }
 
     #[test]

@@ -2,12 +2,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::merge::{Lww, Stamp, keep_earliest};
-use super::{Decision, EventAction};
-use crate::giosg::{
+use super::merge::{Latch, Lww, Stamp, keep_earliest};
+use super::{
     Attachment, ChatId, Field, GiosgTime, MessageId, MessageResource, MessageType, RoomId,
     SenderType,
 };
+use super::{Decision, EventAction};
 
 /// One event about a message: a webhook delivery, or Giosg's answer to our send call.
 #[derive(Clone, Debug, PartialEq)]
@@ -42,11 +42,11 @@ pub struct MessageRecord {
     #[serde(default)]
     pub attachments: Lww<Vec<Attachment>>,
     /// Set by a purge: the text is gone for good.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub purged_at: Option<GiosgTime>,
+    #[serde(default, skip_serializing_if = "Latch::is_unset")]
+    pub purged_at: Latch<Option<GiosgTime>>,
     /// Deleted in Giosg: shown as `deleted` without content, never brought back.
     #[serde(default)]
-    pub removed: bool,
+    pub removed: Latch,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_message_id: Option<String>,
 }
@@ -64,8 +64,8 @@ impl MessageRecord {
             sender_avatar_url: Lww::default(),
             text: Lww::default(),
             attachments: Lww::default(),
-            purged_at: None,
-            removed: false,
+            purged_at: Latch::default(),
+            removed: Latch::default(),
             client_message_id: None,
         }
     }
@@ -87,7 +87,7 @@ impl MessageRecord {
             Some(SenderType::User) => SenderKind::Agent,
             _ => SenderKind::System,
         };
-        let content_hidden = self.removed || self.purged_at.is_some();
+        let content_hidden = self.removed.is_set() || self.purged_at.is_set();
         Message {
             id: self.id.clone(),
             chat_id: self.chat_id.clone(),
@@ -109,7 +109,7 @@ impl MessageRecord {
             },
             created_at: self.created_at,
             client_message_id: self.client_message_id.clone(),
-            deleted: self.removed,
+            deleted: self.removed.is_set(),
         }
     }
 }
@@ -150,13 +150,13 @@ pub fn apply_message_event(
         }
     }
     if event.action == EventAction::Removed {
-        record.removed = true;
+        record.removed.set();
     }
     if record.client_message_id.is_none() {
         record.client_message_id = event.client_message_id.clone();
     }
     // Removal and purge are final: the content is erased and stays erased whatever arrives later.
-    if record.removed || record.purged_at.is_some() {
+    if record.removed.is_set() || record.purged_at.is_set() {
         record.text.erase();
         record.attachments.erase();
     }
@@ -183,7 +183,7 @@ fn merge_message_fields(record: &mut MessageRecord, resource: &MessageResource, 
     offer(&mut record.attachments, &resource.attachments, stamp);
     // A null `sensitive_data_purged_at` means "not purged" and never undoes a purge.
     if let Field::Value(at) = &resource.sensitive_data_purged_at {
-        keep_earliest(&mut record.purged_at, Some(*at));
+        record.purged_at.set_at(*at);
     }
 }
 

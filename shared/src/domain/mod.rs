@@ -1,14 +1,28 @@
 //! The domain: chats, messages and visitors as this service stores them, and the rules that fold
 //! Giosg's snapshots and webhook events into them in any order.
+//!
+//! The ground floor: it imports nothing from the adapters (store, Giosg client, HTTP). Giosg's
+//! ids, times and chat and message resources live here because they are what the rules fold;
+//! the Giosg client parses its answers into them.
 
 pub mod chat;
 pub mod cursor;
+pub mod field;
+pub mod ids;
 pub mod merge;
 pub mod message;
+pub mod resource;
+pub mod time;
 pub mod visitor;
 pub mod webhook;
 
-use crate::giosg::{Field, RoomId};
+pub use field::Field;
+pub use ids::{ChatId, MessageId, OrgId, RoomId, UserId, VisitorId};
+pub use resource::{
+    Attachment, AttachmentAction, Avatar, ChatResource, ChatType, MessageResource, MessageType,
+    SenderType,
+};
+pub use time::{GiosgTime, InvalidGiosgTime};
 
 /// What a Giosg event does to a resource.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::giosg::{ChatId, VisitorId};
+use super::{ChatId, VisitorId};
 use crate::secret::Secret;
 
 /// The bearer token issued to a frontend: 256 random bits, URL-safe. Never stored.

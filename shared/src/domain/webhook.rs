@@ -5,7 +5,7 @@ use serde::Deserialize;
 use super::EventAction;
 use super::chat::ChatEvent;
 use super::message::MessageEvent;
-use crate::giosg::{ChatId, ChatResource, MessageId, MessageResource, OrgId};
+use super::{ChatId, ChatResource, MessageId, MessageResource, OrgId};
 
 /// The JSON envelope Giosg posts: `{"channel","action","resource_id","resource"}`.
 /// `app_user_auth` and anything else is ignored.

@@ -17,10 +17,8 @@ use url::Url;
 
 use super::error::{GiosgError, message_from_body, scrub};
 use super::session::VisitorSession;
-use super::types::{
-    ChatId, ChatResource, GiosgTime, Membership, MessageResource, OnlineUser, OrgId, Page, Room,
-    RoomId, VisitorId,
-};
+use super::types::{Membership, OnlineUser, Page, Room};
+use crate::domain::{ChatId, ChatResource, GiosgTime, MessageResource, OrgId, RoomId, VisitorId};
 use crate::secret::Secret;
 
 /// Token lifetime assumed when Giosg's auth answer gives neither `expires_in` nor `expires_at`.

@@ -1,6 +1,6 @@
 //! Errors of the Giosg client.
 
-use super::types::VisitorId;
+use crate::domain::VisitorId;
 
 /// What went wrong talking to Giosg.
 ///

@@ -1,4 +1,5 @@
-//! Giosg: the wire types of its HTTP API and webhooks, and a typed async client.
+//! Giosg: a typed async client of its HTTP API, and the wire types only it reads (the chat and
+//! message resources are the domain's: [`crate::domain::resource`]).
 //!
 //! The contract is `giosg-api.md`; the client's retry rules are tabled on [`GiosgClient`].
 
@@ -10,8 +11,4 @@ mod types;
 pub use client::{GiosgClient, GiosgConfig};
 pub use error::GiosgError;
 pub use session::{REFRESH_MARGIN, VisitorSession};
-pub use types::{
-    Attachment, AttachmentAction, Avatar, ChatId, ChatResource, ChatType, Field, GiosgTime,
-    InvalidGiosgTime, MemberType, Membership, MessageId, MessageResource, MessageType, OnlineUser,
-    OrgId, Page, Room, RoomId, SenderType, UserId, VisitorId,
-};
+pub use types::{MemberType, Membership, OnlineUser, Page, Room};

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::types::VisitorId;
+use crate::domain::VisitorId;
 use crate::secret::Secret;
 
 /// Refresh the access token when less than this is left of its life.

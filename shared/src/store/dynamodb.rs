@@ -84,7 +84,7 @@ use crate::domain::chat::{ChatEvent, ChatRecord, apply_chat_event};
 use crate::domain::cursor::PageRequest;
 use crate::domain::message::{MessageEvent, MessageRecord, apply_message_event};
 use crate::domain::visitor::{VisitorKey, VisitorRecord};
-use crate::giosg::{ChatId, MessageId};
+use crate::domain::{ChatId, MessageId};
 
 #[cfg(doc)]
 use crate::domain::message::OrderKey;

@@ -21,7 +21,7 @@ use crate::domain::chat::{ChatEvent, ChatRecord, apply_chat_event};
 use crate::domain::cursor::PageRequest;
 use crate::domain::message::{MessageEvent, MessageRecord, OrderKey, apply_message_event};
 use crate::domain::visitor::{VisitorKey, VisitorRecord};
-use crate::giosg::{ChatId, MessageId};
+use crate::domain::{ChatId, MessageId};
 
 #[derive(Default)]
 pub struct MemoryStore {
@@ -519,7 +519,7 @@ mod tests {
     use crate::domain::chat::ChatOwner;
     use crate::domain::cursor::PageRequest;
     use crate::domain::visitor::SealedCredentials;
-    use crate::giosg::{
+    use crate::domain::{
         ChatResource, Field, GiosgTime, MessageResource, MessageType, RoomId, SenderType, VisitorId,
     };
 

@@ -19,7 +19,7 @@ use crate::domain::chat::{ChatEvent, ChatRecord};
 use crate::domain::cursor::PageRequest;
 use crate::domain::message::{MessageEvent, MessageRecord};
 use crate::domain::visitor::{VisitorKey, VisitorRecord};
-use crate::giosg::{ChatId, GiosgTime, MessageId, RoomId};
+use crate::domain::{ChatId, GiosgTime, MessageId, RoomId};
 
 /// Settings every write needs: which room is ours and how long things live.
 #[derive(Clone, Debug)]

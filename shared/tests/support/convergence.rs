@@ -8,7 +8,7 @@ use shared::domain::chat::ChatRecord;
 use shared::domain::cursor::PageRequest;
 use shared::domain::message::MessageRecord;
 use shared::domain::webhook::{parse_chat_webhook, parse_message_webhook};
-use shared::giosg::{ChatId, MessageId, RoomId};
+use shared::domain::{ChatId, MessageId, RoomId};
 use shared::store::{ChatStore, StoreContext};
 
 pub const ORG: &str = "0f1e2d3c-0000-4000-8000-000000000001";

@@ -11,7 +11,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use shared::api::App;
 use shared::config::{SecretSource, Secrets, SecretsCache, Settings, lookup_in};
-use shared::giosg::{GiosgClient, GiosgConfig, OrgId, RoomId};
+use shared::domain::{OrgId, RoomId};
+use shared::giosg::{GiosgClient, GiosgConfig};
 use shared::secret::Secret;
 use shared::store::ChatStore;
 
