@@ -1,5 +1,5 @@
 //! The shared handlers behind one local HTTP port with the in-memory store: the code path the
-//! local runner serves (`shared::http_server::router`), run as its own process so that its CPU
+//! local runner serves (`shared::api::all_routes`), run as its own process so that its CPU
 //! time and memory can be read from `/proc`.
 
 use std::collections::HashMap;
@@ -7,10 +7,11 @@ use std::io::Write as _;
 use std::sync::Arc;
 
 use giosg_sim::{SimConfig, Simulator};
-use shared::api::App;
+use shared::api::{self, Api};
 use shared::config::{SecretSource, Secrets, SecretsCache, Settings, lookup_in};
-use shared::giosg::GiosgClient;
+use shared::giosg::{GiosgClient, GiosgConfig, RotatingGiosg};
 use shared::secret::Secret;
+use shared::service::{Rules, Service};
 use shared::store::memory::MemoryStore;
 
 use crate::emulators::fixed;
@@ -48,12 +49,18 @@ pub async fn serve(port: u16) -> anyhow::Result<()> {
         settings.secrets_refresh,
     )
     .await?;
-    let giosg = GiosgClient::new(settings.giosg_config(Secret::new(sim.api_token())))?;
-    let app = Arc::new(App::new(MemoryStore::new(), giosg, settings, secrets));
+    let secrets = Arc::new(secrets);
+    let giosg = GiosgClient::new(GiosgConfig::from_settings(
+        &settings,
+        Secret::new(sim.api_token()),
+    ))?;
+    let giosg = RotatingGiosg::new(giosg, Arc::clone(&secrets));
+    let service = Service::new(MemoryStore::new(), giosg, Rules::from_settings(&settings));
+    let app = Arc::new(Api::new(service, &settings).with_webhook_secrets(secrets));
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let mut stdout = std::io::stdout();
     writeln!(stdout, "http://{}", listener.local_addr()?)?;
     stdout.flush()?;
-    axum::serve(listener, shared::http_server::router(app)).await?;
+    axum::serve(listener, api::all_routes(app)).await?;
     Ok(())
 }

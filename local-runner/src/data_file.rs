@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use shared::api::App;
+use shared::api::Api;
 use shared::store::memory::{MemoryStore, Snapshot};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -130,12 +130,12 @@ pub struct Saver {
 }
 
 impl Saver {
-    /// Starts saving `app.store` to `path` whenever it changed since now, checking every
+    /// Starts saving `app`'s store to `path` whenever it changed since now, checking every
     /// [`SAVE_INTERVAL`].
-    pub fn start(app: Arc<App<MemoryStore>>, path: PathBuf) -> Self {
+    pub fn start<G: Send + Sync + 'static>(app: Arc<Api<MemoryStore, G>>, path: PathBuf) -> Self {
         let (stop, mut stopped) = oneshot::channel::<()>();
         // What the file holds now: taken here, not in the task, so no change slips in between.
-        let mut saved_revision = app.store.revision();
+        let mut saved_revision = app.service.store().revision();
         let task = tokio::spawn(async move {
             let mut interval = tokio::time::interval(SAVE_INTERVAL);
             interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -144,9 +144,9 @@ impl Saver {
                     _ = interval.tick() => false,
                     _ = &mut stopped => true,
                 };
-                let revision = app.store.revision();
+                let revision = app.service.store().revision();
                 if revision != saved_revision {
-                    let snapshot = app.store.snapshot();
+                    let snapshot = app.service.store().snapshot();
                     let target = path.clone();
                     let saved = tokio::task::spawn_blocking(move || save(&target, snapshot))
                         .await

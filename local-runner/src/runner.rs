@@ -9,13 +9,14 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use chrono::Utc;
 use giosg_sim::{SimConfig, SimHandle, Simulator};
-use shared::api::App;
+use shared::api::{self, Api};
 use shared::config::{SecretSource, Secrets, SecretsCache, Settings};
 use shared::domain::EventAction;
 use shared::domain::chat::ChatEvent;
 use shared::domain::{ChatId, ChatResource, Field, GiosgTime};
-use shared::giosg::GiosgClient;
+use shared::giosg::{GiosgClient, GiosgConfig, RotatingGiosg};
 use shared::secret::Secret;
+use shared::service::{Rules, Service};
 use shared::store::ChatStore;
 use shared::store::dynamodb::{DynamoStore, create_table, sdk_config};
 use shared::store::memory::MemoryStore;
@@ -128,8 +129,13 @@ pub async fn start(options: Options) -> anyhow::Result<Running> {
     )
     .await
     .context("invalid secrets")?;
-    let client = GiosgClient::new(settings.giosg_config(giosg.api_token.clone()))
-        .context("cannot build the Giosg client")?;
+    let secrets = Arc::new(secrets);
+    let client = GiosgClient::new(GiosgConfig::from_settings(
+        &settings,
+        giosg.api_token.clone(),
+    ))
+    .context("cannot build the Giosg client")?;
+    let client = RotatingGiosg::new(client, Arc::clone(&secrets));
 
     let (store_description, stop, server, saver) = match options.store {
         StoreChoice::Memory { data_file } => {
@@ -137,7 +143,7 @@ pub async fn start(options: Options) -> anyhow::Result<Running> {
                 Some(path) => load_memory_store(path)?,
                 None => (MemoryStore::new(), Vec::new()),
             };
-            let app = Arc::new(App::new(store, client, settings, secrets));
+            let app = app(store, client, &settings, secrets);
             let description = match &data_file {
                 Some(path) => format!("in memory, kept in {}", path.display()),
                 None => "in memory (gone when stopped; --data-file PATH keeps it)".to_owned(),
@@ -163,7 +169,7 @@ pub async fn start(options: Options) -> anyhow::Result<Running> {
                 ),
                 DynamoEndpoint::Aws => format!("DynamoDB on AWS, table {table}"),
             };
-            let app = Arc::new(App::new(store, client, settings, secrets));
+            let app = app(store, client, &settings, secrets);
             let (stop, server) = serve(app, listener);
             (description, stop, server, None)
         }
@@ -262,6 +268,17 @@ fn webhook_url(api_url: &str, kind: WebhookKind, secret: Option<&Secret>) -> Str
     url.to_string()
 }
 
+/// What the routers serve: the service over `store` and Giosg, and the webhook secret.
+fn app<S: ChatStore>(
+    store: S,
+    giosg: RotatingGiosg,
+    settings: &Settings,
+    secrets: Arc<SecretsCache>,
+) -> Arc<Api<S, RotatingGiosg>> {
+    let service = Service::new(store, giosg, Rules::from_settings(settings));
+    Arc::new(Api::new(service, settings).with_webhook_secrets(secrets))
+}
+
 /// Loads the data file; also returns the chats it left open.
 fn load_memory_store(path: &Path) -> anyhow::Result<(MemoryStore, Vec<ChatId>)> {
     let Some(snapshot) = data_file::load(path)? else {
@@ -285,8 +302,8 @@ fn load_memory_store(path: &Path) -> anyhow::Result<(MemoryStore, Vec<ChatId>)> 
 /// The simulator starts empty on every run, so chats a previous run left open can never get an
 /// answer or an end from it: end them, as Giosg's own `changed` would, so that their visitors
 /// are offered a new chat instead of writing into the void.
-async fn end_chats_the_simulator_forgot(
-    app: &App<MemoryStore>,
+async fn end_chats_the_simulator_forgot<G>(
+    app: &Api<MemoryStore, G>,
     chats: &[ChatId],
 ) -> anyhow::Result<()> {
     let now = GiosgTime::from(Utc::now());
@@ -302,8 +319,9 @@ async fn end_chats_the_simulator_forgot(
         owner: None,
     };
     for chat in chats {
-        app.store
-            .apply_chat_event(chat, &event, &app.store_context)
+        app.service
+            .store()
+            .apply_chat_event(chat, &event, &app.service.rules().store_context)
             .await
             .context("cannot update the loaded store")?;
     }
@@ -361,13 +379,13 @@ async fn dynamo_store(
     Ok(DynamoStore::new(client, table))
 }
 
-/// Serves the visitor page and, for every other path, the shared handlers: the same
-/// [`shared::api::handle`] the Lambda functions run, through [`shared::http_server::router`].
+/// Serves the visitor page and every route of the Lambda functions: the same handlers, through
+/// [`shared::api::all_routes`].
 fn serve<S: ChatStore>(
-    app: Arc<App<S>>,
+    app: Arc<Api<S, RotatingGiosg>>,
     listener: TcpListener,
 ) -> (oneshot::Sender<()>, JoinHandle<std::io::Result<()>>) {
-    let router = visitor_page::router().merge(shared::http_server::router(app));
+    let router = visitor_page::router().merge(api::all_routes(app));
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         axum::serve(listener, router)

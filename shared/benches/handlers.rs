@@ -5,11 +5,11 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
+use axum::body::Body;
 use chrono::Utc;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use serde_json::Value;
-use shared::api::{self, App, RouteKind};
+use shared::api::{self, Api};
 use shared::config::{SecretSource, Secrets, SecretsCache, Settings, lookup_in};
 use shared::domain::EventAction;
 use shared::domain::chat::{ChatEvent, ChatOwner};
@@ -18,10 +18,11 @@ use shared::domain::message::apply_message_event;
 use shared::domain::visitor::{GiosgCredentials, SealedCredentials, VisitorRecord, VisitorToken};
 use shared::domain::webhook::{parse_chat_webhook, parse_message_webhook};
 use shared::domain::{ChatId, RoomId, VisitorId};
-use shared::giosg::GiosgClient;
 use shared::secret::Secret;
+use shared::service::{Rules, Service};
 use shared::store::ChatStore;
 use shared::store::memory::MemoryStore;
+use tower::ServiceExt;
 
 const ORG_ID: &str = "6f2b6d0e-0000-4000-8000-000000000001";
 const ROOM_ID: &str = "0b2f3c4d-0000-4000-8000-0000000000aa";
@@ -65,9 +66,9 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-/// The app with the in-memory store, configured like events/README.md says; Giosg is never
-/// called by these routes.
-fn app(runtime: &tokio::runtime::Runtime) -> Arc<App<MemoryStore>> {
+/// The service with the in-memory store, configured like events/README.md says, without Giosg
+/// (these routes never call it), as chat-history and giosg-webhooks build it.
+fn app(runtime: &tokio::runtime::Runtime) -> Arc<Api<MemoryStore>> {
     let env = [
         ("TABLE_NAME", "in-memory"),
         ("GIOSG_BASE_URL", "http://127.0.0.1:9"),
@@ -88,16 +89,16 @@ fn app(runtime: &tokio::runtime::Runtime) -> Arc<App<MemoryStore>> {
             settings.secrets_refresh,
         ))
         .unwrap();
-    let giosg = GiosgClient::new(settings.giosg_config(Secret::new("unused"))).unwrap();
-    Arc::new(App::new(MemoryStore::new(), giosg, settings, secrets))
+    let service = Service::without_giosg(MemoryStore::new(), Rules::from_settings(&settings));
+    Arc::new(Api::new(service, &settings).with_webhook_secrets(Arc::new(secrets)))
 }
 
-fn webhook_request(body: String) -> api::ApiRequest {
+fn webhook_request(body: String) -> http::Request<Body> {
     http::Request::builder()
         .method("POST")
         .uri(format!("/webhooks/giosg/messages?token={WEBHOOK_SECRET}"))
         .header("content-type", "application/json")
-        .body(Bytes::from(body))
+        .body(Body::from(body))
         .unwrap()
 }
 
@@ -129,7 +130,7 @@ fn webhooks(c: &mut Criterion) {
 
     let runtime = runtime();
     let app = app(&runtime);
-    let serves = &[RouteKind::MessageWebhook];
+    let router = api::giosg_webhooks(Arc::clone(&app));
     let mut n = 0u64;
     group.bench_function("handle message added (new message, in-memory store)", |b| {
         b.iter_batched(
@@ -143,21 +144,21 @@ fn webhooks(c: &mut Criterion) {
                 );
                 webhook_request(body)
             },
-            |request| runtime.block_on(api::handle(&app, request, "bench", serves)),
+            |request| runtime.block_on(router.clone().oneshot(request)).unwrap(),
             BatchSize::SmallInput,
         )
     });
     group.bench_function("handle message added (redelivery)", |b| {
         b.iter_batched(
             || webhook_request(message.clone()),
-            |request| runtime.block_on(api::handle(&app, request, "bench", serves)),
+            |request| runtime.block_on(router.clone().oneshot(request)).unwrap(),
             BatchSize::SmallInput,
         )
     });
     group.bench_function("handle message changed (merge)", |b| {
         b.iter_batched(
             || webhook_request(changed.clone()),
-            |request| runtime.block_on(api::handle(&app, request, "bench", serves)),
+            |request| runtime.block_on(router.clone().oneshot(request)).unwrap(),
             BatchSize::SmallInput,
         )
     });
@@ -167,7 +168,7 @@ fn webhooks(c: &mut Criterion) {
 /// A visitor with one chat of `messages` messages; returns (token, chat id).
 fn chat_with_history(
     runtime: &tokio::runtime::Runtime,
-    app: &App<MemoryStore>,
+    app: &Api<MemoryStore>,
     messages: u64,
 ) -> (VisitorToken, ChatId) {
     let token = VisitorToken::generate();
@@ -191,7 +192,7 @@ fn chat_with_history(
     };
     let template = recorded_body("webhooks/message-added-visitor.json");
     runtime.block_on(async {
-        app.store.put_visitor(&visitor).await.unwrap();
+        app.service.store().put_visitor(&visitor).await.unwrap();
         let event = ChatEvent {
             action: EventAction::Added,
             resource: chat_hook.event.resource.clone(),
@@ -200,8 +201,9 @@ fn chat_with_history(
                 visitor_name: "Ada".into(),
             }),
         };
-        app.store
-            .apply_chat_event(&chat_id, &event, &app.store_context)
+        app.service
+            .store()
+            .apply_chat_event(&chat_id, &event, &app.service.rules().store_context)
             .await
             .unwrap();
         for n in 0..messages {
@@ -212,12 +214,13 @@ fn chat_with_history(
                 n as i64,
             );
             let hook = parse_message_webhook(body.as_bytes()).unwrap();
-            app.store
+            app.service
+                .store()
                 .apply_message_event(
                     &hook.chat_id,
                     &hook.message_id,
                     &hook.event,
-                    &app.store_context,
+                    &app.service.rules().store_context,
                 )
                 .await
                 .unwrap();
@@ -230,14 +233,14 @@ fn history(c: &mut Criterion) {
     let runtime = runtime();
     let app = app(&runtime);
     let (token, chat_id) = chat_with_history(&runtime, &app, 200);
-    let serves = &[RouteKind::History];
+    let router = api::chat_history(Arc::clone(&app));
     let bearer = format!("Bearer {}", token.expose());
     let get = |uri: &str| {
         http::Request::builder()
             .method("GET")
             .uri(uri)
             .header("authorization", bearer.as_str())
-            .body(Bytes::new())
+            .body(Body::empty())
             .unwrap()
     };
     let mut group = c.benchmark_group("history of a 200-message chat");
@@ -247,7 +250,8 @@ fn history(c: &mut Criterion) {
             b.iter(|| {
                 runtime
                     .block_on(
-                        app.store
+                        app.service
+                            .store()
                             .history_page(&chat_id, &PageRequest::Latest { limit }),
                     )
                     .unwrap()
@@ -255,20 +259,23 @@ fn history(c: &mut Criterion) {
         });
         let uri = format!("/v1/chats/{}/messages?limit={limit}", chat_id.as_str());
         let request = || get(&uri);
-        let response = runtime.block_on(api::handle(&app, request(), "bench", serves));
+        let response = runtime.block_on(router.clone().oneshot(request())).unwrap();
         assert_eq!(response.status(), 200);
         group.bench_function(
             format!("handle GET, newest {limit} (auth, query, JSON)"),
             |b| {
                 b.iter_batched(
                     &request,
-                    |request| runtime.block_on(api::handle(&app, request, "bench", serves)),
+                    |request| runtime.block_on(router.clone().oneshot(request)).unwrap(),
                     BatchSize::SmallInput,
                 )
             },
         );
         if limit == 100 {
-            let body: Value = serde_json::from_slice(response.body()).unwrap();
+            let bytes = runtime
+                .block_on(axum::body::to_bytes(response.into_body(), usize::MAX))
+                .unwrap();
+            let body: Value = serde_json::from_slice(&bytes).unwrap();
             let cursor = body["next_cursor"].as_str().unwrap().to_owned();
             let token = token.clone();
             let uri = format!("/v1/chats/{}/messages?after={cursor}", chat_id.as_str());
@@ -281,10 +288,10 @@ fn history(c: &mut Criterion) {
                                 .method("GET")
                                 .uri(uri.as_str())
                                 .header("authorization", format!("Bearer {}", token.expose()))
-                                .body(Bytes::new())
+                                .body(Body::empty())
                                 .unwrap()
                         },
-                        |request| runtime.block_on(api::handle(&app, request, "bench", serves)),
+                        |request| runtime.block_on(router.clone().oneshot(request)).unwrap(),
                         BatchSize::SmallInput,
                     )
                 },

@@ -10,12 +10,11 @@ use tokio::sync::RwLock;
 use url::Url;
 
 use crate::domain::{OrgId, RoomId};
-use crate::giosg::GiosgConfig;
 use crate::secret::Secret;
 
 /// A setting is missing or malformed: the function must not start. The message names the
 /// setting and never contains a secret value.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("the environment variable {0} is required but not set")]
     Missing(&'static str),
@@ -53,17 +52,6 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// The Giosg client configuration these settings describe, with `api_token` (from the
-    /// secrets) and the client's default timeouts.
-    pub fn giosg_config(&self, api_token: Secret) -> GiosgConfig {
-        GiosgConfig::new(
-            self.giosg_base_url.clone(),
-            self.org_id.clone(),
-            self.room_id.clone(),
-            api_token,
-        )
-    }
-
     /// Reads the settings from the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -245,41 +233,106 @@ impl SecretSource {
 pub struct SecretsCache {
     source: SecretSource,
     refresh: Duration,
-    current: RwLock<(Instant, Arc<Secrets>)>,
+    current: RwLock<Cached>,
 }
+
+struct Cached {
+    /// When the source was last asked (successfully or not).
+    read_at: Instant,
+    secrets: Option<Arc<Secrets>>,
+    /// Why the last read failed, while no secrets were ever read.
+    error: Option<ConfigError>,
+}
+
+/// While no secret could ever be read, the source is asked again at most this often.
+const RETRY_UNREAD_AFTER: Duration = Duration::from_secs(1);
 
 impl SecretsCache {
     /// Loads the secrets now: start-up fails fast if they cannot be read.
     pub async fn load(source: SecretSource, refresh: Duration) -> Result<Self, ConfigError> {
         let secrets = source.fetch().await?;
-        Ok(Self {
+        Ok(Self::with(source, refresh, Ok(secrets)))
+    }
+
+    /// Loads the secrets now, and when they cannot be read (Secrets Manager is unreachable, or
+    /// the secret is not valid yet) starts anyway: the error is logged, [`SecretsCache::get`]
+    /// answers it and asks the source again on later calls. What a Lambda function uses, so
+    /// that a secret outage at cold start is answered in the API's error shape instead of the
+    /// platform's bare 5xx, and heals without a restart.
+    pub async fn load_or_retry(source: SecretSource, refresh: Duration) -> Self {
+        let first = source.fetch().await;
+        if let Err(error) = &first {
+            tracing::error!(%error, "the secrets cannot be read at start-up; retrying on use");
+        }
+        Self::with(source, refresh, first)
+    }
+
+    fn with(source: SecretSource, refresh: Duration, first: Result<Secrets, ConfigError>) -> Self {
+        let (secrets, error) = match first {
+            Ok(secrets) => (Some(Arc::new(secrets)), None),
+            Err(error) => (None, Some(error)),
+        };
+        Self {
             source,
             refresh,
-            current: RwLock::new((Instant::now(), Arc::new(secrets))),
-        })
+            current: RwLock::new(Cached {
+                read_at: Instant::now(),
+                secrets,
+                error,
+            }),
+        }
     }
 
     /// The current secrets, re-read from the source when the cached ones are older than the
-    /// refresh interval.
-    pub async fn get(&self) -> Arc<Secrets> {
+    /// refresh interval. An error only while no secret has ever been read.
+    pub async fn get(&self) -> Result<Arc<Secrets>, ConfigError> {
         {
             let current = self.current.read().await;
-            if current.0.elapsed() < self.refresh {
-                return current.1.clone();
+            if let Some(fresh) = current.fresh(self.refresh) {
+                return fresh;
             }
         }
         let mut current = self.current.write().await;
-        if current.0.elapsed() < self.refresh {
-            return current.1.clone();
+        if let Some(fresh) = current.fresh(self.refresh) {
+            return fresh;
         }
-        match self.source.fetch().await {
-            Ok(secrets) => *current = (Instant::now(), Arc::new(secrets)),
-            Err(error) => {
+        let read = self.source.fetch().await;
+        current.read_at = Instant::now();
+        match read {
+            Ok(secrets) => {
+                current.secrets = Some(Arc::new(secrets));
+                current.error = None;
+            }
+            Err(error) if current.secrets.is_some() => {
                 tracing::warn!(%error, "secret refresh failed; keeping the cached secrets");
-                current.0 = Instant::now();
+            }
+            Err(error) => {
+                tracing::error!(%error, "the secrets still cannot be read");
+                current.error = Some(error);
             }
         }
-        current.1.clone()
+        current.answer()
+    }
+}
+
+impl Cached {
+    /// The answer without asking the source, when it is recent enough to give.
+    fn fresh(&self, refresh: Duration) -> Option<Result<Arc<Secrets>, ConfigError>> {
+        let age = self.read_at.elapsed();
+        let recent = if self.secrets.is_some() {
+            age < refresh
+        } else {
+            age < RETRY_UNREAD_AFTER.min(refresh)
+        };
+        recent.then(|| self.answer())
+    }
+
+    fn answer(&self) -> Result<Arc<Secrets>, ConfigError> {
+        match (&self.secrets, &self.error) {
+            (Some(secrets), _) => Ok(Arc::clone(secrets)),
+            (None, Some(error)) => Err(error.clone()),
+            (None, None) => unreachable!("a cache holds secrets or the error that kept them out"),
+        }
     }
 }
 

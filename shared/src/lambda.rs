@@ -1,15 +1,26 @@
-//! Wiring for the Lambda functions: build the [`App`] once per cold start from the environment,
-//! and adapt `lambda_http` requests to the shared handlers.
+//! Wiring for the Lambda functions. Each function's `main` builds only what it uses from a
+//! [`ColdStart`] (settings, the SDK configuration, and on request the DynamoDB store, the
+//! secrets, the Giosg client) into its axum router, and [`main`] serves that router through
+//! `lambda_http::run`, with the invocation's request id and deadline handed to the router's
+//! layers.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
-use bytes::Bytes;
-use lambda_http::{Body, RequestExt};
+use axum::Router;
+use lambda_http::RequestExt;
+use tower::ServiceExt;
 
-use crate::api::{self, App, RouteKind};
+use crate::api::{Deadline, RequestId};
 use crate::config::{ConfigError, SecretSource, SecretsCache, Settings};
-use crate::giosg::{GiosgClient, GiosgError};
-use crate::store::ChatStore;
-use crate::store::dynamodb::{DynamoStore, sdk_config};
+use crate::giosg::{GiosgClient, GiosgConfig, GiosgError, RotatingGiosg};
+use crate::secret::Secret;
+use crate::service::Rules;
+use crate::store::dynamodb::DynamoStore;
+use crate::store::dynamodb::sdk_config;
 
 /// Why a function could not start. The message names what is wrong and never a secret.
 #[derive(Debug, thiserror::Error)]
@@ -20,42 +31,131 @@ pub enum StartupError {
     Giosg(#[from] GiosgError),
 }
 
-/// Builds the app from environment variables, the SDK configuration and the Secrets Manager
-/// secret: DynamoDB and Secrets Manager clients, secrets, and the Giosg client, once.
-pub async fn build_app(sdk: &SdkConfig) -> Result<App<DynamoStore>, StartupError> {
-    let settings = Settings::from_env()?;
-    let secrets = SecretsCache::load(
-        SecretSource::SecretsManager {
-            client: aws_sdk_secretsmanager::Client::new(sdk),
-            secret_id: settings.secret_id.clone(),
-        },
-        settings.secrets_refresh,
-    )
-    .await?;
-    let giosg =
-        GiosgClient::new(settings.giosg_config(secrets.get().await.giosg_api_token.clone()))?;
-    let store = DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(sdk),
-        settings.table_name.clone(),
-    );
-    Ok(App::new(store, giosg, settings, secrets))
+/// What every function starts from: its settings and the AWS SDK configuration. The rest is
+/// built on request, so a function builds only what it uses.
+pub struct ColdStart {
+    pub settings: Settings,
+    pub sdk: SdkConfig,
 }
 
-/// Serves one Lambda event (API Gateway HTTP API or Function URL, payload 2.0) with the shared
-/// handlers, restricted to `routes`.
-pub async fn serve<S: ChatStore>(
-    app: &App<S>,
-    request: lambda_http::Request,
-    routes: &[RouteKind],
-) -> lambda_http::Response<Body> {
+impl ColdStart {
+    /// The flows' rules from the settings.
+    pub fn rules(&self) -> Rules {
+        Rules::from_settings(&self.settings)
+    }
+
+    /// The DynamoDB store on the configured table (no call is made here).
+    pub fn dynamo_store(&self) -> DynamoStore {
+        DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(&self.sdk),
+            self.settings.table_name.clone(),
+        )
+    }
+
+    /// The Secrets Manager secret, read now. When it cannot be read the function starts anyway
+    /// and the routes that need it answer `503` in the API's error shape (never the platform's
+    /// bare 5xx) until a later read succeeds.
+    pub async fn secrets(&self) -> Arc<SecretsCache> {
+        let source = SecretSource::SecretsManager {
+            client: aws_sdk_secretsmanager::Client::new(&self.sdk),
+            secret_id: self.settings.secret_id.clone(),
+        };
+        Arc::new(SecretsCache::load_or_retry(source, self.settings.secrets_refresh).await)
+    }
+
+    /// The Giosg client, its API token following `secrets`.
+    pub async fn giosg(&self, secrets: &Arc<SecretsCache>) -> Result<RotatingGiosg, StartupError> {
+        // Until the secret is read, the client holds a placeholder that never reaches Giosg:
+        // `RotatingGiosg` takes the secret's token before every call, or refuses the call.
+        let token = match secrets.get().await {
+            Ok(secrets) => secrets.giosg_api_token.clone(),
+            Err(_) => Secret::new("not-read-yet"),
+        };
+        let client = GiosgClient::new(GiosgConfig::from_settings(&self.settings, token))?;
+        Ok(RotatingGiosg::new(client, Arc::clone(secrets)))
+    }
+}
+
+/// A function's `main`: reads the settings (a missing or malformed one stops the start with a
+/// sentence naming it), lets `build` make the function's router, and serves it. On a
+/// single-threaded Tokio runtime: a Lambda instance serves one event at a time, so worker
+/// threads would only add start-up work, memory and cross-thread wake-ups (measured in
+/// docs/performance.md).
+pub fn main<F, Fut>(build: F) -> Result<(), lambda_http::Error>
+where
+    F: FnOnce(ColdStart) -> Fut,
+    Fut: Future<Output = Result<Router, StartupError>>,
+{
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(run_with(build, sdk_config(None)))
+}
+
+/// [`main`]'s body with the SDK configuration from `sdk` (awaited once logging is set up): the
+/// benchmark's experiment functions vary it.
+pub async fn run_with<F, Fut>(
+    build: F,
+    sdk: impl Future<Output = SdkConfig>,
+) -> Result<(), lambda_http::Error>
+where
+    F: FnOnce(ColdStart) -> Fut,
+    Fut: Future<Output = Result<Router, StartupError>>,
+{
+    lambda_http::tracing::init_default_subscriber();
+    let router = match start(build, sdk).await {
+        Ok(router) => router,
+        Err(error) => {
+            tracing::error!(%error, "the function cannot start");
+            return Err(error.into());
+        }
+    };
+    lambda_http::run(service(router)).await
+}
+
+async fn start<F, Fut>(
+    build: F,
+    sdk: impl Future<Output = SdkConfig>,
+) -> Result<Router, StartupError>
+where
+    F: FnOnce(ColdStart) -> Fut,
+    Fut: Future<Output = Result<Router, StartupError>>,
+{
+    let settings = Settings::from_env()?;
+    build(ColdStart {
+        settings,
+        sdk: sdk.await,
+    })
+    .await
+}
+
+/// The router as a service of Lambda events (API Gateway HTTP API or Function URL, payload
+/// 2.0): what `lambda_http::run` serves, and what tests feed recorded events to.
+pub fn service(
+    router: Router,
+) -> impl tower::Service<
+    lambda_http::Request,
+    Response = axum::response::Response,
+    Error = Infallible,
+    Future = impl Send,
+> + Clone {
+    router.map_request(from_lambda)
+}
+
+/// Answers one Lambda event with `router`.
+pub async fn invoke(router: &Router, request: lambda_http::Request) -> axum::response::Response {
+    let Ok(response) = service(router.clone()).oneshot(request).await;
+    response
+}
+
+/// Hands the invocation's request id and deadline to the router's layers, and routes on the
+/// path as the client sent it (without any stage prefix).
+fn from_lambda(request: lambda_http::Request) -> lambda_http::Request {
     let context = request.lambda_context_ref();
-    let request_id = context
-        .map(|context| context.request_id.clone())
-        .unwrap_or_default();
+    let request_id = context.map(|context| RequestId(context.request_id.clone()));
     let deadline = context.and_then(|context| time_left(context.deadline));
     let raw_path = request.raw_http_path().to_owned();
     let (mut parts, body) = request.into_parts();
-    // Route on the path as the client sent it (without any stage prefix).
     if !raw_path.is_empty() {
         let path_and_query = match parts.uri.query() {
             Some(query) => format!("{raw_path}?{query}"),
@@ -65,74 +165,22 @@ pub async fn serve<S: ChatStore>(
             parts.uri = uri;
         }
     }
-    let body = match body {
-        Body::Empty => Bytes::new(),
-        Body::Text(text) => Bytes::from(text),
-        Body::Binary(bytes) => Bytes::from(bytes),
-        _ => Bytes::new(),
-    };
-    let response = api::handle_until(
-        app,
-        http::Request::from_parts(parts, body),
-        &request_id,
-        routes,
-        deadline,
-    )
-    .await;
-    let (parts, body) = response.into_parts();
-    let body = match String::from_utf8(body.to_vec()) {
-        Ok(text) if text.is_empty() => Body::Empty,
-        Ok(text) => Body::Text(text),
-        Err(error) => Body::Binary(error.into_bytes()),
-    };
-    lambda_http::Response::from_parts(parts, body)
+    if let Some(request_id) = request_id {
+        parts.extensions.insert(request_id);
+    }
+    if let Some(deadline) = deadline {
+        parts.extensions.insert(deadline);
+    }
+    lambda_http::Request::from_parts(parts, body)
 }
 
 /// The instant to give up at, from the invocation's deadline (epoch milliseconds), leaving a
 /// margin to answer before Lambda cuts the function off.
-fn time_left(deadline_epoch_ms: u64) -> Option<std::time::Instant> {
+fn time_left(deadline_epoch_ms: u64) -> Option<Deadline> {
     const MARGIN_MS: u64 = 500;
     let now_ms = u64::try_from(chrono::Utc::now().timestamp_millis()).ok()?;
     let left = deadline_epoch_ms
         .checked_sub(now_ms)?
         .checked_sub(MARGIN_MS)?;
-    Some(std::time::Instant::now() + std::time::Duration::from_millis(left))
-}
-
-/// A function's `main`: [`run`] on a single-threaded Tokio runtime. A Lambda instance serves
-/// one event at a time, so worker threads would only add start-up work, memory and
-/// cross-thread wake-ups; measured with the benchmark, the current-thread runtime cut the CPU
-/// per webhook invocation by about 20% and peak RSS by about 0.6 MiB (docs/performance.md).
-pub fn main(routes: &'static [RouteKind]) -> Result<(), lambda_http::Error> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?
-        .block_on(run(routes))
-}
-
-/// Runs a Lambda function serving `routes`: JSON logs (per the function's log format), the app
-/// built once, then the event loop. Start-up failures end the process with a clear message.
-pub async fn run(routes: &'static [RouteKind]) -> Result<(), lambda_http::Error> {
-    run_with(routes, sdk_config(None)).await
-}
-
-/// [`run`] with the SDK configuration from `sdk` (awaited once logging is set up): the
-/// benchmark's experiment functions vary it.
-pub async fn run_with(
-    routes: &'static [RouteKind],
-    sdk: impl Future<Output = SdkConfig>,
-) -> Result<(), lambda_http::Error> {
-    lambda_http::tracing::init_default_subscriber();
-    let app = match build_app(&sdk.await).await {
-        Ok(app) => app,
-        Err(error) => {
-            tracing::error!(%error, "the function cannot start");
-            return Err(error.into());
-        }
-    };
-    let app = &app;
-    lambda_http::run(lambda_http::service_fn(move |request| async move {
-        Ok::<_, std::convert::Infallible>(serve(app, request, routes).await)
-    }))
-    .await
+    Some(Deadline(Instant::now() + Duration::from_millis(left)))
 }

@@ -1,18 +1,23 @@
 //! The shared crate of the Giosg chat bridge.
 //!
-//! - [`domain`]: chats, messages, visitors and the rules that fold Giosg's events into them;
-//! - [`store`]: the storage port with its DynamoDB and in-memory adapters;
-//! - [`giosg`]: the typed Giosg client and wire types;
-//! - [`config`]: settings from the environment and secrets from Secrets Manager;
-//! - [`api`]: the HTTP handlers that the Lambda functions and the local runner both serve.
+//! Layered; a module imports only from the layers below it:
+//!
+//! 1. [`domain`]: ids, times, Giosg's chat and message resources, chats, messages, visitors and
+//!    the rules that fold Giosg's events into them ([`secret`]: values that never reach a log);
+//! 2. [`config`]: settings from the environment and secrets from Secrets Manager;
+//! 3. the ports with their adapters: [`store`] (DynamoDB, in-memory) and [`giosg`] (the reqwest
+//!    client behind the `GiosgPort` trait);
+//! 4. [`service`]: the application's flows, generic over the ports;
+//! 5. [`api`]: the HTTP surface (axum routers per function) that the Lambda functions and the
+//!    local runner both serve;
+//! 6. [`lambda`]: the per-function wiring (feature `lambda`).
 
 pub mod api;
 pub mod config;
 pub mod domain;
 pub mod giosg;
-#[cfg(feature = "http-server")]
-pub mod http_server;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod secret;
+pub mod service;
 pub mod store;

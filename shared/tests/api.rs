@@ -668,7 +668,13 @@ async fn webhooks_require_the_secret<S: ChatStore>(store: S) {
     }
     let chat_id = shared::domain::ChatId::new("11111111-0000-4000-8000-000000000001");
     assert!(
-        env.app.store.get_chat(&chat_id).await.unwrap().is_none(),
+        env.app
+            .service
+            .store()
+            .get_chat(&chat_id)
+            .await
+            .unwrap()
+            .is_none(),
         "nothing written"
     );
     // The header works as well as the query parameter.
@@ -681,7 +687,15 @@ async fn webhooks_require_the_secret<S: ChatStore>(store: S) {
         .await
         .unwrap();
     assert_eq!(response.status().as_u16(), 200);
-    assert!(env.app.store.get_chat(&chat_id).await.unwrap().is_some());
+    assert!(
+        env.app
+            .service
+            .store()
+            .get_chat(&chat_id)
+            .await
+            .unwrap()
+            .is_some()
+    );
     let again = post_webhook(
         &env,
         &format!("/webhooks/giosg/chats?token={WEBHOOK_SECRET}"),
@@ -717,7 +731,8 @@ async fn webhooks_ignore_other_rooms_and_refuse_garbage<S: ChatStore>(store: S) 
         .to_owned();
     let stored = env
         .app
-        .store
+        .service
+        .store()
         .get_chat(&shared::domain::ChatId::new(widget_chat))
         .await
         .unwrap();

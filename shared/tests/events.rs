@@ -1,5 +1,5 @@
 //! Every recorded event in `events/` goes through the real Lambda entry point
-//! (`shared::lambda::serve` with the function's routes) and answers what `events/manifest.json`
+//! (`shared::lambda::invoke` with the function's router) and answers what `events/manifest.json`
 //! says.
 
 mod support;
@@ -7,7 +7,7 @@ mod support;
 use std::path::PathBuf;
 
 use serde::Deserialize;
-use shared::api::function_routes;
+use shared::api::{self, function_routes};
 use shared::store::memory::MemoryStore;
 use support::harness::{Options, start_with};
 
@@ -68,14 +68,10 @@ async fn every_recorded_event_answers_its_expected_status() {
             .replace("CURSOR_PLACEHOLDER", &cursor);
         let request = lambda_http::request::from_str(&event)
             .unwrap_or_else(|e| panic!("{} is not a Lambda HTTP event: {e}", entry.file));
-        let routes = function_routes::by_name(&entry.function)
+        function_routes::by_name(&entry.function)
             .unwrap_or_else(|| panic!("{}: unknown function {}", entry.file, entry.function));
-        let response = shared::lambda::serve(&env.app, request, routes).await;
-        let status = response.status().as_u16();
-        let body: serde_json::Value = match response.body() {
-            lambda_http::Body::Text(text) => serde_json::from_str(text).unwrap(),
-            other => panic!("{}: JSON text body expected, got {other:?}", entry.file),
-        };
+        let router = api::function_router(&entry.function, env.app.clone()).unwrap();
+        let (status, body) = json_answer(shared::lambda::invoke(&router, request).await).await;
         assert_eq!(status, entry.expected_status, "{}: {body}", entry.file);
         let recorded: serde_json::Value = serde_json::from_str(&event).unwrap();
         let method = recorded["requestContext"]["http"]["method"]
@@ -136,12 +132,23 @@ async fn a_slow_giosg_is_answered_before_the_invocation_deadline() {
     let request = lambda_http::request::from_str(&raw)
         .unwrap()
         .with_lambda_context(context);
-    let response = shared::lambda::serve(&env.app, request, function_routes::START_CHAT).await;
-    assert_eq!(response.status().as_u16(), 503);
-    let lambda_http::Body::Text(text) = response.body() else {
-        panic!("JSON body expected")
-    };
-    let body: serde_json::Value = serde_json::from_str(text).unwrap();
+    let router = api::start_chat(env.app.clone());
+    let (status, body) = json_answer(shared::lambda::invoke(&router, request).await).await;
+    assert_eq!(status, 503);
     assert_eq!(body["error"]["code"], "giosg_unavailable");
     env.stop().await;
+}
+
+/// The status and JSON body of an answer, which must say it is JSON.
+async fn json_answer(response: axum::response::Response) -> (u16, serde_json::Value) {
+    let status = response.status().as_u16();
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/json",
+        "JSON expected"
+    );
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap())
 }

@@ -1,4 +1,4 @@
-//! A Lambda function for experiments: the wiring of `shared::lambda::run` (same handlers, same
+//! A Lambda function for experiments: the wiring of `shared::lambda::main` (same handlers, same
 //! SDK configuration from `shared::store::dynamodb::sdk_config`, every route) with switches from
 //! the environment, so that a proposed change to the functions can be measured with the harness
 //! (`bench lambda --binary PATH --env NAME=VALUE`) before anyone makes it:

@@ -1,7 +1,16 @@
-//! Starts chats (`POST /v1/chats`) and answers `GET /v1/availability`: the two calls a visitor makes before chatting.
+//! Starts chats (`POST /v1/chats`) and answers `GET /v1/availability`: the two calls a visitor
+//! makes before chatting. Uses the table, the secret (for the Giosg API token) and Giosg.
 
-use shared::api::function_routes;
+use std::sync::Arc;
+
+use shared::api::{self, Api};
+use shared::service::Service;
 
 fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda::main(function_routes::START_CHAT)
+    shared::lambda::main(|cold| async move {
+        let secrets = cold.secrets().await;
+        let giosg = cold.giosg(&secrets).await?;
+        let service = Service::new(cold.dynamo_store(), giosg, cold.rules());
+        Ok(api::start_chat(Arc::new(Api::new(service, &cold.settings))))
+    })
 }

@@ -1,10 +1,14 @@
 //! The one place where failures become the API's error shape:
 //! `{"error": {"code": "...", "message": "..."}}`.
 
+use axum::response::{IntoResponse, Response};
 use http::StatusCode;
+use http::header::{self, HeaderValue};
 use serde::Serialize;
 
+use crate::domain::input::InputError;
 use crate::giosg::GiosgError;
+use crate::service::ServiceError;
 use crate::store::StoreError;
 
 /// Every error a frontend or Giosg can receive. Internal causes are logged, never returned.
@@ -101,6 +105,46 @@ pub struct ErrorDetail {
     pub message: String,
 }
 
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Self::Internal(cause) = &self {
+            tracing::error!(cause, "internal error");
+        }
+        let mut response = super::json_response(self.status(), &self.body());
+        if matches!(self, Self::Unauthorized) {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<InputError> for ApiError {
+    fn from(error: InputError) -> Self {
+        match error {
+            InputError::Invalid(message) => Self::InvalidRequest(message),
+            InputError::TooLarge(message) => Self::PayloadTooLarge(message),
+        }
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(error: ServiceError) -> Self {
+        match error {
+            ServiceError::UnknownVisitor => Self::Unauthorized,
+            ServiceError::ChatNotFound => Self::NotFound,
+            ServiceError::ChatEnded => Self::ChatEnded,
+            ServiceError::AgentsOffline => Self::AgentsOffline,
+            ServiceError::SendInProgress => Self::SendInProgress,
+            ServiceError::TextRefused => Self::invalid("Giosg refused the message text."),
+            ServiceError::Giosg(error) => Self::from(error),
+            ServiceError::Store(error) => Self::from(error),
+            ServiceError::Internal(cause) => Self::Internal(cause),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         Self::Internal(format!("store: {error}"))
@@ -108,7 +152,7 @@ impl From<StoreError> for ApiError {
 }
 
 impl From<GiosgError> for ApiError {
-    /// The default mapping; handlers map the refusals they understand (an ended chat, an
+    /// The default mapping; the service maps the refusals it understands (an ended chat, an
     /// offline room) before falling back to this.
     fn from(error: GiosgError) -> Self {
         match error.status() {

@@ -1,17 +1,20 @@
 //! `POST /webhooks/giosg/chats` and `POST /webhooks/giosg/messages`: Giosg's deliveries.
 //!
-//! No Giosg call happens here. The caller is checked with the shared secret (query parameter
-//! `token` or header `X-Webhook-Token`) in constant time; then the event is folded into the
-//! store, which makes order and duplicates irrelevant.
+//! The caller is checked with the shared secret (query parameter `token` or header
+//! `X-Webhook-Token`) in constant time, the envelope parsed, then the service folds the event in.
 
-use http::StatusCode;
+use axum::extract::RawQuery;
+use axum::response::Response;
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::{ApiError, ApiRequest, ApiResponse, App, RouteKind, json_response};
+use super::{Api, ApiError, State, json_response};
 use crate::domain::webhook::{parse_chat_webhook, parse_message_webhook};
-use crate::store::{Applied, ChatStore};
+use crate::service::WebhookOutcome;
+use crate::store::ChatStore;
 
 pub const WEBHOOK_TOKEN_HEADER: &str = "x-webhook-token";
 
@@ -20,69 +23,66 @@ struct Ack {
     result: &'static str,
 }
 
-pub(super) async fn receive<S: ChatStore>(
-    app: &App<S>,
-    kind: RouteKind,
-    request: &ApiRequest,
-) -> Result<ApiResponse, ApiError> {
-    check_caller(app, request).await?;
-    let body = request.body();
-    let applied = match kind {
-        RouteKind::ChatWebhook => {
-            let hook = parse_chat_webhook(body).map_err(|e| ApiError::invalid(e.to_string()))?;
-            if hook.org_id != app.settings.org_id {
-                Applied::Ignored
-            } else {
-                app.store
-                    .apply_chat_event(&hook.chat_id, &hook.event, &app.store_context)
-                    .await?
-                    .0
-            }
-        }
-        RouteKind::MessageWebhook => {
-            let hook = parse_message_webhook(body).map_err(|e| ApiError::invalid(e.to_string()))?;
-            if hook.org_id != app.settings.org_id {
-                Applied::Ignored
-            } else {
-                app.store
-                    .apply_message_event(
-                        &hook.chat_id,
-                        &hook.message_id,
-                        &hook.event,
-                        &app.store_context,
-                    )
-                    .await?
-                    .0
-            }
-        }
-        _ => return Err(ApiError::NotFound),
-    };
-    let result = match applied {
-        Applied::Stored | Applied::Deleted => "stored",
-        Applied::Unchanged => "duplicate",
-        Applied::Ignored => "ignored",
-    };
-    Ok(json_response(StatusCode::OK, &Ack { result }))
+pub(super) async fn receive_chat<S: ChatStore, G: Send + Sync + 'static>(
+    api: State<S, G>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    check_caller(&api, query.as_deref(), &headers).await?;
+    let hook = parse_chat_webhook(&body).map_err(|e| ApiError::invalid(e.to_string()))?;
+    Ok(ack(api.service.apply_chat_webhook(&hook).await?))
 }
 
-async fn check_caller<S>(app: &App<S>, request: &ApiRequest) -> Result<(), ApiError>
-where
-    S: ChatStore,
-{
-    let from_query = request.uri().query().and_then(|query| {
+pub(super) async fn receive_message<S: ChatStore, G: Send + Sync + 'static>(
+    api: State<S, G>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    check_caller(&api, query.as_deref(), &headers).await?;
+    let hook = parse_message_webhook(&body).map_err(|e| ApiError::invalid(e.to_string()))?;
+    Ok(ack(api.service.apply_message_webhook(&hook).await?))
+}
+
+fn ack(outcome: WebhookOutcome) -> Response {
+    json_response(
+        StatusCode::OK,
+        &Ack {
+            result: outcome.as_str(),
+        },
+    )
+}
+
+async fn check_caller<S, G>(
+    api: &Api<S, G>,
+    query: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<(), ApiError> {
+    let from_query = query.and_then(|query| {
         url::form_urlencoded::parse(query.as_bytes())
             .find(|(name, _)| name == "token")
             .map(|(_, value)| value.into_owned())
     });
-    let from_header = request
-        .headers()
+    let from_header = headers
         .get(WEBHOOK_TOKEN_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let presented = from_header
         .or(from_query)
         .ok_or(ApiError::WebhookUnauthorized)?;
-    let secrets = app.secrets.get().await;
+    let secrets = api
+        .webhook_secrets
+        .as_ref()
+        .ok_or_else(|| ApiError::Internal("the webhook routes have no secret source".into()))?
+        .get()
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, "no webhook secret to check the caller against");
+            ApiError::GiosgUnavailable {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+            }
+        })?;
     // Comparing digests keeps the comparison constant-time regardless of length.
     let expected = Sha256::digest(secrets.webhook_secret.expose().as_bytes());
     let offered = Sha256::digest(presented.as_bytes());

@@ -9,6 +9,7 @@ pub mod chat;
 pub mod cursor;
 pub mod field;
 pub mod ids;
+pub mod input;
 pub mod merge;
 pub mod message;
 pub mod resource;

@@ -4,11 +4,15 @@
 //! The contract is `giosg-api.md`; the client's retry rules are tabled on [`GiosgClient`].
 
 mod client;
+mod configured;
 mod error;
+mod port;
 mod session;
 mod types;
 
 pub use client::{GiosgClient, GiosgConfig};
+pub use configured::RotatingGiosg;
 pub use error::GiosgError;
+pub use port::GiosgPort;
 pub use session::{REFRESH_MARGIN, VisitorSession};
 pub use types::{MemberType, Membership, OnlineUser, Page, Room};

@@ -9,11 +9,12 @@ use std::time::Duration;
 use giosg_sim::{SimConfig, SimHandle, Simulator};
 use reqwest::Method;
 use serde_json::{Value, json};
-use shared::api::App;
+use shared::api::{self, Api};
 use shared::config::{SecretSource, Secrets, SecretsCache, Settings, lookup_in};
 use shared::domain::{OrgId, RoomId};
-use shared::giosg::{GiosgClient, GiosgConfig};
+use shared::giosg::{GiosgClient, GiosgConfig, RotatingGiosg};
 use shared::secret::Secret;
+use shared::service::{Rules, Service};
 use shared::store::ChatStore;
 
 pub const WEBHOOK_SECRET: &str = "test-webhook-secret-0123456789";
@@ -22,7 +23,8 @@ pub struct TestEnv<S: ChatStore> {
     /// Our API, e.g. `http://127.0.0.1:PORT`.
     pub api: String,
     pub sim: SimHandle,
-    pub app: Arc<App<S>>,
+    /// What the routers serve: the service over `S` and the simulator, the webhook secret.
+    pub app: Arc<Api<S, RotatingGiosg>>,
     pub http: reqwest::Client,
     server: tokio::task::JoinHandle<()>,
 }
@@ -110,8 +112,11 @@ pub async fn start_with<S: ChatStore>(store: S, options: Options) -> TestEnv<S> 
     giosg_config.backoff_base = Duration::from_millis(10);
     giosg_config.backoff_max = Duration::from_millis(100);
     let giosg = GiosgClient::new(giosg_config).unwrap();
-    let app = Arc::new(App::new(store, giosg, settings, secrets));
-    let router = shared::http_server::router(Arc::clone(&app));
+    let secrets = Arc::new(secrets);
+    let giosg = RotatingGiosg::new(giosg, Arc::clone(&secrets));
+    let service = Service::new(store, giosg, Rules::from_settings(&settings));
+    let app = Arc::new(Api::new(service, &settings).with_webhook_secrets(secrets));
+    let router = api::all_routes(Arc::clone(&app));
     let server = tokio::spawn(async move {
         axum_serve(listener, router).await;
     });

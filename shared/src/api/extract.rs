@@ -1,0 +1,93 @@
+//! Reading a request's parts at the edge: the visitor token, a JSON body, the chat id of the
+//! path. Each answers the API's error when the part is missing or malformed.
+
+use axum::extract::{FromRequestParts, Path};
+use http::HeaderMap;
+use http::header;
+use http::request::Parts;
+
+use super::ApiError;
+use crate::domain::ChatId;
+use crate::domain::visitor::VisitorToken;
+
+/// The caller's visitor token from `Authorization: Bearer <token>`: required.
+pub(super) fn visitor_token(headers: &HeaderMap) -> Result<VisitorToken, ApiError> {
+    optional_visitor_token(headers)?.ok_or(ApiError::Unauthorized)
+}
+
+/// The caller's visitor token if an `Authorization` header is present; a malformed one is an
+/// error, not an anonymous call.
+pub(super) fn optional_visitor_token(
+    headers: &HeaderMap,
+) -> Result<Option<VisitorToken>, ApiError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value.to_str().map_err(|_| ApiError::Unauthorized)?;
+    let (scheme, token) = value.trim().split_once(' ').ok_or(ApiError::Unauthorized)?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(ApiError::Unauthorized);
+    }
+    VisitorToken::parse(token.trim())
+        .map(Some)
+        .ok_or(ApiError::Unauthorized)
+}
+
+/// Parses a JSON body into `T`, answering `invalid_request` with serde's description of what
+/// is wrong (which names the field).
+pub(super) fn json_body<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<T, ApiError> {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v.to_ascii_lowercase().starts_with("application/json"));
+    if !is_json {
+        return Err(ApiError::invalid(
+            "The body must be JSON (Content-Type: application/json).",
+        ));
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::invalid(format!("The body is not valid: {e}.")))
+}
+
+/// The `{chat_id}` of the path. An id we could never have issued cannot be anyone's chat:
+/// `404 not_found`, before anything else is looked at.
+pub(super) struct ChatIdPath(pub ChatId);
+
+impl<S: Send + Sync> FromRequestParts<S> for ChatIdPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(id) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::NotFound)?;
+        if is_plausible_id(&id) {
+            Ok(Self(ChatId::new(id)))
+        } else {
+            Err(ApiError::NotFound)
+        }
+    }
+}
+
+fn is_plausible_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_ids_we_could_have_issued_are_plausible() {
+        assert!(is_plausible_id("abc-1_X"));
+        assert!(!is_plausible_id(""));
+        assert!(!is_plausible_id("..%2f"));
+        assert!(!is_plausible_id(&"a".repeat(129)));
+    }
+}

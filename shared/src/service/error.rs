@@ -1,0 +1,32 @@
+//! What a flow can fail with. [`crate::api::ApiError`] maps each to the contract's error shape.
+
+use crate::giosg::GiosgError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The visitor token names no visitor.
+    #[error("unknown visitor token")]
+    UnknownVisitor,
+    /// The chat does not exist or is not the caller's (the two are not told apart).
+    #[error("no such chat for this visitor")]
+    ChatNotFound,
+    #[error("the chat has ended")]
+    ChatEnded,
+    #[error("no agent is online")]
+    AgentsOffline,
+    /// Another request with the same idempotency key is sending right now.
+    #[error("a send with this idempotency key is in flight")]
+    SendInProgress,
+    /// Giosg refused the message text itself (a 400).
+    #[error("Giosg refused the message text")]
+    TextRefused,
+    /// Any other Giosg failure.
+    #[error(transparent)]
+    Giosg(#[from] GiosgError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Something that cannot happen unless stored data is inconsistent.
+    #[error("{0}")]
+    Internal(String),
+}

@@ -1,0 +1,101 @@
+//! The service layer: the application's flows (start a chat, send a message, read chats and
+//! history, fold a Giosg webhook in, tell whether agents are online), generic over the ports
+//! they use, the store ([`ChatStore`]) and Giosg ([`GiosgPort`]). Typed commands in, typed
+//! results or a [`ServiceError`] out; no HTTP here. The HTTP handlers parse a request, call one
+//! flow and map its result ([`crate::api`]).
+//!
+//! A [`Service`] without Giosg (`Service<S, NoGiosg>`, what chat-history and the webhooks
+//! build) has no Giosg flows at all: they are defined only where `G: GiosgPort`, so a function
+//! that must not call Giosg cannot, and builds no client for it.
+
+mod availability;
+mod error;
+mod read;
+mod send;
+mod session;
+mod start;
+mod webhooks;
+
+#[cfg(test)]
+mod tests;
+
+use std::time::Duration;
+
+pub use availability::Availability;
+pub use error::ServiceError;
+pub use read::HistoryView;
+pub use send::{SEND_CLAIM_STALE_AFTER, SendMessage, SendOutcome};
+pub use start::{StartChat, StartedChat};
+pub use webhooks::WebhookOutcome;
+
+use crate::config::Settings;
+use crate::domain::{OrgId, RoomId};
+use crate::store::{ChatStore, StoreContext};
+
+/// The marker for a service that never talks to Giosg.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoGiosg;
+
+/// The rules the flows follow, from the deployment's settings.
+#[derive(Clone, Debug)]
+pub struct Rules {
+    /// Webhooks of other organizations are acknowledged and ignored.
+    pub org_id: OrgId,
+    /// The room and retention every write needs.
+    pub store_context: StoreContext,
+    /// Start chats even when no agent is online.
+    pub allow_offline_chats: bool,
+    /// How long the room's availability is cached.
+    pub availability_cache: Duration,
+}
+
+impl Rules {
+    pub fn from_settings(settings: &Settings) -> Self {
+        let mut store_context = StoreContext::new(settings.room_id.clone());
+        store_context.retention = settings.retention();
+        Self {
+            org_id: settings.org_id.clone(),
+            store_context,
+            allow_offline_chats: settings.allow_offline_chats,
+            availability_cache: settings.availability_cache,
+        }
+    }
+
+    pub fn room_id(&self) -> &RoomId {
+        &self.store_context.room_id
+    }
+}
+
+/// The flows, over a store `S` and Giosg `G` (or [`NoGiosg`]). Built once per process.
+pub struct Service<S, G = NoGiosg> {
+    store: S,
+    giosg: G,
+    rules: Rules,
+    availability: availability::Cache,
+}
+
+impl<S: ChatStore, G> Service<S, G> {
+    pub fn new(store: S, giosg: G, rules: Rules) -> Self {
+        Self {
+            store,
+            giosg,
+            rules,
+            availability: availability::Cache::default(),
+        }
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+}
+
+impl<S: ChatStore> Service<S, NoGiosg> {
+    /// A service for functions that never call Giosg.
+    pub fn without_giosg(store: S, rules: Rules) -> Self {
+        Self::new(store, NoGiosg, rules)
+    }
+}

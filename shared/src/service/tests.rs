@@ -1,0 +1,340 @@
+//! The flows against a fake Giosg port and the in-memory store: no HTTP anywhere. (The same
+//! flows are tested over HTTP against the simulator in `shared/tests/api.rs`.)
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use chrono::{Duration, Utc};
+
+use super::*;
+use crate::domain::cursor::PageRequest;
+use crate::domain::input::{IdempotencyKey, MessageText, VisitorName};
+use crate::domain::visitor::VisitorToken;
+use crate::domain::webhook::parse_chat_webhook;
+use crate::domain::{
+    ChatId, ChatResource, Field, GiosgTime, MessageId, MessageResource, MessageType, SenderType,
+    VisitorId,
+};
+use crate::giosg::{GiosgError, GiosgPort, Room, VisitorSession};
+use crate::secret::Secret;
+use crate::store::memory::MemoryStore;
+
+/// Giosg as a few lines of state: an online flag, the calls made, and failures to hand out.
+#[derive(Default)]
+struct FakeGiosg {
+    state: Mutex<FakeState>,
+}
+
+#[derive(Default)]
+struct FakeState {
+    offline: bool,
+    calls: Vec<&'static str>,
+    chats: u32,
+    messages: u32,
+    send_failures: VecDeque<GiosgError>,
+}
+
+impl FakeGiosg {
+    fn calls(&self, name: &str) -> usize {
+        let state = self.state.lock().unwrap();
+        state.calls.iter().filter(|call| **call == name).count()
+    }
+
+    fn fail_next_send(&self, error: GiosgError) {
+        self.state.lock().unwrap().send_failures.push_back(error);
+    }
+
+    /// Notes a call; the state it returns is for the call to read or change.
+    fn record(&self, call: &'static str) -> std::sync::MutexGuard<'_, FakeState> {
+        let mut state = self.state.lock().unwrap();
+        state.calls.push(call);
+        state
+    }
+}
+
+impl GiosgPort for FakeGiosg {
+    async fn authenticate_visitor(
+        &self,
+        secret: Option<&Secret>,
+    ) -> Result<VisitorSession, GiosgError> {
+        drop(self.record("visitor_auth"));
+        Ok(VisitorSession::from_parts(
+            VisitorId::new("0123456789abcdef0123456789abcdef"),
+            secret
+                .cloned()
+                .unwrap_or_else(|| Secret::new("visitor-secret")),
+            Secret::new("access-token"),
+            Utc::now() + Duration::hours(1),
+        ))
+    }
+
+    async fn join_room(&self, _session: &mut VisitorSession) -> Result<(), GiosgError> {
+        drop(self.record("join_room"));
+        Ok(())
+    }
+
+    async fn set_username(&self, _visitor: &VisitorId, _name: &str) -> Result<(), GiosgError> {
+        drop(self.record("set_variable"));
+        Ok(())
+    }
+
+    async fn room(&self, _session: &mut VisitorSession) -> Result<Room, GiosgError> {
+        let state = self.record("room");
+        Ok(Room {
+            is_online: !state.offline,
+            ..Room::default()
+        })
+    }
+
+    async fn start_chat(&self, _session: &mut VisitorSession) -> Result<ChatResource, GiosgError> {
+        let mut state = self.record("start_chat");
+        state.chats += 1;
+        let now = GiosgTime::from(Utc::now());
+        Ok(ChatResource {
+            id: Some(ChatId::new(format!("chat-{}", state.chats))),
+            created_at: Field::Value(now),
+            updated_at: Field::Value(now),
+            is_ended: Field::Value(false),
+            ..ChatResource::default()
+        })
+    }
+
+    async fn send_message(
+        &self,
+        _session: &mut VisitorSession,
+        chat: &ChatId,
+        text: &str,
+    ) -> Result<MessageResource, GiosgError> {
+        let mut state = self.record("send_message");
+        if let Some(error) = state.send_failures.pop_front() {
+            return Err(error);
+        }
+        state.messages += 1;
+        Ok(MessageResource {
+            id: Some(MessageId::new(format!("message-{}", state.messages))),
+            message_type: Field::Value(MessageType::Msg),
+            chat_id: Field::Value(chat.clone()),
+            created_at: Field::Value(GiosgTime::from(Utc::now())),
+            sender_type: Field::Value(SenderType::Visitor),
+            message: Field::Value(text.to_owned()),
+            ..MessageResource::default()
+        })
+    }
+}
+
+fn rules() -> Rules {
+    Rules {
+        org_id: crate::domain::OrgId::new("org"),
+        store_context: crate::store::StoreContext::new(crate::domain::RoomId::new("room")),
+        allow_offline_chats: false,
+        availability_cache: std::time::Duration::ZERO,
+    }
+}
+
+fn service() -> Service<MemoryStore, FakeGiosg> {
+    Service::new(MemoryStore::new(), FakeGiosg::default(), rules())
+}
+
+fn name(name: &str) -> VisitorName {
+    VisitorName::parse(Some(name.into())).unwrap()
+}
+
+fn text(text: &str) -> MessageText {
+    MessageText::parse(Some(text.into())).unwrap()
+}
+
+async fn new_chat(service: &Service<MemoryStore, FakeGiosg>) -> (VisitorToken, ChatId) {
+    let started = service
+        .start_chat(StartChat {
+            token: None,
+            name: name("Ada"),
+        })
+        .await
+        .unwrap();
+    (started.issued_token.unwrap(), started.chat.id)
+}
+
+fn send(token: &VisitorToken, chat: &ChatId, words: &str, key: Option<&str>) -> SendMessage {
+    SendMessage {
+        token: VisitorToken::parse(token.expose()).unwrap(),
+        chat_id: chat.clone(),
+        text: text(words),
+        idempotency_key: key.map(|k| IdempotencyKey::parse(k.into()).unwrap()),
+    }
+}
+
+#[tokio::test]
+async fn a_new_visitor_gets_a_token_and_a_stored_chat_in_the_room() {
+    let service = service();
+    let started = service
+        .start_chat(StartChat {
+            token: None,
+            name: name("Ada"),
+        })
+        .await
+        .unwrap();
+    assert!(!started.resumed);
+    let token = started.issued_token.expect("a token for a new visitor");
+    let stored = service.get_chat(&token, &started.chat.id).await.unwrap();
+    assert_eq!(stored.room_id, Some(crate::domain::RoomId::new("room")));
+    assert_eq!(stored.owner.unwrap().visitor_name, "Ada");
+    assert_eq!(service.giosg.calls("start_chat"), 1);
+    assert_eq!(service.giosg.calls("set_variable"), 1);
+}
+
+#[tokio::test]
+async fn a_returning_visitor_resumes_its_open_chat_without_starting_another() {
+    let service = service();
+    let (token, chat) = new_chat(&service).await;
+    let again = service
+        .start_chat(StartChat {
+            token: Some(token),
+            name: name("Ada"),
+        })
+        .await
+        .unwrap();
+    assert!(again.resumed);
+    assert!(again.issued_token.is_none());
+    assert_eq!(again.chat.id, chat);
+    assert_eq!(service.giosg.calls("start_chat"), 1);
+}
+
+#[tokio::test]
+async fn nobody_online_refuses_a_chat_and_starts_nothing() {
+    let service = service();
+    service.giosg.state.lock().unwrap().offline = true;
+    let refused = service
+        .start_chat(StartChat {
+            token: None,
+            name: name("Ada"),
+        })
+        .await;
+    assert!(matches!(refused, Err(ServiceError::AgentsOffline)));
+    assert_eq!(service.giosg.calls("start_chat"), 0);
+}
+
+#[tokio::test]
+async fn a_replayed_key_returns_the_first_message_and_sends_once() {
+    let service = service();
+    let (token, chat) = new_chat(&service).await;
+    let first = service
+        .send_message(send(&token, &chat, "hello", Some("k1")))
+        .await
+        .unwrap();
+    let SendOutcome::Sent(first) = first else {
+        panic!("the first send sends")
+    };
+    let replay = service
+        .send_message(send(&token, &chat, "other words", Some("k1")))
+        .await
+        .unwrap();
+    let SendOutcome::Replayed(replayed) = replay else {
+        panic!("the replay sends nothing")
+    };
+    assert_eq!(replayed.id, first.id);
+    assert_eq!(replayed.text.get().map(String::as_str), Some("hello"));
+    assert_eq!(service.giosg.calls("send_message"), 1);
+    let history = service
+        .history(&token, &chat, &PageRequest::Latest { limit: 50 })
+        .await
+        .unwrap();
+    assert_eq!(history.messages.len(), 1, "stored at once, once");
+}
+
+#[tokio::test]
+async fn a_send_giosg_failed_releases_its_key_so_a_retry_sends() {
+    let service = service();
+    let (token, chat) = new_chat(&service).await;
+    service.giosg.fail_next_send(GiosgError::Unavailable {
+        endpoint: "send_message",
+        reason: "HTTP 503".into(),
+        status: Some(503),
+    });
+    let failed = service
+        .send_message(send(&token, &chat, "hello", Some("k1")))
+        .await;
+    assert!(matches!(failed, Err(ServiceError::Giosg(_))));
+    let retried = service
+        .send_message(send(&token, &chat, "hello", Some("k1")))
+        .await
+        .unwrap();
+    assert!(matches!(retried, SendOutcome::Sent(_)));
+    assert_eq!(service.giosg.calls("send_message"), 2);
+}
+
+#[tokio::test]
+async fn giosg_refusing_a_send_as_ended_ends_the_chat_for_good() {
+    let service = service();
+    let (token, chat) = new_chat(&service).await;
+    service.giosg.fail_next_send(GiosgError::Refused {
+        endpoint: "send_message",
+        status: 409,
+        message: "chat has ended".into(),
+    });
+    let refused = service
+        .send_message(send(&token, &chat, "hello", None))
+        .await;
+    assert!(matches!(refused, Err(ServiceError::ChatEnded)));
+    let stored = service.get_chat(&token, &chat).await.unwrap();
+    assert!(stored.is_ended.is_set());
+    let again = service
+        .send_message(send(&token, &chat, "hello", None))
+        .await;
+    assert!(matches!(again, Err(ServiceError::ChatEnded)));
+    assert_eq!(
+        service.giosg.calls("send_message"),
+        1,
+        "nothing sent to an ended chat"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_token_and_someone_elses_chat_are_told_apart_only_by_the_token() {
+    let service = service();
+    let (_, chat) = new_chat(&service).await;
+    let (other, _) = new_chat(&service).await;
+    let stranger = VisitorToken::generate();
+    assert!(matches!(
+        service.get_chat(&stranger, &chat).await,
+        Err(ServiceError::UnknownVisitor)
+    ));
+    assert!(matches!(
+        service.get_chat(&other, &chat).await,
+        Err(ServiceError::ChatNotFound)
+    ));
+}
+
+#[tokio::test]
+async fn a_service_without_giosg_reads_and_folds_webhooks() {
+    let giosg = service();
+    let (token, chat) = new_chat(&giosg).await;
+    let reader = Service::without_giosg(giosg.store, rules());
+    assert_eq!(reader.list_chats(&token).await.unwrap().len(), 1);
+    let ended = format!(
+        r#"{{"channel": "/api/v5/orgs/org/owned_chats", "action": "changed", "resource_id": "{chat}",
+            "resource": {{"is_ended": true}}}}"#
+    );
+    let hook = parse_chat_webhook(ended.as_bytes()).unwrap();
+    assert_eq!(
+        reader.apply_chat_webhook(&hook).await.unwrap(),
+        WebhookOutcome::Stored
+    );
+    assert_eq!(
+        reader.apply_chat_webhook(&hook).await.unwrap(),
+        WebhookOutcome::Duplicate
+    );
+    let other_org = ended.replace("/orgs/org/", "/orgs/another-org/");
+    let hook = parse_chat_webhook(other_org.as_bytes()).unwrap();
+    assert_eq!(
+        reader.apply_chat_webhook(&hook).await.unwrap(),
+        WebhookOutcome::Ignored
+    );
+    assert!(
+        reader
+            .get_chat(&token, &chat)
+            .await
+            .unwrap()
+            .is_ended
+            .is_set()
+    );
+}
