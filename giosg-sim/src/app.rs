@@ -1,6 +1,6 @@
 //! The shared application state behind every route, and the router.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::Router;
@@ -10,15 +10,10 @@ use axum::response::IntoResponse;
 use crate::config::{Behaviour, SimConfig};
 use crate::error::ApiError;
 use crate::state::{SimState, StateError};
+use crate::sync::lock;
 use crate::traffic::Traffic;
 use crate::webhooks::{DeliveryOptions, Dispatcher};
 use crate::{console, control_api, giosg_api};
-
-/// Locks a mutex, going on with the data if a panicking thread poisoned it: every critical
-/// section leaves the data consistent before anything that could panic.
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 /// Everything the handlers share.
 pub(crate) struct App {

@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use url::Url;
+
+use crate::webhook_url::{parse_webhook_url, redact_url_str};
 
 /// Everything the simulator needs to start.
 ///
@@ -100,31 +101,16 @@ impl fmt::Debug for SimConfig {
             .field("api_token", &"<redacted>")
             .field(
                 "chat_webhook_url",
-                &self
-                    .chat_webhook_url
-                    .as_deref()
-                    .map(crate::webhooks::redact_url_str),
+                &self.chat_webhook_url.as_deref().map(redact_url_str),
             )
             .field(
                 "message_webhook_url",
-                &self
-                    .message_webhook_url
-                    .as_deref()
-                    .map(crate::webhooks::redact_url_str),
+                &self.message_webhook_url.as_deref().map(redact_url_str),
             )
             .field("page_size", &self.page_size)
             .field("access_token_ttl_secs", &self.access_token_ttl_secs)
             .field("behaviour", &self.behaviour)
             .finish()
-    }
-}
-
-/// Parses a webhook URL, accepting only `http` and `https`.
-pub(crate) fn parse_webhook_url(raw: &str) -> Result<Url, String> {
-    let url = Url::parse(raw).map_err(|e| e.to_string())?;
-    match url.scheme() {
-        "http" | "https" => Ok(url),
-        other => Err(format!("unsupported scheme {other:?}")),
     }
 }
 

@@ -36,8 +36,10 @@ mod pagination;
 mod paths;
 mod resources;
 mod state;
+mod sync;
 mod time;
 mod traffic;
+mod webhook_url;
 mod webhooks;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -86,13 +88,13 @@ impl Simulator {
         let chat_url = config
             .chat_webhook_url
             .as_deref()
-            .map(config::parse_webhook_url)
+            .map(webhook_url::parse_webhook_url)
             .transpose()
             .map_err(anyhow::Error::msg)?;
         let message_url = config
             .message_webhook_url
             .as_deref()
-            .map(config::parse_webhook_url)
+            .map(webhook_url::parse_webhook_url)
             .transpose()
             .map_err(anyhow::Error::msg)?;
         let listener = TcpListener::bind(config.bind)
