@@ -28,6 +28,7 @@ mod console;
 mod control_api;
 mod control_client;
 mod control_types;
+mod emission;
 mod error;
 mod extract;
 mod giosg_api;

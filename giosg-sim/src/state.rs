@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 
 use crate::config::{Behaviour, RemovedResource, SimConfig};
 use crate::control_types::{ChatDetail, ChatOverview, VisitorOverview};
+use crate::emission::{ChannelKind, Emission};
 use crate::ids;
 use crate::pagination::SortKey;
 use crate::resources::{
@@ -78,20 +79,6 @@ pub(crate) enum StateError {
 pub(crate) enum TokenProblem {
     Unknown,
     Expired,
-}
-
-/// Which webhook a change goes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ChannelKind {
-    Chats,
-    Messages,
-}
-
-/// One webhook to send.
-#[derive(Debug, Clone)]
-pub(crate) struct Emission {
-    pub kind: ChannelKind,
-    pub envelope: WebhookEnvelope,
 }
 
 #[derive(Debug, Clone)]

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, watch};
 use url::Url;
 
+use crate::emission::{ChannelKind, Emission};
 use crate::resources::{WebhookAction, WebhookEnvelope};
-use crate::state::{ChannelKind, Emission};
 use crate::sync::lock;
 use crate::webhook_url::redact_url;
 
