@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::config::Behaviour;
+use crate::pagination::InvalidCursor;
 use crate::state::StateError;
 
 /// The credential an endpoint wants, named in `WWW-Authenticate` on a 401.
@@ -116,6 +117,12 @@ impl ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Status { status, .. } | Self::Fault { status, .. } => *status,
         }
+    }
+}
+
+impl From<InvalidCursor> for ApiError {
+    fn from(error: InvalidCursor) -> Self {
+        Self::NotFound(error.to_string())
     }
 }
 
