@@ -36,6 +36,7 @@ mod ids;
 mod pagination;
 mod paths;
 mod resources;
+mod router;
 mod state;
 mod sync;
 mod time;
@@ -109,7 +110,7 @@ impl Simulator {
             .context("cannot build the webhook HTTP client")?;
         let worker = tokio::spawn(Arc::clone(&dispatcher).run());
         let app = app::App::new(config.clone(), base_url.clone(), dispatcher);
-        let router = app::router(app);
+        let router = router::router(app);
 
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
