@@ -20,8 +20,8 @@ use crate::control_types::{
 };
 use crate::error::ApiError;
 use crate::extract::JsonBody;
-use crate::resources::{ChatResource, MessageResource, RoomResource};
-use crate::state::{DEFAULT_AGENT, to_json};
+use crate::resources::{ChatResource, MessageResource, RoomResource, to_json};
+use crate::state::DEFAULT_AGENT;
 use crate::traffic::{ActiveFaults, DelaySpec, FaultSpec, RequestLog};
 use crate::webhook_url::{parse_webhook_url, redact_url};
 use crate::webhooks::{FlushError, WebhookFaultMode, WebhookFaultSpec, WebhookStatus};

@@ -5,11 +5,15 @@
 //! webhook dispatcher while it still holds the state lock, so webhooks leave in the order the
 //! changes happened.
 
+mod error;
+mod model;
+
+pub(crate) use error::{StateError, TokenProblem};
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::AtomicU64;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::config::{Behaviour, RemovedResource, SimConfig};
@@ -18,14 +22,17 @@ use crate::emission::{ChannelKind, Emission};
 use crate::ids;
 use crate::pagination::SortKey;
 use crate::resources::{
-    AppUserAuth, Attachment, Avatar, ChatResource, ChatType, MembershipResource, MessageResource,
+    AppUserAuth, Attachment, ChatResource, ChatType, MembershipResource, MessageResource,
     MessageType, OnlineUserResource, ParticipantType, RoomResource, RoomVisitorResource,
-    VariableResource, VisitorAuthResource, WebhookAction, WebhookEnvelope,
+    VariableResource, VisitorAuthResource, WebhookAction, WebhookEnvelope, to_json,
 };
 use crate::time::{Clock, Stamper};
 
-/// The visitor variable whose value is the name agents see.
-const USERNAME_VARIABLE: &str = "username";
+use model::{
+    Agent, Chat, Grant, Membership, Message, Participant, USERNAME_VARIABLE, Visitor, new_agent,
+    push_message, with_ids,
+};
+
 /// `presence_expires_in` when the visitor does not say.
 const DEFAULT_PRESENCE_EXPIRES_IN: u64 = 60;
 /// The agents online when the simulator starts: more than one default page.
@@ -37,168 +44,6 @@ const DEFAULT_AGENTS: [(&str, bool); 4] = [
 ];
 /// The agent who acts when the control API names none.
 pub(crate) const DEFAULT_AGENT: &str = "Smith";
-
-/// Why an operation on the simulated Giosg was refused. The HTTP status depends on who asked
-/// (a visitor through the Giosg API, or the control API) and on [`Behaviour`]; see [`crate::error`].
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum StateError {
-    #[error("Room not found.")]
-    RoomNotFound,
-    #[error("Visitor not found.")]
-    VisitorNotFound,
-    #[error("Chat not found.")]
-    ChatNotFound,
-    #[error("Chat message not found.")]
-    MessageNotFound,
-    /// The chat exists but belongs to another visitor.
-    #[error("Chat not found.")]
-    ForeignChat,
-    #[error("The chat has ended.")]
-    ChatEnded,
-    #[error("The room is offline.")]
-    RoomOffline,
-    #[error("Invalid visitor secret.")]
-    UnknownSecret,
-    /// Presence refresh for a visitor who never joined the room.
-    #[error("Visitor is not in the room.")]
-    NotInRoom,
-    /// Chat start before joining the room, when [`Behaviour::require_room_join`] is set.
-    #[error("The visitor must join the room before starting a chat.")]
-    NotJoined,
-    #[error("{0} is not a member of the chat.")]
-    AgentNotInChat(String),
-    #[error("{field}: {message}")]
-    Invalid {
-        field: &'static str,
-        message: String,
-    },
-}
-
-/// Why a bearer token was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TokenProblem {
-    Unknown,
-    Expired,
-}
-
-#[derive(Debug, Clone)]
-struct Visitor {
-    id: String,
-    secret: String,
-    variables: BTreeMap<String, String>,
-    /// Room id → `presence_expires_in`.
-    presence: BTreeMap<String, u64>,
-}
-
-impl Visitor {
-    fn name(&self) -> Option<String> {
-        self.variables.get(USERNAME_VARIABLE).cloned()
-    }
-
-    fn participant(&self) -> Participant {
-        let name = self.name();
-        Participant {
-            id: self.id.clone(),
-            kind: ParticipantType::Visitor,
-            name: name.clone(),
-            public_name: name,
-            avatar: None,
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-struct Grant {
-    visitor_id: String,
-    expires_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone)]
-struct Agent {
-    id: String,
-    public_name: String,
-    internal_name: String,
-    avatar: Option<Avatar>,
-    listed_at: DateTime<Utc>,
-}
-
-impl Agent {
-    fn participant(&self) -> Participant {
-        Participant {
-            id: self.id.clone(),
-            kind: ParticipantType::User,
-            name: Some(self.internal_name.clone()),
-            public_name: Some(self.public_name.clone()),
-            avatar: self.avatar.clone(),
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-struct Participant {
-    id: String,
-    kind: ParticipantType,
-    name: Option<String>,
-    public_name: Option<String>,
-    avatar: Option<Avatar>,
-}
-
-#[derive(Debug, Clone)]
-struct Message {
-    id: String,
-    kind: MessageType,
-    created_at: DateTime<Utc>,
-    sender: Participant,
-    text: Option<String>,
-    purged_at: Option<DateTime<Utc>>,
-    attachments: Vec<Attachment>,
-}
-
-#[derive(Debug, Clone)]
-struct Membership {
-    member: Participant,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    is_participating: bool,
-    is_present: bool,
-    message_count: u64,
-}
-
-#[derive(Debug, Clone)]
-struct Chat {
-    id: String,
-    room_id: String,
-    visitor_id: String,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    is_ended: bool,
-    ended_at: Option<DateTime<Utc>>,
-    is_waiting: bool,
-    waiting_started_at: Option<DateTime<Utc>>,
-    messages: Vec<Message>,
-    memberships: Vec<Membership>,
-}
-
-impl Chat {
-    fn message_index(&self, message_id: &str) -> Result<usize, StateError> {
-        self.messages
-            .iter()
-            .position(|m| m.id == message_id)
-            .ok_or(StateError::MessageNotFound)
-    }
-
-    fn membership_mut(&mut self, member_id: &str) -> Option<&mut Membership> {
-        self.memberships
-            .iter_mut()
-            .find(|m| m.member.id == member_id)
-    }
-
-    fn is_participating(&self, member_id: &str) -> bool {
-        self.memberships
-            .iter()
-            .any(|m| m.member.id == member_id && m.is_participating)
-    }
-}
 
 /// The whole simulated Giosg.
 pub(crate) struct SimState {
@@ -261,8 +106,6 @@ impl SimState {
     fn stamper(&self) -> Stamper<'_> {
         Stamper::new(self.behaviour.timestamp_format, &self.mixed_counter)
     }
-
-    // ---- visitors and tokens ----
 
     /// Visitor auth: a new visitor, or a returning one by secret; always a new access token.
     pub(crate) fn authenticate_visitor(
@@ -455,8 +298,6 @@ impl SimState {
         Ok(VariableResource { key, value })
     }
 
-    // ---- rooms ----
-
     pub(crate) fn room_resource(&self, room_id: &str) -> Result<RoomResource, StateError> {
         self.require_room(room_id)?;
         Ok(RoomResource {
@@ -506,8 +347,6 @@ impl SimState {
         }
         Ok(())
     }
-
-    // ---- chats, as the visitor ----
 
     /// A visitor starts a chat: emits chat `added`.
     pub(crate) fn start_chat(
@@ -715,8 +554,6 @@ impl SimState {
         self.render_chat(chat_id, &self.stamper())
     }
 
-    // ---- chats, as the organization ----
-
     pub(crate) fn owned_chat(&self, chat_id: &str) -> Result<ChatResource, StateError> {
         self.render_chat(chat_id, &self.stamper())
     }
@@ -738,8 +575,6 @@ impl SimState {
             })
             .collect())
     }
-
-    // ---- agents (control API) ----
 
     fn agent(&mut self, name: &str) -> Result<Participant, StateError> {
         let name = name.trim();
@@ -1011,8 +846,6 @@ impl SimState {
         Ok((visitor_id, chat))
     }
 
-    // ---- control API views ----
-
     pub(crate) fn chat_overviews(&self) -> Vec<ChatOverview> {
         let stamper = self.stamper();
         let mut chats: Vec<&Chat> = self.chats.values().collect();
@@ -1078,8 +911,6 @@ impl SimState {
         visitors.sort_by(|a, b| a.visitor_id.cmp(&b.visitor_id));
         visitors
     }
-
-    // ---- rendering ----
 
     fn render_chat(
         &self,
@@ -1192,8 +1023,6 @@ impl SimState {
         }
     }
 
-    // ---- webhooks ----
-
     fn envelope(
         &self,
         channel: String,
@@ -1293,57 +1122,6 @@ impl SimState {
     }
 }
 
-fn new_agent(name: &str, has_avatar: bool, listed_at: DateTime<Utc>) -> Agent {
-    let id = ids::uuid();
-    let avatar = has_avatar.then(|| {
-        let avatar_id = ids::uuid();
-        Avatar {
-            url: format!("https://avatars.giosg-sim.invalid/{avatar_id}.png"),
-            id: avatar_id,
-        }
-    });
-    Agent {
-        id,
-        public_name: name.to_owned(),
-        internal_name: format!("Agent {name} (internal)"),
-        avatar,
-        listed_at,
-    }
-}
-
-fn push_message(
-    chat: &mut Chat,
-    kind: MessageType,
-    now: DateTime<Utc>,
-    sender: Participant,
-    text: Option<String>,
-    attachments: Vec<Attachment>,
-) -> String {
-    let id = ids::uuid();
-    chat.messages.push(Message {
-        id: id.clone(),
-        kind,
-        created_at: now,
-        sender,
-        text,
-        purged_at: None,
-        attachments,
-    });
-    id
-}
-
-fn with_ids(mut attachment: Attachment) -> Attachment {
-    if attachment.id.is_empty() {
-        attachment.id = ids::uuid();
-    }
-    for action in &mut attachment.actions {
-        if action.id.is_empty() {
-            action.id = ids::uuid();
-        }
-    }
-    attachment
-}
-
 fn membership_resource(
     chat: &Chat,
     membership: &Membership,
@@ -1364,15 +1142,6 @@ fn membership_resource(
         composing_status: "idle".to_owned(),
         message_count: membership.message_count,
     }
-}
-
-/// A resource as JSON. Our resources always serialize (string keys only), so the fallback is
-/// unreachable; it exists so a bug shows as a wrong webhook, not a crashed server.
-pub(crate) fn to_json<T: Serialize>(value: &T) -> Value {
-    serde_json::to_value(value).unwrap_or_else(|error| {
-        tracing::error!(%error, "resource did not serialize");
-        Value::Object(Map::new())
-    })
 }
 
 /// Top-level keys of `after` whose value differs from `before`.
