@@ -5,8 +5,11 @@
 //! webhook dispatcher while it still holds the state lock, so webhooks leave in the order the
 //! changes happened.
 
+mod emit;
 mod error;
 mod model;
+mod render;
+mod rooms;
 
 pub(crate) use error::{StateError, TokenProblem};
 
@@ -14,24 +17,24 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::AtomicU64;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use serde_json::{Map, Value};
 
-use crate::config::{Behaviour, RemovedResource, SimConfig};
+use crate::config::{Behaviour, SimConfig};
 use crate::control_types::{ChatDetail, ChatOverview, VisitorOverview};
-use crate::emission::{ChannelKind, Emission};
+use crate::emission::Emission;
 use crate::ids;
 use crate::pagination::SortKey;
 use crate::resources::{
-    AppUserAuth, Attachment, ChatResource, ChatType, MembershipResource, MessageResource,
-    MessageType, OnlineUserResource, ParticipantType, RoomResource, RoomVisitorResource,
-    VariableResource, VisitorAuthResource, WebhookAction, WebhookEnvelope, to_json,
+    Attachment, ChatResource, MembershipResource, MessageResource, MessageType,
+    RoomVisitorResource, VariableResource, VisitorAuthResource, WebhookAction, to_json,
 };
 use crate::time::{Clock, Stamper};
 
+use emit::changed_keys;
 use model::{
     Agent, Chat, Grant, Membership, Message, Participant, USERNAME_VARIABLE, Visitor, new_agent,
     push_message, with_ids,
 };
+use render::membership_resource;
 
 /// `presence_expires_in` when the visitor does not say.
 const DEFAULT_PRESENCE_EXPIRES_IN: u64 = 60;
@@ -192,30 +195,6 @@ impl SimState {
         Ok(count)
     }
 
-    fn require_room(&self, room_id: &str) -> Result<(), StateError> {
-        if room_id == self.room_id || room_id == self.other_room_id {
-            Ok(())
-        } else {
-            Err(StateError::RoomNotFound)
-        }
-    }
-
-    fn room_name(&self, room_id: &str) -> String {
-        if room_id == self.room_id {
-            "Simulated Support Room".to_owned()
-        } else {
-            "Simulated Website Room".to_owned()
-        }
-    }
-
-    fn room_online(&self, room_id: &str) -> bool {
-        if room_id == self.room_id {
-            self.behaviour.room_online
-        } else {
-            self.other_room_online
-        }
-    }
-
     /// Puts a visitor in a room; answers whether the presence is new.
     pub(crate) fn join_room(
         &mut self,
@@ -296,56 +275,6 @@ impl SimState {
             }
         }
         Ok(VariableResource { key, value })
-    }
-
-    pub(crate) fn room_resource(&self, room_id: &str) -> Result<RoomResource, StateError> {
-        self.require_room(room_id)?;
-        Ok(RoomResource {
-            id: room_id.to_owned(),
-            display_name: self.room_name(room_id),
-            language_code: "en".to_owned(),
-            is_online: self.room_online(room_id),
-            brand: None,
-        })
-    }
-
-    /// The agents online in a room: the whole roster while the room is online, nobody otherwise.
-    pub(crate) fn online_users(
-        &self,
-        room_id: &str,
-    ) -> Result<Vec<(SortKey, OnlineUserResource)>, StateError> {
-        self.require_room(room_id)?;
-        if !self.room_online(room_id) {
-            return Ok(Vec::new());
-        }
-        Ok(self
-            .agents
-            .iter()
-            .map(|a| {
-                let resource = OnlineUserResource {
-                    id: a.id.clone(),
-                    public_name: a.public_name.clone(),
-                    avatar: a.avatar.clone(),
-                };
-                (SortKey::new(a.listed_at, &a.id), resource)
-            })
-            .collect())
-    }
-
-    /// Sets whether a room (configured or other) is online.
-    pub(crate) fn set_room_online(
-        &mut self,
-        room_id: &str,
-        online: bool,
-    ) -> Result<(), StateError> {
-        if room_id == self.room_id {
-            self.behaviour.room_online = online;
-        } else if room_id == self.other_room_id {
-            self.other_room_online = online;
-        } else {
-            return Err(StateError::RoomNotFound);
-        }
-        Ok(())
     }
 
     /// A visitor starts a chat: emits chat `added`.
@@ -910,282 +839,5 @@ impl SimState {
             .collect();
         visitors.sort_by(|a, b| a.visitor_id.cmp(&b.visitor_id));
         visitors
-    }
-
-    fn render_chat(
-        &self,
-        chat_id: &str,
-        stamper: &Stamper<'_>,
-    ) -> Result<ChatResource, StateError> {
-        let chat = self.chats.get(chat_id).ok_or(StateError::ChatNotFound)?;
-        Ok(self.chat_resource(chat, stamper))
-    }
-
-    fn canonical_chat(&self, chat_id: &str) -> Result<Value, StateError> {
-        Ok(to_json(&self.render_chat(chat_id, &Stamper::canonical())?))
-    }
-
-    fn render_message(
-        &self,
-        chat_id: &str,
-        message_id: &str,
-        stamper: &Stamper<'_>,
-    ) -> Result<MessageResource, StateError> {
-        let chat = self.chats.get(chat_id).ok_or(StateError::ChatNotFound)?;
-        let message = &chat.messages[chat.message_index(message_id)?];
-        Ok(self.message_resource(chat, message, stamper))
-    }
-
-    fn canonical_message(&self, chat_id: &str, message_id: &str) -> Result<Value, StateError> {
-        Ok(to_json(&self.render_message(
-            chat_id,
-            message_id,
-            &Stamper::canonical(),
-        )?))
-    }
-
-    fn chat_resource(&self, chat: &Chat, stamper: &Stamper<'_>) -> ChatResource {
-        let msgs = chat.messages.iter().filter(|m| m.kind == MessageType::Msg);
-        let user_messages = msgs
-            .clone()
-            .filter(|m| m.sender.kind == ParticipantType::User)
-            .count();
-        let visitor_messages = msgs
-            .clone()
-            .filter(|m| m.sender.kind == ParticipantType::Visitor)
-            .count();
-        let members = |kind: Option<ParticipantType>, present_only: bool| {
-            chat.memberships
-                .iter()
-                .filter(|m| kind.is_none_or(|k| m.member.kind == k))
-                .filter(|m| !present_only || (m.is_participating && m.is_present))
-                .count() as u64
-        };
-        let message_count = msgs.count() as u64;
-        ChatResource {
-            id: chat.id.clone(),
-            chat_type: ChatType::Visitor,
-            created_at: stamper.stamp(chat.created_at),
-            updated_at: stamper.stamp(chat.updated_at),
-            is_ended: chat.is_ended,
-            ended_at: stamper.stamp_opt(chat.ended_at),
-            is_waiting: chat.is_waiting,
-            waiting_started_at: stamper.stamp_opt(chat.waiting_started_at),
-            room_id: chat.room_id.clone(),
-            room_name: self.room_name(&chat.room_id),
-            room_organization_id: self.org_id.clone(),
-            is_private: false,
-            is_real_conversation: user_messages > 0 && visitor_messages > 0,
-            is_autosuggested: false,
-            is_encrypted: false,
-            is_pending: false,
-            message_count,
-            user_message_count: user_messages as u64,
-            visitor_message_count: visitor_messages as u64,
-            member_count: members(None, false),
-            user_member_count: members(Some(ParticipantType::User), false),
-            visitor_member_count: members(Some(ParticipantType::Visitor), false),
-            present_participant_count: members(None, true),
-            present_user_participant_count: members(Some(ParticipantType::User), true),
-            present_visitor_participant_count: members(Some(ParticipantType::Visitor), true),
-            tag_count: 0,
-            has_messages: message_count > 0,
-            has_user_messages: user_messages > 0,
-            has_visitor_messages: visitor_messages > 0,
-        }
-    }
-
-    fn message_resource(
-        &self,
-        chat: &Chat,
-        message: &Message,
-        stamper: &Stamper<'_>,
-    ) -> MessageResource {
-        MessageResource {
-            id: message.id.clone(),
-            kind: message.kind,
-            chat_id: chat.id.clone(),
-            room_id: chat.room_id.clone(),
-            created_at: stamper.stamp(message.created_at),
-            sender_type: message.sender.kind,
-            sender_id: message.sender.id.clone(),
-            sender_name: message.sender.name.clone(),
-            sender_public_name: message.sender.public_name.clone(),
-            sender_avatar: message.sender.avatar.clone(),
-            message: message.text.clone(),
-            is_encrypted: false,
-            sensitive_data_purged_at: stamper.stamp_opt(message.purged_at),
-            attachments: message.attachments.clone(),
-            response_to_message_id: None,
-            response_to_attachment_id: None,
-            response_to_action_id: None,
-            response_value: None,
-        }
-    }
-
-    fn envelope(
-        &self,
-        channel: String,
-        action: WebhookAction,
-        resource_id: &str,
-        resource: Option<Value>,
-    ) -> WebhookEnvelope {
-        let app_user_auth = self.behaviour.include_app_user_auth.then(|| AppUserAuth {
-            access_token: ids::access_token(),
-            token_type: "Bearer".to_owned(),
-            expires_in: 300,
-            user_id: self.bot_user_id.clone(),
-            organization_id: self.org_id.clone(),
-        });
-        WebhookEnvelope {
-            channel,
-            action,
-            resource_id: resource_id.to_owned(),
-            resource,
-            app_user_auth,
-        }
-    }
-
-    fn emit_chat(&mut self, action: WebhookAction, chat_id: &str, resource: Option<Value>) {
-        let channel = format!("/api/v5/orgs/{}/owned_chats", self.org_id);
-        let envelope = self.envelope(channel, action, chat_id, resource);
-        self.outbox.push(Emission {
-            kind: ChannelKind::Chats,
-            envelope,
-        });
-    }
-
-    fn emit_message(
-        &mut self,
-        action: WebhookAction,
-        chat_id: &str,
-        message_id: &str,
-        resource: Option<Value>,
-    ) {
-        let channel = format!(
-            "/api/v5/orgs/{}/owned_chats/{chat_id}/messages",
-            self.org_id
-        );
-        let envelope = self.envelope(channel, action, message_id, resource);
-        self.outbox.push(Emission {
-            kind: ChannelKind::Messages,
-            envelope,
-        });
-    }
-
-    /// Emits chat `changed` with the fields that differ from `before`, always with `updated_at`.
-    fn emit_chat_changed(&mut self, chat_id: &str, before: &Value) -> Result<(), StateError> {
-        let after = self.canonical_chat(chat_id)?;
-        let mut keys = changed_keys(before, &after);
-        if !keys.iter().any(|k| k == "updated_at") {
-            keys.push("updated_at".to_owned());
-        }
-        if self.behaviour.changed_includes_id {
-            keys.push("id".to_owned());
-        }
-        let rendered = to_json(&self.render_chat(chat_id, &self.stamper())?);
-        self.emit_chat(WebhookAction::Changed, chat_id, Some(pick(rendered, &keys)));
-        Ok(())
-    }
-
-    /// Emits message `changed` with the fields that differ from `before` (nothing if none do).
-    fn emit_message_changed(
-        &mut self,
-        chat_id: &str,
-        message_id: &str,
-        before: &Value,
-    ) -> Result<(), StateError> {
-        let after = self.canonical_message(chat_id, message_id)?;
-        let mut keys = changed_keys(before, &after);
-        if keys.is_empty() {
-            return Ok(());
-        }
-        if self.behaviour.changed_includes_id {
-            keys.push("id".to_owned());
-        }
-        let rendered = to_json(&self.render_message(chat_id, message_id, &self.stamper())?);
-        self.emit_message(
-            WebhookAction::Changed,
-            chat_id,
-            message_id,
-            Some(pick(rendered, &keys)),
-        );
-        Ok(())
-    }
-
-    fn removed_resource(&self, last_state: Value) -> Option<Value> {
-        match self.behaviour.removed_resource {
-            RemovedResource::LastState => Some(last_state),
-            RemovedResource::Empty => Some(Value::Object(Map::new())),
-            RemovedResource::Absent => None,
-        }
-    }
-}
-
-fn membership_resource(
-    chat: &Chat,
-    membership: &Membership,
-    stamper: &Stamper<'_>,
-) -> MembershipResource {
-    MembershipResource {
-        member_id: membership.member.id.clone(),
-        member_type: membership.member.kind,
-        member_name: membership.member.name.clone(),
-        member_public_name: membership.member.public_name.clone(),
-        member_avatar: membership.member.avatar.clone(),
-        room_id: chat.room_id.clone(),
-        chat_id: chat.id.clone(),
-        created_at: stamper.stamp(membership.created_at),
-        updated_at: stamper.stamp(membership.updated_at),
-        is_participating: membership.is_participating,
-        is_present: membership.is_present,
-        composing_status: "idle".to_owned(),
-        message_count: membership.message_count,
-    }
-}
-
-/// Top-level keys of `after` whose value differs from `before`.
-fn changed_keys(before: &Value, after: &Value) -> Vec<String> {
-    match (before.as_object(), after.as_object()) {
-        (Some(before), Some(after)) => after
-            .iter()
-            .filter(|(key, value)| before.get(key.as_str()) != Some(*value))
-            .map(|(key, _)| key.clone())
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
-/// Only `keys` of an object.
-fn pick(full: Value, keys: &[String]) -> Value {
-    match full {
-        Value::Object(mut object) => Value::Object(
-            keys.iter()
-                .filter_map(|key| object.remove(key).map(|value| (key.clone(), value)))
-                .collect(),
-        ),
-        other => other,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn changed_keys_lists_only_differences() {
-        let before = json!({"a": 1, "b": 2, "c": null});
-        let after = json!({"a": 1, "b": 3, "c": "x"});
-        assert_eq!(
-            changed_keys(&before, &after),
-            vec!["b".to_owned(), "c".to_owned()]
-        );
-    }
-
-    #[test]
-    fn pick_keeps_only_named_keys() {
-        let picked = pick(json!({"a": 1, "b": 2}), &["b".to_owned(), "z".to_owned()]);
-        assert_eq!(picked, json!({"b": 2}));
     }
 }
