@@ -1,5 +1,8 @@
 //! The one place where failures become HTTP answers, in Django REST Framework's shapes:
 //! `{"detail": "..."}` for 401/403/404 and the like, `{"field": ["..."]}` for 400.
+//!
+//! The lower layers fail with their own types (`StateError`, `InvalidCursor`); this module
+//! maps them, so they never need to know about HTTP.
 
 use std::collections::BTreeMap;
 

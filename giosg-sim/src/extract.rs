@@ -1,4 +1,5 @@
-//! Request extractors that answer like Giosg when the input is wrong.
+//! Request extractors that answer like Giosg when the input is wrong: JSON bodies, visitor and
+//! organization credentials, and the page a collection request asks for.
 
 use std::sync::Arc;
 

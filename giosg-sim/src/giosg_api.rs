@@ -1,5 +1,6 @@
 //! The Giosg HTTP API (giosg-api.md §2): visitor endpoints with `Bearer` tokens and organization
-//! endpoints with the `Token` API token.
+//! endpoints with the `Token` API token, behind the middleware that applies injected faults
+//! and delays and logs every call.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,6 +1,7 @@
 //! The JSON shapes the simulator sends, as typed structs (giosg-api.md §3 and §4).
 //!
 //! Timestamps are strings because their form is a setting ([`crate::TimestampFormat`]).
+//! Plain data: the model renders them, the HTTP layer and the webhook emitter send them.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

@@ -1,6 +1,8 @@
 //! Webhook delivery: one background task POSTs the envelopes in emission order (FIFO), with a
 //! timeout per POST, records every attempt, and applies injected faults (duplicate, reorder,
 //! delay, drop) and pauses.
+//!
+//! It delivers plain [`Emission`]s and knows nothing of the model that queued them.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
