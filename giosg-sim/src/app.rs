@@ -1,24 +1,15 @@
-//! The shared application state behind every route, and the router.
+//! The shared application state behind every route: the simulated Giosg, the traffic log and
+//! schedules, the webhook dispatcher and the configuration.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-
-use axum::Router;
-use axum::http::Method;
-use axum::response::IntoResponse;
 
 use crate::config::{Behaviour, SimConfig};
 use crate::error::ApiError;
 use crate::state::{SimState, StateError};
+use crate::sync::lock;
 use crate::traffic::Traffic;
 use crate::webhooks::{DeliveryOptions, Dispatcher};
-use crate::{console, control_api, giosg_api};
-
-/// Locks a mutex, going on with the data if a panicking thread poisoned it: every critical
-/// section leaves the data consistent before anything that could panic.
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 /// Everything the handlers share.
 pub(crate) struct App {
@@ -91,22 +82,4 @@ impl App {
         self.dispatcher.enqueue(emissions, options);
         result.map_err(|error| map_error(error, &state.behaviour))
     }
-}
-
-/// The whole HTTP surface: the Giosg API, the control API under `/_sim/`, and DRF-like
-/// answers for unknown paths and methods.
-pub(crate) fn router(app: Arc<App>) -> Router {
-    Router::new()
-        .merge(giosg_api::routes(Arc::clone(&app)))
-        .merge(control_api::routes())
-        .merge(console::routes())
-        .fallback(|| async { ApiError::NotFound("Not found.".to_owned()) })
-        .method_not_allowed_fallback(|method: Method| async move {
-            ApiError::Status {
-                status: axum::http::StatusCode::METHOD_NOT_ALLOWED,
-                detail: format!("Method \"{method}\" not allowed."),
-            }
-            .into_response()
-        })
-        .with_state(app)
 }

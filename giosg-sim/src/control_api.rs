@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use serde_json::{Map, Value};
 
 use crate::app::App;
-use crate::config::{Behaviour, parse_webhook_url};
+use crate::config::Behaviour;
 use crate::control_types::{
     AgentMessageRequest, AgentRequest, ChatDetail, ChatOverview, EditMessageRequest, ExpiredTokens,
     FlushRequest, JoinOutcome, RoomOnlineRequest, SimInfo, VisitorMessageRequest, VisitorOverview,
@@ -20,10 +20,11 @@ use crate::control_types::{
 };
 use crate::error::ApiError;
 use crate::extract::JsonBody;
-use crate::resources::{ChatResource, MessageResource, RoomResource};
-use crate::state::{DEFAULT_AGENT, to_json};
+use crate::resources::{ChatResource, MessageResource, RoomResource, to_json};
+use crate::state::DEFAULT_AGENT;
 use crate::traffic::{ActiveFaults, DelaySpec, FaultSpec, RequestLog};
-use crate::webhooks::{FlushError, WebhookFaultMode, WebhookFaultSpec, WebhookStatus, redact_url};
+use crate::webhook_url::{parse_webhook_url, redact_url};
+use crate::webhooks::{FlushError, WebhookFaultMode, WebhookFaultSpec, WebhookStatus};
 
 /// How long `POST /_sim/webhooks/flush` waits by default.
 const DEFAULT_FLUSH_TIMEOUT: Duration = Duration::from_secs(10);

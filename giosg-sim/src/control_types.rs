@@ -1,4 +1,5 @@
-//! Request and answer shapes of the control API under `/_sim/`.
+//! Request and answer shapes of the control API under `/_sim/`, shared by the server, the model
+//! (which builds the overviews) and [`SimControl`](crate::SimControl).
 
 use std::collections::BTreeMap;
 

@@ -1,5 +1,8 @@
 //! The one place where failures become HTTP answers, in Django REST Framework's shapes:
 //! `{"detail": "..."}` for 401/403/404 and the like, `{"field": ["..."]}` for 400.
+//!
+//! The lower layers fail with their own types (`StateError`, `InvalidCursor`); this module
+//! maps them, so they never need to know about HTTP.
 
 use std::collections::BTreeMap;
 
@@ -10,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::config::Behaviour;
+use crate::pagination::InvalidCursor;
 use crate::state::StateError;
 
 /// The credential an endpoint wants, named in `WWW-Authenticate` on a 401.
@@ -116,6 +120,12 @@ impl ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Status { status, .. } | Self::Fault { status, .. } => *status,
         }
+    }
+}
+
+impl From<InvalidCursor> for ApiError {
+    fn from(error: InvalidCursor) -> Self {
+        Self::NotFound(error.to_string())
     }
 }
 

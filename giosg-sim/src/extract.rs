@@ -1,15 +1,17 @@
-//! Request extractors that answer like Giosg when the input is wrong.
+//! Request extractors that answer like Giosg when the input is wrong: JSON bodies, visitor and
+//! organization credentials, and the page a collection request asks for.
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::header::AUTHORIZATION;
+use axum::http::header::{AUTHORIZATION, HOST};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use crate::app::App;
 use crate::error::{ApiError, AuthScheme};
+use crate::pagination::PageRequest;
 use crate::state::TokenProblem;
 
 const NOT_PROVIDED: &str = "Authentication credentials were not provided.";
@@ -87,5 +89,30 @@ impl FromRequestParts<Arc<App>> for OrgAuth {
         } else {
             Err(unauthorized("Invalid token."))
         }
+    }
+}
+
+/// Where a collection was asked for: the absolute URL the page links are built on, from the
+/// `Host` header and the path, and the `?cursor=` value.
+impl<S: Send + Sync> FromRequestParts<S> for PageRequest {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let host = parts
+            .headers
+            .get(HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_owned)
+            .or_else(|| parts.uri.authority().map(|a| a.to_string()))
+            .unwrap_or_else(|| "localhost".to_owned());
+        let cursor = parts.uri.query().and_then(|query| {
+            url::form_urlencoded::parse(query.as_bytes())
+                .find(|(name, _)| name == "cursor")
+                .map(|(_, value)| value.into_owned())
+        });
+        Ok(Self::new(
+            format!("http://{host}{}", parts.uri.path()),
+            cursor,
+        ))
     }
 }

@@ -1,14 +1,17 @@
 //! The Giosg HTTP API (giosg-api.md §2): visitor endpoints with `Bearer` tokens and organization
-//! endpoints with the `Token` API token.
+//! endpoints with the `Token` API token, behind the middleware that applies injected faults
+//! and delays and logs every call.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::{MatchedPath, Path, Request, State};
 use axum::http::StatusCode;
-use axum::middleware::from_fn_with_state;
+use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
+use chrono::Utc;
 use serde::Deserialize;
 
 use crate::app::App;
@@ -20,7 +23,7 @@ use crate::paths;
 use crate::resources::{
     ChatResource, MembershipResource, MessageResource, OnlineUserResource, Page,
 };
-use crate::traffic::giosg_traffic;
+use crate::traffic::{Endpoint, RequestRecord};
 
 const REQUIRED: &str = "This field is required.";
 const BLANK: &str = "This field may not be blank.";
@@ -43,6 +46,52 @@ pub(crate) fn routes(app: Arc<App>) -> Router<Arc<App>> {
         .route(paths::VISITOR_CHATS, get(visitor_chats))
         .route(paths::VISITOR_CHAT, get(visitor_chat).patch(end_chat))
         .route_layer(from_fn_with_state(app, giosg_traffic))
+}
+
+/// Middleware on every Giosg route: applies delays and faults, then logs the call and its status.
+async fn giosg_traffic(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    let endpoint = request
+        .extensions()
+        .get::<MatchedPath>()
+        .and_then(|matched| Endpoint::resolve(request.method(), matched.as_str()));
+    let Some(endpoint) = endpoint else {
+        return next.run(request).await;
+    };
+    let method = request.method().to_string();
+    let path = request.uri().path_and_query().map_or_else(
+        || request.uri().path().to_owned(),
+        |pq| pq.as_str().to_owned(),
+    );
+    let at = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let (fault, delay) = app.traffic().take(endpoint);
+    if let Some(delay_ms) = delay {
+        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+    }
+    let response = match fault {
+        Some(fault) => {
+            if let Some(delay_ms) = fault.delay_ms {
+                tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+            }
+            tracing::info!(%endpoint, status = fault.status, "injected fault");
+            ApiError::Fault {
+                status: StatusCode::from_u16(fault.status)
+                    .unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+                retry_after: fault.retry_after,
+            }
+            .into_response()
+        }
+        None => next.run(request).await,
+    };
+    let status = response.status().as_u16();
+    tracing::debug!(%endpoint, %method, %path, status, "giosg api call");
+    app.traffic().record(RequestRecord {
+        endpoint,
+        method,
+        path,
+        status,
+        at,
+    });
+    response
 }
 
 /// 404 unless `org` is the simulated organization.

@@ -22,23 +22,43 @@
 
 #![warn(missing_docs)]
 
-mod app;
+// Layers. A module imports only from lower layers, or from modules named before it in its own
+// layer's order below; never upwards, so the imports have no cycle. (A module and its own
+// submodules may use each other.)
+//
+// 1. Plain data and rules: no HTTP server, no shared state. Order: ids, paths, sync,
+//    webhook_url; config; time; resources; then emission, pagination, control_types, traffic.
+//    Guesses about Giosg: the switchable ones are all in `config::behaviour`; fixed shapes
+//    live where they are made (ids in `ids`, timestamps in `time`, pages in `pagination`,
+//    webhook envelopes and `changed`/`removed` resources in `state::emit`).
 mod config;
-mod console;
-mod control_api;
-mod control_client;
 mod control_types;
-mod error;
-mod extract;
-mod giosg_api;
+mod emission;
 mod ids;
 mod pagination;
 mod paths;
 mod resources;
-mod state;
+mod sync;
 mod time;
 mod traffic;
+mod webhook_url;
+// 2. The model: the simulated Giosg. It queues `emission`s and knows neither HTTP nor the
+//    webhook emitter.
+mod state;
+// 3. The webhook emitter: it delivers `emission`s and knows nothing of `state`.
 mod webhooks;
+// 4. HTTP. Order: error (lower-layer failures as answers), app (the shared server state),
+//    extract, the routes (giosg_api, control_api, console), router.
+mod app;
+mod console;
+mod control_api;
+mod error;
+mod extract;
+mod giosg_api;
+mod router;
+// Beside the server: a typed client of the control API, using only layer 1 and the public
+// types of `webhooks`.
+mod control_client;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -86,13 +106,13 @@ impl Simulator {
         let chat_url = config
             .chat_webhook_url
             .as_deref()
-            .map(config::parse_webhook_url)
+            .map(webhook_url::parse_webhook_url)
             .transpose()
             .map_err(anyhow::Error::msg)?;
         let message_url = config
             .message_webhook_url
             .as_deref()
-            .map(config::parse_webhook_url)
+            .map(webhook_url::parse_webhook_url)
             .transpose()
             .map_err(anyhow::Error::msg)?;
         let listener = TcpListener::bind(config.bind)
@@ -106,7 +126,7 @@ impl Simulator {
             .context("cannot build the webhook HTTP client")?;
         let worker = tokio::spawn(Arc::clone(&dispatcher).run());
         let app = app::App::new(config.clone(), base_url.clone(), dispatcher);
-        let router = app::router(app);
+        let router = router::router(app);
 
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {

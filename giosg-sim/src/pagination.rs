@@ -2,15 +2,14 @@
 //!
 //! The cursor is opaque to clients: base64url of a direction and the `(created_at, id)` key of
 //! the item it is relative to, so pages stay stable while items are added.
+//!
+//! Plain rules, no HTTP: `extract` builds a [`PageRequest`] from a request, and `error` turns
+//! [`InvalidCursor`] into the HTTP answer.
 
-use axum::extract::FromRequestParts;
-use axum::http::header::HOST;
-use axum::http::request::Parts;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 
-use crate::error::ApiError;
 use crate::resources::Page;
 
 /// The order of a collection: creation time, then id.
@@ -70,6 +69,11 @@ pub(crate) struct PageRequest {
 }
 
 impl PageRequest {
+    /// `url` is absolute and without query; `cursor` is the raw `?cursor=` value, if any.
+    pub(crate) fn new(url: String, cursor: Option<String>) -> Self {
+        Self { url, cursor }
+    }
+
     fn link(&self, cursor: Option<&Cursor>) -> String {
         match cursor {
             Some(cursor) => format!("{}?cursor={}", self.url, cursor.encode()),
@@ -78,40 +82,20 @@ impl PageRequest {
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for PageRequest {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let host = parts
-            .headers
-            .get(HOST)
-            .and_then(|h| h.to_str().ok())
-            .map(str::to_owned)
-            .or_else(|| parts.uri.authority().map(|a| a.to_string()))
-            .unwrap_or_else(|| "localhost".to_owned());
-        let cursor = parts.uri.query().and_then(|query| {
-            url::form_urlencoded::parse(query.as_bytes())
-                .find(|(name, _)| name == "cursor")
-                .map(|(_, value)| value.into_owned())
-        });
-        Ok(Self {
-            url: format!("http://{host}{}", parts.uri.path()),
-            cursor,
-        })
-    }
-}
+/// A `?cursor=` that does not decode; the HTTP layer answers it like DRF, with a 404.
+#[derive(Debug, thiserror::Error)]
+#[error("Invalid cursor")]
+pub(crate) struct InvalidCursor;
 
 /// One page of `items` (in any order; sorted here).
 pub(crate) fn paginate<T>(
     mut items: Vec<(SortKey, T)>,
     request: &PageRequest,
     page_size: usize,
-) -> Result<Page<T>, ApiError> {
+) -> Result<Page<T>, InvalidCursor> {
     items.sort_by(|a, b| a.0.cmp(&b.0));
     let cursor = match &request.cursor {
-        Some(raw) => {
-            Some(Cursor::decode(raw).ok_or_else(|| ApiError::NotFound("Invalid cursor".into()))?)
-        }
+        Some(raw) => Some(Cursor::decode(raw).ok_or(InvalidCursor)?),
         None => None,
     };
     let len = items.len();

@@ -1,8 +1,10 @@
 //! The JSON shapes the simulator sends, as typed structs (giosg-api.md §3 and §4).
 //!
 //! Timestamps are strings because their form is a setting ([`crate::TimestampFormat`]).
+//! Plain data: the model renders them, the HTTP layer and the webhook emitter send them.
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 /// `chat_type` of a chat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -342,4 +344,13 @@ pub struct WebhookEnvelope {
     /// Bot user credentials, only for apps with a bot user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_user_auth: Option<AppUserAuth>,
+}
+
+/// A resource as JSON. Our resources always serialize (string keys only), so the fallback is
+/// unreachable; it exists so a bug shows as a wrong webhook, not a crashed server.
+pub(crate) fn to_json<T: Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or_else(|error| {
+        tracing::error!(%error, "resource did not serialize");
+        Value::Object(Map::new())
+    })
 }

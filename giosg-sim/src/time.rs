@@ -1,4 +1,5 @@
-//! The simulator's clock and the rendering of timestamps.
+//! The simulator's clock and the rendering of timestamps in the [`TimestampFormat`] of the
+//! current behaviour.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -1,19 +1,14 @@
 //! Giosg API traffic: endpoint names, the request log, and injected faults and delays.
+//!
+//! The schedules and the log as plain data, held by `app`; the middleware that applies them to
+//! requests is in `giosg_api`, so this module knows nothing of the server.
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
-use std::time::Duration;
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{Method, StatusCode};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use chrono::Utc;
+use axum::http::Method;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::app::App;
-use crate::error::ApiError;
 use crate::paths;
 
 /// A Giosg API endpoint, by the name used in faults, delays and the request counts.
@@ -251,7 +246,7 @@ impl Traffic {
     }
 
     /// The fault and the delay that apply to this call, each used up by one.
-    fn take(&mut self, endpoint: Endpoint) -> (Option<FaultSpec>, Option<u64>) {
+    pub(crate) fn take(&mut self, endpoint: Endpoint) -> (Option<FaultSpec>, Option<u64>) {
         let fault = self
             .active
             .faults
@@ -277,61 +272,11 @@ impl Traffic {
         (fault, delay)
     }
 
-    fn record(&mut self, record: RequestRecord) {
+    pub(crate) fn record(&mut self, record: RequestRecord) {
         *self.requests.counts.entry(record.endpoint).or_default() += 1;
         self.requests.total += 1;
         self.requests.log.push(record);
     }
-}
-
-/// Middleware on every Giosg route: applies delays and faults, then logs the call and its status.
-pub(crate) async fn giosg_traffic(
-    State(app): State<Arc<App>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let endpoint = request
-        .extensions()
-        .get::<MatchedPath>()
-        .and_then(|matched| Endpoint::resolve(request.method(), matched.as_str()));
-    let Some(endpoint) = endpoint else {
-        return next.run(request).await;
-    };
-    let method = request.method().to_string();
-    let path = request.uri().path_and_query().map_or_else(
-        || request.uri().path().to_owned(),
-        |pq| pq.as_str().to_owned(),
-    );
-    let at = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let (fault, delay) = app.traffic().take(endpoint);
-    if let Some(delay_ms) = delay {
-        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
-    }
-    let response = match fault {
-        Some(fault) => {
-            if let Some(delay_ms) = fault.delay_ms {
-                tokio::time::sleep(Duration::from_millis(delay_ms)).await;
-            }
-            tracing::info!(%endpoint, status = fault.status, "injected fault");
-            ApiError::Fault {
-                status: StatusCode::from_u16(fault.status)
-                    .unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
-                retry_after: fault.retry_after,
-            }
-            .into_response()
-        }
-        None => next.run(request).await,
-    };
-    let status = response.status().as_u16();
-    tracing::debug!(%endpoint, %method, %path, status, "giosg api call");
-    app.traffic().record(RequestRecord {
-        endpoint,
-        method,
-        path,
-        status,
-        at,
-    });
-    response
 }
 
 #[cfg(test)]

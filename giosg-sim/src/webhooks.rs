@@ -1,6 +1,8 @@
 //! Webhook delivery: one background task POSTs the envelopes in emission order (FIFO), with a
 //! timeout per POST, records every attempt, and applies injected faults (duplicate, reorder,
 //! delay, drop) and pauses.
+//!
+//! It delivers plain [`Emission`]s and knows nothing of the model that queued them.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -11,9 +13,10 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, watch};
 use url::Url;
 
-use crate::app::lock;
+use crate::emission::{ChannelKind, Emission};
 use crate::resources::{WebhookAction, WebhookEnvelope};
-use crate::state::{ChannelKind, Emission};
+use crate::sync::lock;
+use crate::webhook_url::redact_url;
 
 /// Pause between retries of a failed POST (see [`crate::Behaviour::webhook_retries`]).
 const RETRY_PAUSE: Duration = Duration::from_millis(100);
@@ -439,47 +442,5 @@ impl Dispatcher {
             envelope: pending.envelope.clone(),
         };
         lock(&self.queue).log.push(record);
-    }
-}
-
-/// The URL with every query value and any password replaced by `REDACTED`.
-pub(crate) fn redact_url(url: &Url) -> String {
-    let mut url = url.clone();
-    if url.password().is_some() {
-        // Only fails for URLs that cannot have credentials, which then have no password.
-        let _ = url.set_password(Some("REDACTED"));
-    }
-    if url.query().is_some() {
-        let names: Vec<String> = url
-            .query_pairs()
-            .map(|(name, _)| name.into_owned())
-            .collect();
-        let mut pairs = url.query_pairs_mut();
-        pairs.clear();
-        for name in names {
-            pairs.append_pair(&name, "REDACTED");
-        }
-        drop(pairs);
-    }
-    url.to_string()
-}
-
-/// [`redact_url`] for a string that may not parse.
-pub(crate) fn redact_url_str(raw: &str) -> String {
-    Url::parse(raw).map_or_else(|_| "<unparsable url>".to_owned(), |url| redact_url(&url))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn redaction_hides_query_values_and_passwords() {
-        let url = Url::parse("http://user:pw@127.0.0.1:9/hook?token=s3cret&x=1").unwrap();
-        let redacted = redact_url(&url);
-        assert!(!redacted.contains("s3cret"));
-        assert!(!redacted.contains("pw"));
-        assert!(redacted.contains("token=REDACTED"));
-        assert!(redacted.contains("x=REDACTED"));
     }
 }
