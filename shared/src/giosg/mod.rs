@@ -6,6 +6,7 @@
 mod client;
 mod error;
 mod session;
+mod transport;
 mod types;
 
 pub use client::{GiosgClient, GiosgConfig};
