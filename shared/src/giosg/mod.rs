@@ -4,6 +4,7 @@
 //! The contract is `giosg-api.md`; the client's retry rules are tabled on [`GiosgClient`].
 
 mod client;
+mod endpoints;
 mod error;
 mod session;
 mod transport;
