@@ -1,175 +1,33 @@
-//! The Giosg HTTP client: endpoints of giosg-api.md §2 with timeouts, retries within a budget,
-//! visitor token refresh, and pagination.
+//! The Giosg client itself: its configuration, its construction, and how its calls are carried:
+//! without credentials, with the API token, or as the visitor (token refreshed before it
+//! expires, re-authentication once on 401), and paginated collections read to the end. The
+//! endpoints are in `endpoints.rs`; each request's attempts and retries are the transport's.
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use chrono::{DateTime, Utc};
-use rand::Rng;
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
-use serde::Deserialize;
+use chrono::Utc;
 use serde::de::DeserializeOwned;
-use serde_json::json;
 use tracing::{debug, warn};
 use url::Url;
 
-use super::error::{GiosgError, message_from_body, scrub};
+use super::config::GiosgConfig;
+use super::error::GiosgError;
 use super::session::VisitorSession;
-use super::types::{Membership, OnlineUser, Page, Room};
-use crate::domain::{ChatId, ChatResource, GiosgTime, MessageResource, OrgId, RoomId, VisitorId};
+use super::transport::{Auth, Endpoint, Transport, parse};
+use super::types::Page;
+use crate::domain::{ChatId, VisitorId};
 use crate::secret::Secret;
-
-/// Token lifetime assumed when Giosg's auth answer gives neither `expires_in` nor `expires_at`.
-const FALLBACK_TOKEN_LIFETIME: chrono::Duration = chrono::Duration::seconds(300);
-
-/// How to reach Giosg, and how patient to be with it.
-#[derive(Clone, Debug)]
-pub struct GiosgConfig {
-    /// `https://service.giosg.com` in production; the simulator's address in tests.
-    pub base_url: Url,
-    pub org_id: OrgId,
-    pub room_id: RoomId,
-    /// The organization API token (`Authorization: Token …`).
-    pub api_token: Secret,
-    /// Longest time one attempt may take, from connecting to the end of the body.
-    pub request_timeout: Duration,
-    /// Longest time to establish a TCP connection.
-    pub connect_timeout: Duration,
-    /// Longest time one call may take across all its attempts and the waits between them.
-    pub retry_budget: Duration,
-    /// Most attempts per call (the first one included).
-    pub max_attempts: u32,
-    /// Upper bound of the first backoff; doubles per attempt (full jitter).
-    pub backoff_base: Duration,
-    /// Upper bound of any backoff.
-    pub backoff_max: Duration,
-    /// Most pages followed when reading a paginated collection.
-    pub max_pages: u32,
-    /// `presence_expires_in` sent when joining the room; Giosg's default when `None`.
-    pub presence_expires_in: Option<Duration>,
-}
-
-impl GiosgConfig {
-    /// A configuration with the default timeouts: 3 s per attempt, 8 s per call, 4 attempts,
-    /// backoff from 100 ms up to 2 s.
-    pub fn new(base_url: Url, org_id: OrgId, room_id: RoomId, api_token: Secret) -> Self {
-        Self {
-            base_url,
-            org_id,
-            room_id,
-            api_token,
-            request_timeout: Duration::from_secs(3),
-            connect_timeout: Duration::from_secs(1),
-            retry_budget: Duration::from_secs(8),
-            max_attempts: 4,
-            backoff_base: Duration::from_millis(100),
-            backoff_max: Duration::from_secs(2),
-            max_pages: 100,
-            presence_expires_in: None,
-        }
-    }
-
-    fn validate(&self) -> Result<(), GiosgError> {
-        let fail = |what: &str| Err(GiosgError::Config(what.to_owned()));
-        if !matches!(self.base_url.scheme(), "http" | "https") || self.base_url.host().is_none() {
-            return fail("the Giosg base URL must be an http(s) URL with a host");
-        }
-        if self.base_url.query().is_some() || !self.base_url.username().is_empty() {
-            return fail("the Giosg base URL must not carry a query or credentials");
-        }
-        if self.org_id.as_str().is_empty() || self.room_id.as_str().is_empty() {
-            return fail("the Giosg organization id and room id must not be empty");
-        }
-        if self.api_token.expose().is_empty() {
-            return fail("the Giosg API token must not be empty");
-        }
-        if self.request_timeout.is_zero() || self.connect_timeout.is_zero() {
-            return fail("the Giosg request and connect timeouts must be positive");
-        }
-        if self.retry_budget.is_zero() || self.max_attempts == 0 || self.max_pages == 0 {
-            return fail("the Giosg retry budget, attempts and page cap must be positive");
-        }
-        Ok(())
-    }
-}
-
-/// Whether an endpoint may be sent again when the first attempt may have reached Giosg.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Repeat {
-    /// Repeating has no further effect: retry on 429, any 5xx, timeouts and network errors.
-    Safe,
-    /// Repeating could act twice: retry only when Giosg certainly did not act
-    /// (429, 503, or no connection was made).
-    OnlyIfNotReceived,
-}
-
-#[derive(Clone, Copy, Debug)]
-enum Verb {
-    Get,
-    Post,
-    Patch,
-}
-
-impl Verb {
-    fn method(self) -> reqwest::Method {
-        match self {
-            Self::Get => reqwest::Method::GET,
-            Self::Post => reqwest::Method::POST,
-            Self::Patch => reqwest::Method::PATCH,
-        }
-    }
-
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Get => "GET",
-            Self::Post => "POST",
-            Self::Patch => "PATCH",
-        }
-    }
-}
-
-/// A Giosg endpoint: its name in logs and errors, its method, and its retry class.
-#[derive(Clone, Copy, Debug)]
-struct Endpoint {
-    name: &'static str,
-    verb: Verb,
-    repeat: Repeat,
-}
-
-const fn endpoint(name: &'static str, verb: Verb, repeat: Repeat) -> Endpoint {
-    Endpoint { name, verb, repeat }
-}
-
-const VISITOR_AUTH: Endpoint = endpoint("visitor_auth", Verb::Post, Repeat::Safe);
-const JOIN_ROOM: Endpoint = endpoint("join_room", Verb::Post, Repeat::Safe);
-const REFRESH_PRESENCE: Endpoint = endpoint("refresh_presence", Verb::Patch, Repeat::Safe);
-const SET_VARIABLE: Endpoint = endpoint("set_variable", Verb::Post, Repeat::Safe);
-const ROOM: Endpoint = endpoint("room", Verb::Get, Repeat::Safe);
-const ONLINE_USERS: Endpoint = endpoint("online_users", Verb::Get, Repeat::Safe);
-const START_CHAT: Endpoint = endpoint("start_chat", Verb::Post, Repeat::OnlyIfNotReceived);
-const SEND_MESSAGE: Endpoint = endpoint("send_message", Verb::Post, Repeat::OnlyIfNotReceived);
-const CHAT_MEMBERSHIPS: Endpoint = endpoint("memberships", Verb::Get, Repeat::Safe);
-const OWNED_CHAT: Endpoint = endpoint("owned_chat", Verb::Get, Repeat::Safe);
-const VISITOR_CHATS: Endpoint = endpoint("visitor_chats", Verb::Get, Repeat::Safe);
-const VISITOR_MESSAGES: Endpoint = endpoint("visitor_messages", Verb::Get, Repeat::Safe);
-const END_CHAT: Endpoint = endpoint("end_chat", Verb::Patch, Repeat::Safe);
 
 /// Whether a visitor call still makes sense when re-authenticating gave a different visitor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Binding {
+pub(super) enum Binding {
     /// The call is about the room, not about who the visitor is: carry on as the new visitor.
     Room,
     /// The call acts on the visitor's own presence, chats or messages: fail with
     /// [`GiosgError::VisitorReplaced`].
     Visitor,
-}
-
-enum Auth<'a> {
-    None,
-    ApiToken,
-    Visitor(&'a Secret),
 }
 
 /// A typed, retrying client for the Giosg endpoints this project uses.
@@ -213,8 +71,7 @@ pub struct GiosgClient {
 }
 
 struct Inner {
-    http: reqwest::Client,
-    config: GiosgConfig,
+    transport: Transport,
     /// `base_url` with a trailing slash, so that paths extend it.
     base: Url,
 }
@@ -222,29 +79,9 @@ struct Inner {
 impl std::fmt::Debug for GiosgClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GiosgClient")
-            .field("config", &self.inner.config)
+            .field("config", self.config())
             .finish_non_exhaustive()
     }
-}
-
-/// Giosg's answer to `POST /api/v5/public/orgs/{org}/auth`. Not `Debug`: it holds credentials.
-#[derive(Deserialize)]
-struct AuthAnswer {
-    visitor_id: VisitorId,
-    #[serde(deserialize_with = "secret_from_string")]
-    visitor_secret_id: Secret,
-    #[serde(deserialize_with = "secret_from_string")]
-    access_token: Secret,
-    #[serde(default)]
-    expires_at: Option<GiosgTime>,
-    #[serde(default)]
-    expires_in: Option<f64>,
-}
-
-fn secret_from_string<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Secret, D::Error> {
-    String::deserialize(deserializer).map(Secret::from)
 }
 
 impl GiosgClient {
@@ -257,342 +94,39 @@ impl GiosgClient {
             base.set_path(&path);
         }
         base.set_fragment(None);
-        let http = reqwest::Client::builder()
-            .use_rustls_tls()
-            .connect_timeout(config.connect_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("giosg-chat-bridge/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| {
-                GiosgError::Config(format!(
-                    "cannot build the HTTP client: {}",
-                    describe_transport_error(&e)
-                ))
-            })?;
+        let transport = Transport::new(config)?;
         Ok(Self {
-            inner: Arc::new(Inner { http, config, base }),
+            inner: Arc::new(Inner { transport, base }),
         })
     }
 
     pub fn config(&self) -> &GiosgConfig {
-        &self.inner.config
+        self.inner.transport.config()
     }
 
     /// The same client (sharing its connection pool) with another organization API token:
     /// how a rotated token is taken into use without a restart.
     pub fn with_api_token(&self, api_token: Secret) -> Self {
-        let mut config = self.inner.config.clone();
-        config.api_token = api_token;
         Self {
             inner: Arc::new(Inner {
-                http: self.inner.http.clone(),
-                config,
+                transport: self.inner.transport.with_api_token(api_token),
                 base: self.inner.base.clone(),
             }),
         }
     }
 
-    /// #1: authenticates a visitor: a new one (`None`) or a returning one with its stored
-    /// `visitor_secret_id`. The session is marked changed (it was never stored).
-    ///
-    /// What Giosg does with an unknown secret is not documented; it may answer with a new
-    /// visitor, so compare [`VisitorSession::visitor_id`] with the stored id (or use
-    /// [`GiosgClient::reauthenticate`], which does).
-    pub async fn authenticate_visitor(
-        &self,
-        visitor_secret_id: Option<&Secret>,
-    ) -> Result<VisitorSession, GiosgError> {
-        let url = self.url(&["api", "v5", "public", "orgs", self.org_segment(), "auth"]);
-        let body = json!({ "visitor_secret_id": visitor_secret_id.map(Secret::expose) });
-        let requested_at = Utc::now();
-        let known: Vec<&str> = visitor_secret_id.map(Secret::expose).into_iter().collect();
-        let answer = self
-            .send(VISITOR_AUTH, &url, Auth::None, Some(&body), &known)
-            .await?;
-        let auth: AuthAnswer = parse(VISITOR_AUTH, &answer, &known)?;
-        if auth.visitor_id.as_str().is_empty() || auth.access_token.expose().is_empty() {
-            return Err(GiosgError::InvalidResponse {
-                endpoint: VISITOR_AUTH.name,
-                reason: "the answer has an empty visitor id or access token".into(),
-            });
-        }
-        let expires_at = token_expiry(requested_at, auth.expires_in, auth.expires_at);
-        Ok(VisitorSession::fresh(
-            auth.visitor_id,
-            auth.visitor_secret_id,
-            auth.access_token,
-            expires_at,
-        ))
-    }
-
-    /// Re-authenticates the session's visitor with its stored secret now, whatever the token's
-    /// age. Returns the previous visitor id when Giosg answered with a different visitor (the
-    /// session then holds the new one; it must join the room again).
-    pub async fn reauthenticate(
-        &self,
-        session: &mut VisitorSession,
-    ) -> Result<Option<VisitorId>, GiosgError> {
-        let renewed = self
-            .authenticate_visitor(Some(session.visitor_secret_id()))
-            .await?;
-        let previous = session.replace_with(renewed);
-        if let Some(previous) = &previous {
-            warn!(
-                previous_visitor = %previous,
-                visitor = %session.visitor_id(),
-                "Giosg answered re-authentication with a different visitor"
-            );
-        }
-        Ok(previous)
-    }
-
-    /// #2: puts the visitor in the configured room (200 already there, 201 added: both fine).
-    pub async fn join_room(&self, session: &mut VisitorSession) -> Result<(), GiosgError> {
-        let url = self.url(&[
-            "api",
-            "v5",
-            "public",
-            "orgs",
-            self.org_segment(),
-            "rooms",
-            self.room_segment(),
-            "visitors",
-        ]);
-        let presence = self.inner.config.presence_expires_in.map(|d| d.as_secs());
-        self.visitor_call(session, JOIN_ROOM, Binding::Room, |visitor| {
-            let mut body = json!({ "id": visitor.as_str() });
-            if let Some(seconds) = presence {
-                body["presence_expires_in"] = json!(seconds);
-            }
-            (url.clone(), Some(body))
-        })
-        .await
-        .map(drop)
-    }
-
-    /// #3: keeps the visitor present in the room for `presence_expires_in` more.
-    pub async fn refresh_presence(
-        &self,
-        session: &mut VisitorSession,
-        presence_expires_in: Duration,
-    ) -> Result<(), GiosgError> {
-        let body = json!({ "presence_expires_in": presence_expires_in.as_secs() });
-        self.visitor_call(session, REFRESH_PRESENCE, Binding::Visitor, |visitor| {
-            let url = self.url(&[
-                "api",
-                "v5",
-                "public",
-                "orgs",
-                self.org_segment(),
-                "rooms",
-                self.room_segment(),
-                "visitors",
-                visitor.as_str(),
-            ]);
-            (url, Some(body.clone()))
-        })
-        .await
-        .map(drop)
-    }
-
-    /// #4: sets the name agents see for this visitor (the `username` variable).
-    pub async fn set_username(&self, visitor: &VisitorId, name: &str) -> Result<(), GiosgError> {
-        self.set_variable(visitor, "username", name).await
-    }
-
-    /// #4: sets a visitor variable, shown to agents as extra visitor data.
-    pub async fn set_variable(
-        &self,
-        visitor: &VisitorId,
-        key: &str,
-        value: &str,
-    ) -> Result<(), GiosgError> {
-        let url = self.url(&[
-            "api",
-            "v5",
-            "orgs",
-            self.org_segment(),
-            "rooms",
-            self.room_segment(),
-            "visitors",
-            visitor.as_str(),
-            "variables",
-        ]);
-        let body = json!({ "key": key, "value": value });
-        self.org_call(SET_VARIABLE, &url, Some(&body))
-            .await
-            .map(drop)
-    }
-
-    /// #5: the configured room as the visitor sees it (`is_online`: an agent is available).
-    pub async fn room(&self, session: &mut VisitorSession) -> Result<Room, GiosgError> {
-        let url = self.url(&[
-            "api",
-            "v5",
-            "public",
-            "orgs",
-            self.org_segment(),
-            "rooms",
-            self.room_segment(),
-        ]);
-        let answer = self
-            .visitor_call(session, ROOM, Binding::Room, |_| (url.clone(), None))
-            .await?;
-        parse(ROOM, &answer, &[])
-    }
-
-    /// #6: the agents online in the configured room (all pages).
-    pub async fn online_users(
-        &self,
-        session: &mut VisitorSession,
-    ) -> Result<Vec<OnlineUser>, GiosgError> {
-        let url = self.url(&[
-            "api",
-            "v5",
-            "public",
-            "orgs",
-            self.org_segment(),
-            "rooms",
-            self.room_segment(),
-            "online_users",
-        ]);
-        self.all_pages(ONLINE_USERS, url, Some((session, Binding::Room)))
-            .await
-    }
-
-    /// #7: starts a chat as the visitor in the configured room. Not retried when Giosg may have
-    /// acted (see the table on [`GiosgClient`]).
-    pub async fn start_chat(
-        &self,
-        session: &mut VisitorSession,
-    ) -> Result<ChatResource, GiosgError> {
-        let answer = self
-            .visitor_call(session, START_CHAT, Binding::Visitor, |visitor| {
-                let url = self.url(&[
-                    "api",
-                    "v5",
-                    "public",
-                    "orgs",
-                    self.org_segment(),
-                    "rooms",
-                    self.room_segment(),
-                    "visitors",
-                    visitor.as_str(),
-                    "chats",
-                ]);
-                (url, None)
-            })
-            .await?;
-        parse(START_CHAT, &answer, &[])
-    }
-
-    /// #8: sends a text message as the visitor. Not retried when Giosg may have acted (see the
-    /// table on [`GiosgClient`]): an [`GiosgError::Unavailable`] may then mean the message was
-    /// sent after all (its webhook echo will tell), and an [`GiosgError::InvalidResponse`]
-    /// means it was.
-    pub async fn send_message(
-        &self,
-        session: &mut VisitorSession,
-        chat: &ChatId,
-        text: &str,
-    ) -> Result<MessageResource, GiosgError> {
-        let body = json!({ "type": "msg", "message": text });
-        let answer = self
-            .visitor_call(session, SEND_MESSAGE, Binding::Visitor, |visitor| {
-                (
-                    self.visitor_chat_url(visitor, chat, Some("messages")),
-                    Some(body.clone()),
-                )
-            })
-            .await?;
-        parse(SEND_MESSAGE, &answer, &[])
-    }
-
-    /// #9: the members of a chat of the organization (all pages; API token).
-    pub async fn chat_memberships(&self, chat: &ChatId) -> Result<Vec<Membership>, GiosgError> {
-        let url = self.url(&[
-            "api",
-            "v5",
-            "orgs",
-            self.org_segment(),
-            "owned_chats",
-            chat.as_str(),
-            "memberships",
-        ]);
-        self.all_pages(CHAT_MEMBERSHIPS, url, None).await
-    }
-
-    /// #10: one chat of the organization (API token).
-    pub async fn owned_chat(&self, chat: &ChatId) -> Result<ChatResource, GiosgError> {
-        let url = self.url(&[
-            "api",
-            "v5",
-            "orgs",
-            self.org_segment(),
-            "owned_chats",
-            chat.as_str(),
-        ]);
-        let answer = self.org_call(OWNED_CHAT, &url, None).await?;
-        parse(OWNED_CHAT, &answer, &[])
-    }
-
-    /// #11: the visitor's chats (all pages).
-    pub async fn visitor_chats(
-        &self,
-        session: &mut VisitorSession,
-    ) -> Result<Vec<ChatResource>, GiosgError> {
-        let url = self.url(&[
-            "api",
-            "v5",
-            "public",
-            "visitors",
-            session.visitor_id().as_str(),
-            "chats",
-        ]);
-        self.all_pages(VISITOR_CHATS, url, Some((session, Binding::Visitor)))
-            .await
-    }
-
-    /// #11: the messages of one of the visitor's chats (all pages).
-    pub async fn visitor_messages(
-        &self,
-        session: &mut VisitorSession,
-        chat: &ChatId,
-    ) -> Result<Vec<MessageResource>, GiosgError> {
-        let url = self.visitor_chat_url(session.visitor_id(), chat, Some("messages"));
-        self.all_pages(VISITOR_MESSAGES, url, Some((session, Binding::Visitor)))
-            .await
-    }
-
-    /// #12: ends one of the visitor's chats.
-    pub async fn end_chat_as_visitor(
-        &self,
-        session: &mut VisitorSession,
-        chat: &ChatId,
-    ) -> Result<(), GiosgError> {
-        let body = json!({ "is_ended": true });
-        self.visitor_call(session, END_CHAT, Binding::Visitor, |visitor| {
-            (
-                self.visitor_chat_url(visitor, chat, None),
-                Some(body.clone()),
-            )
-        })
-        .await
-        .map(drop)
-    }
-
     // --- plumbing -------------------------------------------------------------------------
 
-    fn org_segment(&self) -> &str {
-        self.inner.config.org_id.as_str()
+    pub(super) fn org_segment(&self) -> &str {
+        self.config().org_id.as_str()
     }
 
-    fn room_segment(&self) -> &str {
-        self.inner.config.room_id.as_str()
+    pub(super) fn room_segment(&self) -> &str {
+        self.config().room_id.as_str()
     }
 
     /// The base URL extended by `segments`, each percent-encoded as one path segment.
-    fn url(&self, segments: &[&str]) -> Url {
+    pub(super) fn url(&self, segments: &[&str]) -> Url {
         let mut url = self.inner.base.clone();
         url.path_segments_mut()
             .expect("validated: an http(s) base URL has path segments")
@@ -601,26 +135,48 @@ impl GiosgClient {
         url
     }
 
-    fn visitor_chat_url(&self, visitor: &VisitorId, chat: &ChatId, tail: Option<&str>) -> Url {
+    pub(super) fn visitor_chat_url(
+        &self,
+        visitor: &VisitorId,
+        chat: &ChatId,
+        tail: Option<&str>,
+    ) -> Url {
         let mut segments = vec!["api", "v5", "public", "visitors", visitor.as_str()];
         segments.extend(["chats", chat.as_str()]);
         segments.extend(tail);
         self.url(&segments)
     }
 
+    /// A call without credentials: visitor authentication.
+    pub(super) async fn anonymous_call(
+        &self,
+        endpoint: Endpoint,
+        url: &Url,
+        body: Option<&serde_json::Value>,
+        known_secrets: &[&str],
+    ) -> Result<Bytes, GiosgError> {
+        self.inner
+            .transport
+            .send(endpoint, url, Auth::None, body, known_secrets)
+            .await
+    }
+
     /// A call with the organization API token.
-    async fn org_call(
+    pub(super) async fn org_call(
         &self,
         endpoint: Endpoint,
         url: &Url,
         body: Option<&serde_json::Value>,
     ) -> Result<Bytes, GiosgError> {
-        self.send(endpoint, url, Auth::ApiToken, body, &[]).await
+        self.inner
+            .transport
+            .send(endpoint, url, Auth::ApiToken, body, &[])
+            .await
     }
 
     /// A call with the visitor's access token: refreshed first when it is about to expire, and
     /// once more (with one more attempt) when Giosg answers 401.
-    async fn visitor_call(
+    pub(super) async fn visitor_call(
         &self,
         session: &mut VisitorSession,
         endpoint: Endpoint,
@@ -664,14 +220,16 @@ impl GiosgClient {
             session.access_token().expose(),
             session.visitor_secret_id().expose(),
         ];
-        self.send(
-            endpoint,
-            url,
-            Auth::Visitor(session.access_token()),
-            body,
-            &known,
-        )
-        .await
+        self.inner
+            .transport
+            .send(
+                endpoint,
+                url,
+                Auth::Visitor(session.access_token()),
+                body,
+                &known,
+            )
+            .await
     }
 
     /// Re-authenticates on behalf of `endpoint`; a different visitor ends a visitor-bound call.
@@ -692,7 +250,7 @@ impl GiosgClient {
     }
 
     /// Reads a paginated collection to the end, following `next` links on Giosg's own origin.
-    async fn all_pages<T: DeserializeOwned>(
+    pub(super) async fn all_pages<T: DeserializeOwned>(
         &self,
         endpoint: Endpoint,
         first: Url,
@@ -701,7 +259,7 @@ impl GiosgClient {
         let mut results = Vec::new();
         let mut seen = HashSet::new();
         let mut url = first;
-        for _ in 0..self.inner.config.max_pages {
+        for _ in 0..self.config().max_pages {
             seen.insert(url.clone());
             let answer = match visitor.as_mut() {
                 Some((session, binding)) => {
@@ -732,7 +290,7 @@ impl GiosgClient {
             endpoint: endpoint.name,
             reason: format!(
                 "more than {} pages; stopped following next-page links",
-                self.inner.config.max_pages
+                self.config().max_pages
             ),
         })
     }
@@ -760,294 +318,13 @@ impl GiosgClient {
         }
         Ok(url)
     }
-
-    /// One call with its retries (see the table on [`GiosgClient`]). Returns the body of a 2xx.
-    async fn send(
-        &self,
-        endpoint: Endpoint,
-        url: &Url,
-        auth: Auth<'_>,
-        body: Option<&serde_json::Value>,
-        known_secrets: &[&str],
-    ) -> Result<Bytes, GiosgError> {
-        let config = &self.inner.config;
-        let mut known: Vec<&str> = known_secrets.to_vec();
-        known.push(config.api_token.expose());
-        let authorization = match auth {
-            Auth::None => None,
-            Auth::ApiToken => Some(credential_header("Token", &config.api_token)?),
-            Auth::Visitor(token) => Some(credential_header("Bearer", token)?),
-        };
-        let body = body.map(|b| Bytes::from(b.to_string()));
-
-        let started = Instant::now();
-        let deadline = started + config.retry_budget;
-        let mut attempt: u32 = 0;
-        let mut last_status: Option<u16> = None;
-        loop {
-            attempt += 1;
-            let attempt_started = Instant::now();
-            let remaining = deadline.saturating_duration_since(attempt_started);
-            let mut request = self
-                .inner
-                .http
-                .request(endpoint.verb.method(), url.clone())
-                .timeout(config.request_timeout.min(remaining))
-                .header(ACCEPT, HeaderValue::from_static("application/json"));
-            if let Some(value) = &authorization {
-                request = request.header(AUTHORIZATION, value.clone());
-            }
-            if let Some(body) = &body {
-                request = request
-                    .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-                    .body(body.clone());
-            }
-
-            let outcome = match request.send().await {
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    let retry_after = response
-                        .headers()
-                        .get(RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| parse_retry_after(v, Utc::now()));
-                    match response.bytes().await {
-                        Ok(bytes) => Outcome::Answer {
-                            status,
-                            retry_after,
-                            body: bytes,
-                        },
-                        Err(error) => Outcome::Transport(error),
-                    }
-                }
-                Err(error) => Outcome::Transport(error),
-            };
-
-            let elapsed_ms = millis(attempt_started.elapsed());
-            let failure = match outcome {
-                Outcome::Answer { status, body, .. } if (200..300).contains(&status) => {
-                    debug!(
-                        endpoint = endpoint.name,
-                        method = endpoint.verb.as_str(),
-                        status,
-                        attempt,
-                        elapsed_ms,
-                        "Giosg call succeeded"
-                    );
-                    return Ok(body);
-                }
-                Outcome::Answer {
-                    status,
-                    retry_after,
-                    body,
-                } => {
-                    debug!(
-                        endpoint = endpoint.name,
-                        method = endpoint.verb.as_str(),
-                        status,
-                        attempt,
-                        elapsed_ms,
-                        "Giosg call failed"
-                    );
-                    if status == 429 || (500..600).contains(&status) {
-                        let repeatable =
-                            endpoint.repeat == Repeat::Safe || matches!(status, 429 | 503);
-                        Failure {
-                            reason: format!("HTTP {status}"),
-                            status: Some(status),
-                            repeatable,
-                            retry_after,
-                        }
-                    } else if (400..500).contains(&status) {
-                        return Err(GiosgError::Refused {
-                            endpoint: endpoint.name,
-                            status,
-                            message: message_from_body(&body, &known),
-                        });
-                    } else {
-                        return Err(GiosgError::InvalidResponse {
-                            endpoint: endpoint.name,
-                            reason: format!("unexpected HTTP {status}"),
-                        });
-                    }
-                }
-                Outcome::Transport(error) => {
-                    let reason = scrub(&describe_transport_error(&error), &known);
-                    debug!(
-                        endpoint = endpoint.name,
-                        method = endpoint.verb.as_str(),
-                        attempt,
-                        elapsed_ms,
-                        error = %reason,
-                        "Giosg call failed"
-                    );
-                    Failure {
-                        reason,
-                        status: None,
-                        // No connection means Giosg never saw the request.
-                        repeatable: endpoint.repeat == Repeat::Safe || error.is_connect(),
-                        retry_after: None,
-                    }
-                }
-            };
-
-            last_status = failure.status.or(last_status);
-            let unavailable = |reason: String| GiosgError::Unavailable {
-                endpoint: endpoint.name,
-                reason,
-                status: last_status,
-            };
-            if !failure.repeatable {
-                return Err(unavailable(format!(
-                    "{} (not retried: Giosg may have acted on the request)",
-                    failure.reason
-                )));
-            }
-            if attempt >= config.max_attempts {
-                return Err(unavailable(format!(
-                    "{} after {attempt} attempts",
-                    failure.reason
-                )));
-            }
-            let wait = failure
-                .retry_after
-                .unwrap_or_else(|| backoff(config.backoff_base, config.backoff_max, attempt));
-            // A retry is only worth starting with at least a tenth of a full attempt left.
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            if wait + config.request_timeout / 10 >= remaining {
-                return Err(unavailable(format!(
-                    "{} after {attempt} attempts; the retry budget of {} ms does not allow waiting {} ms more",
-                    failure.reason,
-                    millis(config.retry_budget),
-                    millis(wait)
-                )));
-            }
-            warn!(
-                endpoint = endpoint.name,
-                method = endpoint.verb.as_str(),
-                status = failure.status,
-                attempt,
-                wait_ms = millis(wait),
-                reason = %failure.reason,
-                "retrying Giosg call"
-            );
-            tokio::time::sleep(wait).await;
-        }
-    }
-}
-
-enum Outcome {
-    Answer {
-        status: u16,
-        retry_after: Option<Duration>,
-        body: Bytes,
-    },
-    Transport(reqwest::Error),
-}
-
-struct Failure {
-    reason: String,
-    status: Option<u16>,
-    repeatable: bool,
-    retry_after: Option<Duration>,
-}
-
-/// An `Authorization` header value, marked sensitive so that no `Debug` output shows it.
-fn credential_header(scheme: &str, credential: &Secret) -> Result<HeaderValue, GiosgError> {
-    let mut value = HeaderValue::from_str(&format!("{scheme} {}", credential.expose()))
-        .map_err(|_| GiosgError::Config(format!("a {scheme} credential has invalid characters")))?;
-    value.set_sensitive(true);
-    Ok(value)
-}
-
-fn parse<T: DeserializeOwned>(
-    endpoint: Endpoint,
-    body: &[u8],
-    known_secrets: &[&str],
-) -> Result<T, GiosgError> {
-    serde_json::from_slice(body).map_err(|error| GiosgError::InvalidResponse {
-        endpoint: endpoint.name,
-        reason: scrub(&error.to_string(), known_secrets),
-    })
-}
-
-/// When a visitor token expires: by `expires_in` counted from when it was requested, or by
-/// `expires_at`, whichever is sooner.
-fn token_expiry(
-    requested_at: DateTime<Utc>,
-    expires_in: Option<f64>,
-    expires_at: Option<GiosgTime>,
-) -> DateTime<Utc> {
-    let by_lifetime = expires_in
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(|s| requested_at + chrono::Duration::milliseconds((s * 1000.0) as i64));
-    let by_time = expires_at.map(|t| t.as_datetime());
-    match (by_lifetime, by_time) {
-        (Some(a), Some(b)) => a.min(b),
-        (Some(a), None) | (None, Some(a)) => a,
-        (None, None) => requested_at + FALLBACK_TOKEN_LIFETIME,
-    }
-}
-
-/// `Retry-After` as seconds, or as an HTTP date.
-fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    if let Ok(seconds) = value.parse::<f64>()
-        && seconds.is_finite()
-        && seconds >= 0.0
-    {
-        return Some(Duration::from_secs_f64(seconds));
-    }
-    let at = DateTime::parse_from_rfc2822(value)
-        .ok()?
-        .with_timezone(&Utc);
-    Some((at - now).to_std().unwrap_or(Duration::ZERO))
-}
-
-/// Exponential backoff with full jitter: a random wait up to `base · 2^(attempt−1)`, at most `max`.
-fn backoff(base: Duration, max: Duration, attempt: u32) -> Duration {
-    let ceiling = base
-        .checked_mul(1u32 << attempt.saturating_sub(1).min(20))
-        .unwrap_or(max)
-        .min(max);
-    ceiling.mul_f64(rand::rng().random::<f64>())
-}
-
-/// A network error in words, without its URL: the kind, then the innermost cause.
-fn describe_transport_error(error: &reqwest::Error) -> String {
-    let kind = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "could not connect"
-    } else if error.is_body() || error.is_decode() {
-        "failed reading the answer"
-    } else if error.is_builder() {
-        "could not build the request"
-    } else {
-        "request failed"
-    };
-    let mut cause: Option<&dyn std::error::Error> = std::error::Error::source(error);
-    let mut innermost = None;
-    while let Some(current) = cause {
-        innermost = Some(current.to_string());
-        cause = current.source();
-    }
-    match innermost {
-        Some(innermost) => format!("{kind}: {innermost}"),
-        None => kind.to_owned(),
-    }
-}
-
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::{OrgId, RoomId};
+    use crate::giosg::endpoints::ROOM;
 
     fn config(base: &str) -> GiosgConfig {
         GiosgConfig::new(
@@ -1056,51 +333,6 @@ mod tests {
             RoomId::new("room-1"),
             Secret::new("api-token-value"),
         )
-    }
-
-    #[test]
-    fn retry_after_accepts_seconds_and_http_dates() {
-        let now = DateTime::parse_from_rfc3339("2015-10-21T07:28:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        assert_eq!(parse_retry_after("2", now), Some(Duration::from_secs(2)));
-        assert_eq!(
-            parse_retry_after("0.5", now),
-            Some(Duration::from_millis(500))
-        );
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now),
-            Some(Duration::from_secs(30))
-        );
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(parse_retry_after("soon", now), None);
-        assert_eq!(parse_retry_after("-1", now), None);
-    }
-
-    #[test]
-    fn backoff_is_jittered_and_capped() {
-        let base = Duration::from_millis(100);
-        let max = Duration::from_secs(2);
-        for attempt in 1..40 {
-            let wait = backoff(base, max, attempt);
-            let ceiling = (base * 2u32.pow(attempt.min(10) - 1)).min(max);
-            assert!(wait <= ceiling, "attempt {attempt}: {wait:?} > {ceiling:?}");
-        }
-    }
-
-    #[test]
-    fn token_expiry_prefers_the_sooner_bound() {
-        let now = Utc::now();
-        let at: GiosgTime = (now + chrono::Duration::seconds(600)).into();
-        assert_eq!(token_expiry(now, Some(1800.0), Some(at)), at.as_datetime());
-        assert_eq!(
-            token_expiry(now, Some(60.0), Some(at)),
-            now + chrono::Duration::seconds(60)
-        );
-        assert_eq!(token_expiry(now, None, None), now + FALLBACK_TOKEN_LIFETIME);
     }
 
     #[test]
@@ -1148,33 +380,6 @@ mod tests {
             GiosgClient::new(config("ftp://giosg.example")),
             Err(GiosgError::Config(_))
         ));
-    }
-
-    #[test]
-    fn call_futures_are_send_for_multi_threaded_runtimes() {
-        fn assert_send<T: Send>(_: T) {}
-        let client = GiosgClient::new(config("https://giosg.example")).unwrap();
-        let mut session = VisitorSession::from_parts(
-            VisitorId::new("v"),
-            Secret::new("s"),
-            Secret::new("t"),
-            Utc::now(),
-        );
-        let chat = ChatId::new("c");
-        assert_send(client.authenticate_visitor(None));
-        assert_send(client.reauthenticate(&mut session));
-        assert_send(client.join_room(&mut session));
-        assert_send(client.refresh_presence(&mut session, Duration::from_secs(60)));
-        assert_send(client.set_username(&VisitorId::new("v"), "Ada"));
-        assert_send(client.room(&mut session));
-        assert_send(client.online_users(&mut session));
-        assert_send(client.start_chat(&mut session));
-        assert_send(client.send_message(&mut session, &chat, "hi"));
-        assert_send(client.chat_memberships(&chat));
-        assert_send(client.owned_chat(&chat));
-        assert_send(client.visitor_chats(&mut session));
-        assert_send(client.visitor_messages(&mut session, &chat));
-        assert_send(client.end_chat_as_visitor(&mut session, &chat));
     }
 
     #[test]

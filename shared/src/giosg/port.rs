@@ -1,86 +1,149 @@
-//! The Giosg port: what the application flows need from Giosg, as a trait, so that the service
-//! layer is generic over it and can be tested with a fake instead of HTTP. [`GiosgClient`] is
-//! the production adapter; [`super::RotatingGiosg`] puts a rotating API token in front of it.
+//! The Giosg port: the calls the application flows make to Giosg, as a trait.
+//!
+//! The service layer is generic over [`GiosgPort`] so that its flows can be tested with a fake,
+//! without HTTP; [`GiosgClient`] is the real implementation. The port covers exactly what the
+//! flows use today (authenticate, join the room, name the visitor, start a chat, send a
+//! message, read the room); the client's other calls stay inherent until a flow needs them.
 
 use std::future::Future;
 
-use super::{GiosgClient, GiosgError, Room, VisitorSession};
+use super::client::GiosgClient;
+use super::error::GiosgError;
+use super::session::VisitorSession;
+use super::types::Room;
 use crate::domain::{ChatId, ChatResource, MessageResource, VisitorId};
 use crate::secret::Secret;
 
-/// Giosg as the flows see it. Each method is one Giosg call (with the adapter's retries); the
-/// numbers are giosg-api.md §2's.
+/// What the application flows need from Giosg. Each method means what the
+/// [`GiosgClient`] method of the same name does, retry rules included (tabled on
+/// [`GiosgClient`]); a fake should fail the same way, with a [`GiosgError`].
 pub trait GiosgPort: Send + Sync + 'static {
-    /// #1: a new visitor (`None`) or a returning one by its stored secret.
+    /// A new visitor (`None`) or a returning one by its stored secret; see
+    /// [`GiosgClient::authenticate_visitor`].
     fn authenticate_visitor(
         &self,
         visitor_secret_id: Option<&Secret>,
     ) -> impl Future<Output = Result<VisitorSession, GiosgError>> + Send;
 
-    /// #2: puts the visitor in the configured room.
+    /// Puts the visitor in the configured room; see [`GiosgClient::join_room`].
     fn join_room(
         &self,
         session: &mut VisitorSession,
     ) -> impl Future<Output = Result<(), GiosgError>> + Send;
 
-    /// #4: the name agents see for the visitor.
+    /// Sets the name agents see; see [`GiosgClient::set_username`].
     fn set_username(
         &self,
         visitor: &VisitorId,
         name: &str,
     ) -> impl Future<Output = Result<(), GiosgError>> + Send;
 
-    /// #5: the configured room as the visitor sees it.
-    fn room(
-        &self,
-        session: &mut VisitorSession,
-    ) -> impl Future<Output = Result<Room, GiosgError>> + Send;
-
-    /// #7: starts a chat as the visitor. Not idempotent.
+    /// Starts a chat in the configured room (not idempotent); see [`GiosgClient::start_chat`].
     fn start_chat(
         &self,
         session: &mut VisitorSession,
     ) -> impl Future<Output = Result<ChatResource, GiosgError>> + Send;
 
-    /// #8: sends a message as the visitor. Not idempotent.
+    /// Sends a text message as the visitor (not idempotent); see
+    /// [`GiosgClient::send_message`].
     fn send_message(
         &self,
         session: &mut VisitorSession,
         chat: &ChatId,
         text: &str,
     ) -> impl Future<Output = Result<MessageResource, GiosgError>> + Send;
+
+    /// The configured room as the visitor sees it; see [`GiosgClient::room`].
+    fn room(
+        &self,
+        session: &mut VisitorSession,
+    ) -> impl Future<Output = Result<Room, GiosgError>> + Send;
 }
 
+// Each method hands back the inherent method's future (inherent methods win name resolution,
+// so these paths do not recurse).
 impl GiosgPort for GiosgClient {
-    async fn authenticate_visitor(
+    fn authenticate_visitor(
         &self,
         visitor_secret_id: Option<&Secret>,
-    ) -> Result<VisitorSession, GiosgError> {
-        GiosgClient::authenticate_visitor(self, visitor_secret_id).await
+    ) -> impl Future<Output = Result<VisitorSession, GiosgError>> + Send {
+        GiosgClient::authenticate_visitor(self, visitor_secret_id)
     }
 
-    async fn join_room(&self, session: &mut VisitorSession) -> Result<(), GiosgError> {
-        GiosgClient::join_room(self, session).await
+    fn join_room(
+        &self,
+        session: &mut VisitorSession,
+    ) -> impl Future<Output = Result<(), GiosgError>> + Send {
+        GiosgClient::join_room(self, session)
     }
 
-    async fn set_username(&self, visitor: &VisitorId, name: &str) -> Result<(), GiosgError> {
-        GiosgClient::set_username(self, visitor, name).await
+    fn set_username(
+        &self,
+        visitor: &VisitorId,
+        name: &str,
+    ) -> impl Future<Output = Result<(), GiosgError>> + Send {
+        GiosgClient::set_username(self, visitor, name)
     }
 
-    async fn room(&self, session: &mut VisitorSession) -> Result<Room, GiosgError> {
-        GiosgClient::room(self, session).await
+    fn start_chat(
+        &self,
+        session: &mut VisitorSession,
+    ) -> impl Future<Output = Result<ChatResource, GiosgError>> + Send {
+        GiosgClient::start_chat(self, session)
     }
 
-    async fn start_chat(&self, session: &mut VisitorSession) -> Result<ChatResource, GiosgError> {
-        GiosgClient::start_chat(self, session).await
-    }
-
-    async fn send_message(
+    fn send_message(
         &self,
         session: &mut VisitorSession,
         chat: &ChatId,
         text: &str,
+    ) -> impl Future<Output = Result<MessageResource, GiosgError>> + Send {
+        GiosgClient::send_message(self, session, chat, text)
+    }
+
+    fn room(
+        &self,
+        session: &mut VisitorSession,
+    ) -> impl Future<Output = Result<Room, GiosgError>> + Send {
+        GiosgClient::room(self, session)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use url::Url;
+
+    use super::*;
+    use crate::domain::{OrgId, RoomId};
+    use crate::giosg::GiosgConfig;
+
+    /// A flow written against the port, as the service layer's will be.
+    async fn greet<G: GiosgPort>(
+        giosg: &G,
+        session: &mut VisitorSession,
+        chat: &ChatId,
     ) -> Result<MessageResource, GiosgError> {
-        GiosgClient::send_message(self, session, chat, text).await
+        giosg.join_room(session).await?;
+        giosg.send_message(session, chat, "hello").await
+    }
+
+    #[test]
+    fn flows_generic_over_the_port_are_send_with_the_client() {
+        fn assert_send<T: Send>(_: T) {}
+        let client = GiosgClient::new(GiosgConfig::new(
+            Url::parse("https://giosg.example").unwrap(),
+            OrgId::new("org-1"),
+            RoomId::new("room-1"),
+            Secret::new("api-token-value"),
+        ))
+        .unwrap();
+        let mut session = VisitorSession::from_parts(
+            VisitorId::new("v"),
+            Secret::new("s"),
+            Secret::new("t"),
+            Utc::now(),
+        );
+        assert_send(greet(&client, &mut session, &ChatId::new("c")));
     }
 }

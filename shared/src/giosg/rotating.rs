@@ -1,27 +1,12 @@
-//! The Giosg adapter as the deployment configures it: the client configuration from
-//! [`Settings`], and a client whose organization API token follows the Secrets Manager secret,
-//! so a rotation needs no restart.
+//! A Giosg client whose organization API token follows the Secrets Manager secret, so a
+//! rotation needs no restart.
 
 use std::sync::{Arc, RwLock};
 
-use super::{GiosgClient, GiosgConfig, GiosgError, GiosgPort, Room, VisitorSession};
-use crate::config::{SecretsCache, Settings};
+use super::{GiosgClient, GiosgError, GiosgPort, Room, VisitorSession};
+use crate::config::SecretsCache;
 use crate::domain::{ChatId, ChatResource, MessageResource, VisitorId};
 use crate::secret::Secret;
-
-impl GiosgConfig {
-    /// The configuration `settings` describe, with `api_token` (from the secrets) and the
-    /// client's default timeouts. The one place the functions, the local runner and the
-    /// benchmarks build it.
-    pub fn from_settings(settings: &Settings, api_token: Secret) -> Self {
-        Self::new(
-            settings.giosg_base_url.clone(),
-            settings.org_id.clone(),
-            settings.room_id.clone(),
-            api_token,
-        )
-    }
-}
 
 /// A [`GiosgClient`] that takes the current API token from the secrets cache before each call
 /// (sharing one connection pool across rotations).
