@@ -6,10 +6,11 @@ use bytes::Bytes;
 use lambda_http::{Body, RequestExt};
 
 use crate::api::{self, App, RouteKind};
+use crate::aws::sdk_config;
 use crate::config::{ConfigError, SecretSource, SecretsCache, Settings};
 use crate::giosg::{GiosgClient, GiosgError};
 use crate::store::ChatStore;
-use crate::store::dynamodb::{DynamoStore, sdk_config};
+use crate::store::dynamodb::DynamoStore;
 
 /// Why a function could not start. The message names what is wrong and never a secret.
 #[derive(Debug, thiserror::Error)]
