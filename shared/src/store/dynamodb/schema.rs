@@ -1,0 +1,117 @@
+//! The table's schema: its key, the two indexes and the TTL attribute, as [`create_table`]
+//! makes them for local servers and tests (`template.yaml` declares the same table for
+//! deployment).
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+    LocalSecondaryIndex, Projection, ProjectionType, ScalarAttributeType, TableStatus,
+    TimeToLiveSpecification,
+};
+
+use super::error::{built, unavailable};
+use crate::store::{StoreError, StoreResult};
+
+/// The GSI listing a visitor's chats.
+pub const VISITOR_CHATS_INDEX: &str = "visitor-chats";
+/// The LSI ordering a chat's history.
+pub const HISTORY_INDEX: &str = "history";
+/// The table's TTL attribute (epoch seconds).
+pub const EXPIRES_AT: &str = "expires_at";
+
+// The key attributes of the table and its indexes, all strings.
+pub(super) const PK: &str = "pk";
+pub(super) const SK: &str = "sk";
+pub(super) const OWNER: &str = "owner";
+pub(super) const CHAT_ORDER: &str = "chat_order";
+pub(super) const MSG_ORDER: &str = "msg_order";
+
+/// Creates the table with exactly the schema this adapter expects (on-demand, the
+/// `visitor-chats` GSI, the `history` LSI, TTL on `expires_at`) and waits until it is active.
+/// A table of that name that already exists is left as it is.
+pub async fn create_table(client: &Client, table_name: &str) -> StoreResult<()> {
+    let string_attribute = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+    };
+    let key = |name: &str, key_type: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(key_type)
+            .build()
+    };
+    let everything = Projection::builder()
+        .projection_type(ProjectionType::All)
+        .build();
+    let visitor_chats = GlobalSecondaryIndex::builder()
+        .index_name(VISITOR_CHATS_INDEX)
+        .key_schema(built(key(OWNER, KeyType::Hash))?)
+        .key_schema(built(key(CHAT_ORDER, KeyType::Range))?)
+        .projection(everything.clone())
+        .build();
+    let history = LocalSecondaryIndex::builder()
+        .index_name(HISTORY_INDEX)
+        .key_schema(built(key(PK, KeyType::Hash))?)
+        .key_schema(built(key(MSG_ORDER, KeyType::Range))?)
+        .projection(everything)
+        .build();
+    let created = client
+        .create_table()
+        .table_name(table_name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_attribute_definitions(Some(
+            [PK, SK, OWNER, CHAT_ORDER, MSG_ORDER]
+                .into_iter()
+                .map(|name| built(string_attribute(name)))
+                .collect::<StoreResult<Vec<_>>>()?,
+        ))
+        .key_schema(built(key(PK, KeyType::Hash))?)
+        .key_schema(built(key(SK, KeyType::Range))?)
+        .global_secondary_indexes(built(visitor_chats)?)
+        .local_secondary_indexes(built(history)?)
+        .send()
+        .await;
+    match created {
+        Ok(_) => {}
+        Err(error) if error.code() == Some("ResourceInUseException") => return Ok(()),
+        Err(error) => return Err(unavailable("CreateTable", &error)),
+    }
+    wait_until_active(client, table_name).await?;
+    client
+        .update_time_to_live()
+        .table_name(table_name)
+        .time_to_live_specification(built(
+            TimeToLiveSpecification::builder()
+                .enabled(true)
+                .attribute_name(EXPIRES_AT)
+                .build(),
+        )?)
+        .send()
+        .await
+        .map_err(|error| unavailable("UpdateTimeToLive", &error))?;
+    Ok(())
+}
+
+async fn wait_until_active(client: &Client, table_name: &str) -> StoreResult<()> {
+    // On-demand tables with an index take a minute or so on AWS; local servers are instant.
+    for _ in 0..240 {
+        let described = client
+            .describe_table()
+            .table_name(table_name)
+            .send()
+            .await
+            .map_err(|error| unavailable("DescribeTable", &error))?;
+        if described.table().and_then(|table| table.table_status()) == Some(&TableStatus::Active) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Err(StoreError::Unavailable(
+        "the new DynamoDB table did not become active in time".into(),
+    ))
+}
