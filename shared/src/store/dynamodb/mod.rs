@@ -85,7 +85,7 @@ use item::{
     decode_send_state, fixed_width_time, string, versioned_item, visitor_item,
 };
 use requests::HistoryCondition;
-use retry::{MAX_ATTEMPTS, backoff};
+use retry::Attempts;
 use schema::{OWNER, PK};
 
 #[cfg(doc)]
@@ -256,10 +256,8 @@ impl ChatStore for DynamoStore {
         stale_after: Duration,
     ) -> StoreResult<Reservation> {
         let key = ItemKey::send_key(chat, idempotency_key);
-        for attempt in 0..MAX_ATTEMPTS {
-            if attempt > 0 {
-                backoff(attempt).await;
-            }
+        let mut attempts = Attempts::new();
+        while attempts.another().await {
             let now = Utc::now();
             let mut item = key.attributes();
             item.insert(STATE.into(), string(IN_FLIGHT));

@@ -9,7 +9,7 @@ use super::error::{built, is_condition_failure, unavailable};
 use super::item::{
     Item, ItemKey, StoredRecord, VERSION, Versioned, number, string, versioned_item,
 };
-use super::retry::{MAX_ATTEMPTS, backoff};
+use super::retry::Attempts;
 use super::schema::{HISTORY_INDEX, MSG_ORDER, PK};
 use crate::domain::ChatId;
 use crate::domain::Decision;
@@ -41,12 +41,13 @@ impl DynamoStore {
                 .build(),
         )?);
         let mut found: Vec<Item> = Vec::new();
-        let mut attempt = 0;
+        let mut attempts = Attempts::new();
         while let Some(keys_and_attributes) = request.take() {
-            if attempt > 0 {
-                backoff(attempt).await;
+            if !attempts.another().await {
+                return Err(StoreError::Unavailable(
+                    "DynamoDB BatchGetItem kept leaving keys unprocessed".into(),
+                ));
             }
-            attempt += 1;
             let output = self
                 .client
                 .batch_get_item()
@@ -61,11 +62,6 @@ impl DynamoStore {
                 .unprocessed_keys
                 .and_then(|mut unprocessed| unprocessed.remove(&self.table))
                 .filter(|rest| !rest.keys().is_empty());
-            if request.is_some() && attempt >= MAX_ATTEMPTS {
-                return Err(StoreError::Unavailable(
-                    "DynamoDB BatchGetItem kept leaving keys unprocessed".into(),
-                ));
-            }
         }
         Ok(keys
             .iter()
@@ -172,10 +168,8 @@ impl DynamoStore {
         context: &StoreContext,
         fold: impl Fn(Option<&R>) -> Decision<R> + Send + Sync,
     ) -> StoreResult<(Applied, Option<R>)> {
-        for attempt in 0..MAX_ATTEMPTS {
-            if attempt > 0 {
-                backoff(attempt).await;
-            }
+        let mut attempts = Attempts::new();
+        while attempts.another().await {
             let stored: Versioned<R> = Versioned::decode(self.get_item(key).await?)?;
             match fold(stored.record.as_ref()) {
                 Decision::Write(record) => {
@@ -222,10 +216,8 @@ impl DynamoStore {
         for item in bookkeeping {
             writes.push(self.plain_put(item.clone())?);
         }
-        for attempt in 0..MAX_ATTEMPTS {
-            if attempt > 0 {
-                backoff(attempt).await;
-            }
+        let mut attempts = Attempts::new();
+        while attempts.another().await {
             let result = self
                 .client
                 .transact_write_items()
