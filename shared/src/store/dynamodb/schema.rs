@@ -5,12 +5,13 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    LocalSecondaryIndex, Projection, ProjectionType, ScalarAttributeType, TableStatus,
-    TimeToLiveSpecification,
+    LocalSecondaryIndex, Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
+use aws_sdk_dynamodb::waiters::table_exists::WaitUntilTableExistsError;
 
 use super::error::{built, unavailable};
 use crate::store::{StoreError, StoreResult};
@@ -21,6 +22,10 @@ pub const VISITOR_CHATS_INDEX: &str = "visitor-chats";
 pub const HISTORY_INDEX: &str = "history";
 /// The table's TTL attribute (epoch seconds).
 pub const EXPIRES_AT: &str = "expires_at";
+
+/// How long [`create_table`] waits for a new table: on-demand tables with an index take a minute
+/// or so on AWS (the waiter polls every 20 s or more there); local servers are instant.
+const ACTIVE_WITHIN: Duration = Duration::from_secs(120);
 
 // The key attributes of the table and its indexes, all strings.
 pub(super) const PK: &str = "pk";
@@ -97,21 +102,21 @@ pub async fn create_table(client: &Client, table_name: &str) -> StoreResult<()> 
     Ok(())
 }
 
+/// Waits with the SDK's `table_exists` waiter (polls `DescribeTable` until `ACTIVE`).
 async fn wait_until_active(client: &Client, table_name: &str) -> StoreResult<()> {
-    // On-demand tables with an index take a minute or so on AWS; local servers are instant.
-    for _ in 0..240 {
-        let described = client
-            .describe_table()
-            .table_name(table_name)
-            .send()
-            .await
-            .map_err(|error| unavailable("DescribeTable", &error))?;
-        if described.table().and_then(|table| table.table_status()) == Some(&TableStatus::Active) {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    Err(StoreError::Unavailable(
-        "the new DynamoDB table did not become active in time".into(),
-    ))
+    client
+        .wait_until_table_exists()
+        .table_name(table_name)
+        .wait(ACTIVE_WITHIN)
+        .await
+        .map_err(|error| match error {
+            WaitUntilTableExistsError::ExceededMaxWait(_) => StoreError::Unavailable(
+                "the new DynamoDB table did not become active in time".into(),
+            ),
+            WaitUntilTableExistsError::OperationFailed(failed) => {
+                unavailable("DescribeTable", failed.error())
+            }
+            _ => StoreError::Unavailable("DynamoDB DescribeTable: the waiter failed".into()),
+        })?;
+    Ok(())
 }
