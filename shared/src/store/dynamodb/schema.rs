@@ -1,6 +1,6 @@
 //! The table's schema: its key, the two indexes and the TTL attribute, as [`create_table`]
-//! makes them for local servers and tests (`template.yaml` declares the same table for
-//! deployment).
+//! makes them for local servers and tests. `template.yaml` declares the same table for
+//! deployment; `shared/tests/schema.rs` fails when the two drift apart.
 
 use std::time::Duration;
 
