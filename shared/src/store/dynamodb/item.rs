@@ -16,8 +16,10 @@ use crate::domain::visitor::{VisitorKey, VisitorRecord};
 use crate::domain::{ChatId, MessageId};
 use crate::store::{SendState, StoreContext, StoreError, StoreResult};
 
-pub(super) const RECORD: &str = "record";
+// Beside the keys: the record's serde image and, on chats and messages, its version.
+const RECORD: &str = "record";
 pub(super) const VERSION: &str = "version";
+// A send key's item: its state and, by state, since when or which message.
 pub(super) const STATE: &str = "state";
 pub(super) const SINCE: &str = "since";
 pub(super) const MESSAGE_ID: &str = "message_id";
@@ -187,7 +189,7 @@ pub(super) fn visitor_item(visitor: &VisitorRecord) -> StoreResult<Item> {
     Ok(item)
 }
 
-pub(super) fn encode_record<R: Serialize>(record: &R, kind: &str) -> StoreResult<AttributeValue> {
+fn encode_record<R: Serialize>(record: &R, kind: &str) -> StoreResult<AttributeValue> {
     serde_dynamo::to_attribute_value(record)
         .map_err(|_| corrupt(kind, "could not be encoded for DynamoDB"))
 }
@@ -204,7 +206,7 @@ pub(super) fn decode_record<R: DeserializeOwned>(mut item: Item, kind: &str) -> 
 }
 
 /// Whether DynamoDB's TTL has passed for an item it has not swept yet.
-pub(super) fn is_expired(item: &Item, kind: &str) -> StoreResult<bool> {
+fn is_expired(item: &Item, kind: &str) -> StoreResult<bool> {
     let Some(value) = item.get(EXPIRES_AT) else {
         return Ok(false);
     };
@@ -243,7 +245,7 @@ pub(super) fn fixed_width_time(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Nanos, true)
 }
 
-pub(super) fn corrupt(kind: &str, problem: &str) -> StoreError {
+fn corrupt(kind: &str, problem: &str) -> StoreError {
     StoreError::Corrupt(format!("a stored {kind} item {problem}"))
 }
 
