@@ -10,10 +10,11 @@ use anyhow::{Context as _, bail};
 use aws_sdk_dynamodb::types::AttributeValue;
 use giosg_sim::{SimConfig, SimHandle, Simulator};
 use serde::{Deserialize, Serialize};
+use shared::aws::sdk_config;
 use shared::domain::{OrgId, RoomId};
 use shared::giosg::{GiosgClient, GiosgConfig};
 use shared::secret::Secret;
-use shared::store::dynamodb::{create_table, sdk_config};
+use shared::store::dynamodb::create_table;
 
 use crate::proxy::{CountingProxy, Labeling};
 use crate::stats::Summary;

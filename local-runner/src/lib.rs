@@ -3,8 +3,8 @@
 //! `cargo run -p local-runner` starts, on 127.0.0.1:
 //!
 //! - the frontend API (`/v1/...`) and Giosg's webhook endpoints (`/webhooks/giosg/...`) on one
-//!   port, served by [`shared::http_server::router`]: the same handlers the Lambda functions
-//!   run, not a second implementation;
+//!   port, served by [`shared::api::all_routes`]: the same routers, handlers and service the
+//!   Lambda functions run, not a second implementation;
 //! - the visitor chat page at `/` of the same port ([`visitor_page`]), the reference frontend
 //!   of the public API;
 //! - the Giosg simulator ([`giosg_sim`]) posting its webhooks to the local endpoints with a

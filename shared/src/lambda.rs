@@ -15,12 +15,12 @@ use lambda_http::RequestExt;
 use tower::ServiceExt;
 
 use crate::api::{Deadline, RequestId};
+use crate::aws::sdk_config;
 use crate::config::{ConfigError, SecretSource, SecretsCache, Settings};
 use crate::giosg::{GiosgClient, GiosgConfig, GiosgError, RotatingGiosg};
 use crate::secret::Secret;
 use crate::service::Rules;
 use crate::store::dynamodb::DynamoStore;
-use crate::store::dynamodb::sdk_config;
 
 /// Why a function could not start. The message names what is wrong and never a secret.
 #[derive(Debug, thiserror::Error)]

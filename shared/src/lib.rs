@@ -4,7 +4,8 @@
 //!
 //! 1. [`domain`]: ids, times, Giosg's chat and message resources, chats, messages, visitors and
 //!    the rules that fold Giosg's events into them ([`secret`]: values that never reach a log);
-//! 2. [`config`]: settings from the environment and secrets from Secrets Manager;
+//! 2. [`config`]: settings from the environment and secrets from Secrets Manager; [`aws`]: the
+//!    AWS SDK configuration for DynamoDB and Secrets Manager;
 //! 3. the ports with their adapters: [`store`] (DynamoDB, in-memory) and [`giosg`] (the reqwest
 //!    client behind the `GiosgPort` trait);
 //! 4. [`service`]: the application's flows, generic over the ports;
@@ -13,6 +14,7 @@
 //! 6. [`lambda`]: the per-function wiring (feature `lambda`).
 
 pub mod api;
+pub mod aws;
 pub mod config;
 pub mod domain;
 pub mod giosg;

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::json;
+use shared::aws::sdk_config;
 use shared::config::{ConfigError, SecretSource, SecretsCache};
-use shared::store::dynamodb::sdk_config;
 use shared::store::memory::MemoryStore;
 use support::harness::Options;
 

@@ -1,5 +1,5 @@
 //! A Lambda function for experiments: the wiring of `shared::lambda::main` (same handlers, same
-//! SDK configuration from `shared::store::dynamodb::sdk_config`, every route) with switches from
+//! SDK configuration from `shared::aws::sdk_config`, every route) with switches from
 //! the environment, so that a proposed change to the functions can be measured with the harness
 //! (`bench lambda --binary PATH --env NAME=VALUE`) before anyone makes it:
 //!
@@ -14,5 +14,5 @@
 mod experiment;
 
 fn main() -> Result<(), lambda_http::Error> {
-    experiment::main(|| shared::store::dynamodb::sdk_config(None))
+    experiment::main(|| shared::aws::sdk_config(None))
 }

@@ -12,7 +12,8 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::Client;
-use shared::store::dynamodb::{DynamoStore, create_table, sdk_config};
+use shared::aws::sdk_config;
+use shared::store::dynamodb::{DynamoStore, create_table};
 
 const INSTALL_HINT: &str = "install it with: pip install \"moto[dynamodb]==5.2.5\" flask flask-cors \
      (or set MOTO_ENDPOINT to a running server, or MOTO_SERVER_BIN to the executable)";

@@ -5,12 +5,13 @@
 //! [`MemoryStore::from_snapshot`] let the local runner keep the store in a file across restarts;
 //! [`MemoryStore::revision`] tells it when there is something new to save.
 
+mod snapshot;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 use super::{
     Applied, ChatStore, HistoryPage, Reservation, SendContext, SendState, SentMessage,
@@ -22,6 +23,8 @@ use crate::domain::cursor::PageRequest;
 use crate::domain::message::{MessageEvent, MessageRecord, OrderKey, apply_message_event};
 use crate::domain::visitor::{VisitorKey, VisitorRecord};
 use crate::domain::{ChatId, MessageId};
+
+pub use snapshot::Snapshot;
 
 #[derive(Default)]
 pub struct MemoryStore {
@@ -102,134 +105,6 @@ impl MemoryStore {
         state.revision = state.revision.wrapping_add(1);
         state
     }
-
-    /// A number that changes after every operation that may have written (it may also change
-    /// when nothing did). Cheap: a saver polls it and takes a [`Snapshot`] only when it moved.
-    pub fn revision(&self) -> u64 {
-        self.lock().revision
-    }
-
-    /// A copy of everything stored that has not expired, for saving.
-    pub fn snapshot(&self) -> Snapshot {
-        let state = self.lock();
-        let now = Utc::now();
-        let live = |expires_at: Option<DateTime<Utc>>| expires_at.is_none_or(|at| at > now);
-        let mut snapshot = Snapshot {
-            visitors: state.visitors.values().cloned().collect(),
-            chats: state
-                .chats
-                .values()
-                .filter(|chat| live(chat.expires_at))
-                .map(|chat| SnapshotItem {
-                    record: chat.record.clone(),
-                    expires_at: chat.expires_at,
-                })
-                .collect(),
-            messages: state
-                .messages
-                .values()
-                .flat_map(|messages| messages.by_id.values())
-                .filter(|message| live(message.expires_at))
-                .map(|message| SnapshotItem {
-                    record: message.record.clone(),
-                    expires_at: message.expires_at,
-                })
-                .collect(),
-            send_keys: state
-                .send_keys
-                .iter()
-                .map(|((chat_id, key), state)| SnapshotSendKey {
-                    chat_id: chat_id.clone(),
-                    key: key.clone(),
-                    state: state.clone(),
-                })
-                .collect(),
-        };
-        // A stable order, so that saving the same contents twice writes the same file.
-        snapshot.visitors.sort_by(|a, b| a.key.cmp(&b.key));
-        snapshot.chats.sort_by(|a, b| a.record.id.cmp(&b.record.id));
-        snapshot.messages.sort_by(|a, b| {
-            (&a.record.chat_id, &a.record.id).cmp(&(&b.record.chat_id, &b.record.id))
-        });
-        snapshot
-            .send_keys
-            .sort_by(|a, b| (&a.chat_id, &a.key).cmp(&(&b.chat_id, &b.key)));
-        snapshot
-    }
-
-    /// A store holding what `snapshot` holds (expired items are left out).
-    pub fn from_snapshot(snapshot: Snapshot) -> Self {
-        let now = Utc::now();
-        let live = |expires_at: Option<DateTime<Utc>>| expires_at.is_none_or(|at| at > now);
-        let mut state = State::default();
-        for visitor in snapshot.visitors {
-            state.visitors.insert(visitor.key.clone(), visitor);
-        }
-        for chat in snapshot.chats.into_iter().filter(|c| live(c.expires_at)) {
-            state.chats.insert(
-                chat.record.id.clone(),
-                Expiring {
-                    record: chat.record,
-                    expires_at: chat.expires_at,
-                },
-            );
-        }
-        for message in snapshot.messages.into_iter().filter(|m| live(m.expires_at)) {
-            state
-                .messages
-                .entry(message.record.chat_id.clone())
-                .or_default()
-                .put(message.record, message.expires_at);
-        }
-        for send_key in snapshot.send_keys {
-            state
-                .send_keys
-                .insert((send_key.chat_id, send_key.key), send_key.state);
-        }
-        Self {
-            state: Mutex::new(state),
-        }
-    }
-}
-
-/// Everything a [`MemoryStore`] holds, as plain serializable records (the same records the
-/// DynamoDB adapter stores), for keeping the store in a file.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Snapshot {
-    #[serde(default)]
-    visitors: Vec<VisitorRecord>,
-    #[serde(default)]
-    chats: Vec<SnapshotItem<ChatRecord>>,
-    #[serde(default)]
-    messages: Vec<SnapshotItem<MessageRecord>>,
-    #[serde(default)]
-    send_keys: Vec<SnapshotSendKey>,
-}
-
-impl Snapshot {
-    /// The chats in the snapshot.
-    pub fn chats(&self) -> impl Iterator<Item = &ChatRecord> {
-        self.chats.iter().map(|chat| &chat.record)
-    }
-
-    /// How many messages the snapshot holds.
-    pub fn message_count(&self) -> usize {
-        self.messages.len()
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-struct SnapshotItem<T> {
-    record: T,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    expires_at: Option<DateTime<Utc>>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-struct SnapshotSendKey {
-    chat_id: ChatId,
-    key: String,
-    state: SendState,
 }
 
 impl State {
@@ -510,125 +385,4 @@ impl ChatStore for MemoryStore {
 /// Whether an in-flight claim made at `since` may be taken over at `now`.
 pub(crate) fn is_stale(since: DateTime<Utc>, now: DateTime<Utc>, stale_after: Duration) -> bool {
     chrono::Duration::from_std(stale_after).is_ok_and(|limit| now - since >= limit)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::EventAction;
-    use crate::domain::chat::ChatOwner;
-    use crate::domain::cursor::PageRequest;
-    use crate::domain::visitor::SealedCredentials;
-    use crate::domain::{
-        ChatResource, Field, GiosgTime, MessageResource, MessageType, RoomId, SenderType, VisitorId,
-    };
-
-    const ROOM: &str = "room";
-
-    fn at(seconds: i64) -> GiosgTime {
-        GiosgTime::from(DateTime::from_timestamp(1_700_000_000 + seconds, 0).unwrap())
-    }
-
-    /// A store with a visitor, its chat, two messages and a used idempotency key.
-    async fn filled_store() -> (MemoryStore, VisitorKey, ChatId) {
-        let store = MemoryStore::new();
-        let context = StoreContext::new(RoomId::new(ROOM));
-        let key = VisitorKey::from_stored("visitor-key".to_owned());
-        let chat = ChatId::new("chat-1");
-        store
-            .put_visitor(&VisitorRecord {
-                key: key.clone(),
-                giosg_visitor_id: VisitorId::new("giosg-visitor"),
-                credentials: SealedCredentials::from_stored("sealed".to_owned()),
-                name: "Ada".to_owned(),
-                latest_chat_id: Some(chat.clone()),
-                created_at: Utc::now(),
-            })
-            .await
-            .unwrap();
-        let chat_event = ChatEvent {
-            action: EventAction::Added,
-            resource: Some(ChatResource {
-                id: Some(chat.clone()),
-                room_id: Field::Value(RoomId::new(ROOM)),
-                created_at: Field::Value(at(0)),
-                updated_at: Field::Value(at(0)),
-                is_ended: Field::Value(false),
-                ..ChatResource::default()
-            }),
-            owner: Some(ChatOwner {
-                visitor: key.clone(),
-                visitor_name: "Ada".to_owned(),
-            }),
-        };
-        store
-            .apply_chat_event(&chat, &chat_event, &context)
-            .await
-            .unwrap();
-        for (n, text) in ["Hello", "Anyone there?"].into_iter().enumerate() {
-            let id = MessageId::new(format!("message-{n}"));
-            let event = MessageEvent {
-                action: EventAction::Added,
-                resource: Some(MessageResource {
-                    id: Some(id.clone()),
-                    message_type: Field::Value(MessageType::Msg),
-                    chat_id: Field::Value(chat.clone()),
-                    room_id: Field::Value(RoomId::new(ROOM)),
-                    created_at: Field::Value(at(n as i64 + 1)),
-                    sender_type: Field::Value(SenderType::Visitor),
-                    message: Field::Value(text.to_owned()),
-                    ..MessageResource::default()
-                }),
-                client_message_id: None,
-            };
-            store
-                .apply_message_event(&chat, &id, &event, &context)
-                .await
-                .unwrap();
-        }
-        store
-            .reserve_send(&chat, "client-key", Duration::from_secs(30))
-            .await
-            .unwrap();
-        (store, key, chat)
-    }
-
-    #[tokio::test]
-    async fn a_snapshot_restores_the_same_contents_through_json() {
-        let (store, key, chat) = filled_store().await;
-        let snapshot = store.snapshot();
-        let json = serde_json::to_string(&snapshot).unwrap();
-        let restored = MemoryStore::from_snapshot(serde_json::from_str(&json).unwrap());
-        assert_eq!(restored.snapshot(), snapshot);
-        assert_eq!(snapshot.chats().count(), 1);
-        assert_eq!(snapshot.message_count(), 2);
-
-        assert!(restored.get_visitor(&key).await.unwrap().is_some());
-        assert_eq!(restored.visitor_chats(&key).await.unwrap().len(), 1);
-        let page = restored
-            .history_page(&chat, &PageRequest::Latest { limit: 50 })
-            .await
-            .unwrap();
-        let ids: Vec<&str> = page.messages.iter().map(|m| m.id.as_str()).collect();
-        assert_eq!(ids, ["message-0", "message-1"]);
-        assert!(matches!(
-            restored
-                .reserve_send(&chat, "client-key", Duration::from_secs(30))
-                .await
-                .unwrap(),
-            Reservation::Taken(SendState::InFlight { .. })
-        ));
-    }
-
-    #[tokio::test]
-    async fn the_revision_moves_on_writes_and_not_on_reads() {
-        let (store, key, chat) = filled_store().await;
-        let before = store.revision();
-        store.get_visitor(&key).await.unwrap();
-        store.get_chat(&chat).await.unwrap();
-        store.snapshot();
-        assert_eq!(store.revision(), before);
-        store.release_send(&chat, "client-key").await.unwrap();
-        assert_ne!(store.revision(), before);
-    }
 }

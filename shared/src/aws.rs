@@ -1,0 +1,57 @@
+//! The AWS SDK configuration shared by every client of this workspace: DynamoDB (the store) and
+//! Secrets Manager (the configuration), in the functions, the local runner, the bench and tests.
+
+use std::time::Duration;
+
+use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+
+/// How long one attempt of a DynamoDB or Secrets Manager call may take before the SDK gives up
+/// on it and retries: far above their normal latency (milliseconds), well inside the functions'
+/// 10 s timeout. It replaces the SDK's stalled-stream protection as the guard against a hung
+/// connection (see [`sdk_config`]). Not applied to a local endpoint: moto under load can take
+/// longer than this on a large scan, and a hung local emulator is a test failure anyway.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The AWS SDK configuration every binary uses: rustls (ring) as the HTTP client and, with
+/// `endpoint_url` (moto, DynamoDB Local), that endpoint with static local credentials and the
+/// region from `AWS_REGION` or `us-east-1`; without it, the default region and credential chain.
+///
+/// Stalled-stream protection (a throughput monitor on every request and response body, for
+/// large S3 transfers) is off: our bodies are a few kilobytes, a per-attempt timeout bounds a
+/// stalled call instead (its own saving, about 0.1 ms of CPU per webhook invocation in the
+/// benchmark's medians, is within the run-to-run noise: docs/performance.md).
+pub async fn sdk_config(endpoint_url: Option<&str>) -> SdkConfig {
+    let http_client = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    let loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http_client)
+        .stalled_stream_protection(StalledStreamProtectionConfig::disabled());
+    match endpoint_url {
+        Some(url) => {
+            let region = std::env::var("AWS_REGION")
+                .ok()
+                .filter(|region| !region.is_empty())
+                .unwrap_or_else(|| "us-east-1".to_owned());
+            loader
+                .endpoint_url(url)
+                .region(Region::new(region))
+                .test_credentials()
+                .load()
+                .await
+        }
+        None => {
+            loader
+                .timeout_config(
+                    TimeoutConfig::builder()
+                        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                        .build(),
+                )
+                .load()
+                .await
+        }
+    }
+}

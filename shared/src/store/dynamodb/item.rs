@@ -1,0 +1,258 @@
+//! How records become DynamoDB items and back: the item keys, the `record` and `version`
+//! attributes, the index attributes a record carries, its TTL and the read-side expiry check,
+//! and the send-key state.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::schema::{CHAT_ORDER, EXPIRES_AT, MSG_ORDER, OWNER, PK, SK};
+use crate::domain::chat::ChatRecord;
+use crate::domain::message::MessageRecord;
+use crate::domain::visitor::{VisitorKey, VisitorRecord};
+use crate::domain::{ChatId, MessageId};
+use crate::store::{SendState, StoreContext, StoreError, StoreResult};
+
+// Beside the keys: the record's serde image and, on chats and messages, its version.
+const RECORD: &str = "record";
+pub(super) const VERSION: &str = "version";
+// A send key's item: its state and, by state, since when or which message.
+pub(super) const STATE: &str = "state";
+pub(super) const SINCE: &str = "since";
+pub(super) const MESSAGE_ID: &str = "message_id";
+pub(super) const IN_FLIGHT: &str = "in_flight";
+pub(super) const SENT: &str = "sent";
+
+pub(super) type Item = HashMap<String, AttributeValue>;
+
+/// The primary key of one item.
+#[derive(Clone, Debug)]
+pub(super) struct ItemKey {
+    pub(super) pk: String,
+    sk: String,
+}
+
+impl ItemKey {
+    pub(super) fn visitor(key: &VisitorKey) -> Self {
+        Self {
+            pk: format!("VISITOR#{}", key.as_str()),
+            sk: "VISITOR".into(),
+        }
+    }
+
+    pub(super) fn chat(id: &ChatId) -> Self {
+        Self {
+            pk: format!("CHAT#{id}"),
+            sk: "CHAT".into(),
+        }
+    }
+
+    pub(super) fn message(chat: &ChatId, id: &MessageId) -> Self {
+        Self {
+            pk: format!("CHAT#{chat}"),
+            sk: format!("MSG#{id}"),
+        }
+    }
+
+    pub(super) fn send_key(chat: &ChatId, idempotency_key: &str) -> Self {
+        Self {
+            pk: format!("CHAT#{chat}"),
+            sk: format!("SENDKEY#{idempotency_key}"),
+        }
+    }
+
+    pub(super) fn attributes(&self) -> Item {
+        HashMap::from([
+            (PK.to_owned(), string(&self.pk)),
+            (SK.to_owned(), string(&self.sk)),
+        ])
+    }
+
+    pub(super) fn is_key_of(&self, item: &Item) -> bool {
+        let text = |name| item.get(name).and_then(|value| value.as_s().ok());
+        text(PK) == Some(&self.pk) && text(SK) == Some(&self.sk)
+    }
+}
+
+/// A record kind stored with a version and a TTL: chats and messages.
+pub(super) trait StoredRecord:
+    Serialize + DeserializeOwned + PartialEq + Send + Sync
+{
+    const KIND: &'static str;
+
+    fn expiry(&self, context: &StoreContext) -> Option<DateTime<Utc>>;
+
+    /// The attributes the record's index needs, when it belongs in the index.
+    fn index_attributes(&self) -> Vec<(&'static str, AttributeValue)>;
+}
+
+impl StoredRecord for ChatRecord {
+    const KIND: &'static str = "chat";
+
+    fn expiry(&self, context: &StoreContext) -> Option<DateTime<Utc>> {
+        context.expiry(self.is_pending(), self.created_at)
+    }
+
+    fn index_attributes(&self) -> Vec<(&'static str, AttributeValue)> {
+        let Some(owner) = &self.owner else {
+            return Vec::new();
+        };
+        let created = self
+            .created_at
+            .map(|created_at| created_at.sortable())
+            .unwrap_or_default();
+        vec![
+            (OWNER, string(owner.visitor.as_str())),
+            (CHAT_ORDER, string(format!("{created}#{}", self.id))),
+        ]
+    }
+}
+
+impl StoredRecord for MessageRecord {
+    const KIND: &'static str = "message";
+
+    fn expiry(&self, context: &StoreContext) -> Option<DateTime<Utc>> {
+        context.expiry(self.is_pending(), self.created_at)
+    }
+
+    fn index_attributes(&self) -> Vec<(&'static str, AttributeValue)> {
+        self.order_key()
+            .map(|key| (MSG_ORDER, string(key.as_str())))
+            .into_iter()
+            .collect()
+    }
+}
+
+/// A versioned record as read: the version is kept even when the item has expired (and so
+/// reads as absent), because the next write must still be conditioned on it.
+pub(super) struct Versioned<R> {
+    pub(super) version: Option<u64>,
+    pub(super) record: Option<R>,
+}
+
+impl<R: StoredRecord> Versioned<R> {
+    pub(super) fn decode(item: Option<Item>) -> StoreResult<Self> {
+        let Some(item) = item else {
+            return Ok(Self {
+                version: None,
+                record: None,
+            });
+        };
+        let version = item
+            .get(VERSION)
+            .and_then(|value| value.as_n().ok())
+            .and_then(|value| value.parse().ok())
+            .ok_or_else(|| corrupt(R::KIND, "has no version"))?;
+        let record = if is_expired(&item, R::KIND)? {
+            None
+        } else {
+            Some(decode_record(item, R::KIND)?)
+        };
+        Ok(Self {
+            version: Some(version),
+            record,
+        })
+    }
+}
+
+/// The item storing `record`, and the record as it will read back. The two can differ where
+/// the serde form is coarser than the value (`GiosgTime` serializes milliseconds, `sortable()`
+/// has microseconds), so the index attributes and the returned record are derived from the
+/// stored form: cursors made from any returned record then match the index exactly.
+pub(super) fn versioned_item<R: StoredRecord>(
+    key: &ItemKey,
+    record: R,
+    version: u64,
+    context: &StoreContext,
+) -> StoreResult<(Item, R)> {
+    let image = encode_record(&record, R::KIND)?;
+    let record: R = serde_dynamo::from_attribute_value(image.clone())
+        .map_err(|_| corrupt(R::KIND, "does not read back as it was written"))?;
+    let mut item = key.attributes();
+    item.insert(RECORD.into(), image);
+    item.insert(VERSION.into(), number(version));
+    for (name, value) in record.index_attributes() {
+        item.insert(name.into(), value);
+    }
+    if let Some(expires_at) = record.expiry(context) {
+        item.insert(EXPIRES_AT.into(), number(expires_at.timestamp()));
+    }
+    Ok((item, record))
+}
+
+pub(super) fn visitor_item(visitor: &VisitorRecord) -> StoreResult<Item> {
+    let mut item = ItemKey::visitor(&visitor.key).attributes();
+    item.insert(RECORD.into(), encode_record(visitor, "visitor")?);
+    Ok(item)
+}
+
+fn encode_record<R: Serialize>(record: &R, kind: &str) -> StoreResult<AttributeValue> {
+    serde_dynamo::to_attribute_value(record)
+        .map_err(|_| corrupt(kind, "could not be encoded for DynamoDB"))
+}
+
+/// Takes the item: its `record` map is moved into the decoder, not deep-copied first (a copy of
+/// every message's attribute tree on each history page).
+pub(super) fn decode_record<R: DeserializeOwned>(mut item: Item, kind: &str) -> StoreResult<R> {
+    let value = item
+        .remove(RECORD)
+        .ok_or_else(|| corrupt(kind, "has no record"))?;
+    // serde's message may quote the offending value; it is not worth leaking into a log.
+    serde_dynamo::from_attribute_value(value)
+        .map_err(|_| corrupt(kind, "does not match the record type"))
+}
+
+/// Whether DynamoDB's TTL has passed for an item it has not swept yet.
+fn is_expired(item: &Item, kind: &str) -> StoreResult<bool> {
+    let Some(value) = item.get(EXPIRES_AT) else {
+        return Ok(false);
+    };
+    let expires_at: i64 = value
+        .as_n()
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .ok_or_else(|| corrupt(kind, "has an unreadable expiry"))?;
+    Ok(expires_at <= Utc::now().timestamp())
+}
+
+pub(super) fn decode_send_state(item: &Item) -> StoreResult<SendState> {
+    let text = |name| item.get(name).and_then(|value| value.as_s().ok());
+    match text(STATE).map(String::as_str) {
+        Some(IN_FLIGHT) => {
+            let since = text(SINCE)
+                .and_then(|since| DateTime::parse_from_rfc3339(since).ok())
+                .ok_or_else(|| corrupt("send key", "has an unreadable time"))?;
+            Ok(SendState::InFlight {
+                since: since.with_timezone(&Utc),
+            })
+        }
+        Some(SENT) => {
+            let message_id =
+                text(MESSAGE_ID).ok_or_else(|| corrupt("send key", "has no message id"))?;
+            Ok(SendState::Sent {
+                message_id: MessageId::new(message_id.as_str()),
+            })
+        }
+        _ => Err(corrupt("send key", "has an unknown state")),
+    }
+}
+
+/// RFC 3339 with nanoseconds, always the same width, so that string order is time order.
+pub(super) fn fixed_width_time(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Nanos, true)
+}
+
+fn corrupt(kind: &str, problem: &str) -> StoreError {
+    StoreError::Corrupt(format!("a stored {kind} item {problem}"))
+}
+
+pub(super) fn string(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub(super) fn number(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}

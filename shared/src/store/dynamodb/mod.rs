@@ -1,0 +1,417 @@
+//! The DynamoDB adapter: one table, on-demand capacity, every rule of the port kept with
+//! conditional writes instead of locks.
+//!
+//! # Items
+//!
+//! Keys are `pk` (S) and `sk` (S). Domain records are stored whole, as the serde image of the
+//! record in one map attribute `record` (M), so that a record field can never collide with a
+//! key, index or bookkeeping attribute (`ChatRecord::owner` is a map, the index's `owner` a
+//! string). Next to it, only what DynamoDB itself must see:
+//!
+//! | item | `pk` | `sk` | other attributes |
+//! |---|---|---|---|
+//! | visitor | `VISITOR#<visitor key>` | `VISITOR` | `record` |
+//! | chat | `CHAT#<chat id>` | `CHAT` | `record`, `version` (N); when owned: `owner` (S, visitor key), `chat_order` (S, `<created_at sortable or empty>#<chat id>`) |
+//! | message | `CHAT#<chat id>` | `MSG#<message id>` | `record`, `version` (N); when it has a `created_at`: `msg_order` (S, the [`OrderKey`]) |
+//! | send key | `CHAT#<chat id>` | `SENDKEY#<key>` | `state` (S, `in_flight` or `sent`), `since` (S, fixed-width RFC 3339, in flight) or `message_id` (S, sent) |
+//!
+//! `expires_at` (N, epoch seconds) is the table's TTL attribute, set from
+//! [`StoreContext::expiry`] on chats and messages: pending records expire after the pending TTL,
+//! known ones after the retention period (never when retention is off). DynamoDB deletes expired
+//! items lazily, so every read treats an item whose `expires_at` has passed as absent, as the
+//! in-memory store does; a write over such an item is conditioned on its version like any other.
+//!
+//! Indexes, both sparse and projecting ALL:
+//! - GSI `visitor-chats` (`owner`, `chat_order`): a visitor's chats; only owned chats are in it.
+//! - LSI `history` (`pk`, `msg_order`): a chat's history in `created_at` order, ties by id; only
+//!   messages with a `created_at` are in it (the chat and send-key items have no `msg_order`).
+//!
+//! # Operations and round trips
+//!
+//! | method | DynamoDB calls |
+//! |---|---|
+//! | `get_visitor`, `get_chat`, `get_message` | 1 `GetItem` (consistent) |
+//! | `put_visitor` | 1 `PutItem` |
+//! | `get_visitor_and_chat`, `send_context` | 1 `BatchGetItem` (consistent) of the 2–3 keys; repeated only for `UnprocessedKeys` |
+//! | `visitor_chats` | 1 `Query` on `visitor-chats`, newest first (eventually consistent, as every GSI read; more pages only past 1 MB) |
+//! | `history_page` | 1 `Query` on `history` (consistent): `Latest` descending with `Limit` limit+1; `Before` `msg_order < cursor` descending, limit+1; `After` `msg_order > cursor` (or the whole chat for the start cursor) ascending, limit. Descending pages are reversed to oldest first; the extra item tells `has_older`. A second request only when DynamoDB cut the page at 1 MB |
+//! | `apply_chat_event`, `apply_message_event` | `GetItem` (consistent), the domain fold, then on `Write` a `PutItem` conditioned on `attribute_not_exists(pk)` (new) or `version = <read version>` with the version bumped, on `Delete` a `DeleteItem` conditioned on the version; nothing for `Unchanged` / `Ignore`. A failed condition (a concurrent writer) re-reads and re-folds, up to 8 attempts with a few jittered milliseconds between, then `Contention`. 2 round trips, 1 when nothing changes |
+//! | `reserve_send` | 1 `PutItem` of an in-flight state conditioned on `attribute_not_exists(pk) OR (state = in_flight AND since <= now - stale_after)`; when taken, the holder's state comes back with the failure (`ReturnValuesOnConditionCheckFailure = ALL_OLD`; a `GetItem` if it does not) |
+//! | `release_send` | 1 `DeleteItem` conditioned on `state = in_flight` |
+//! | `record_sent_message` | Usually 1 `TransactWriteItems`: the message folded from nothing, put only if absent, the send key marked sent, and the visitor when given. If the message already exists (its webhook echo won the race), the event is folded in like a webhook (`GetItem` + conditional `PutItem`) and then the send key and visitor are written (1 `PutItem` or `TransactWriteItems`): 4 round trips on that rare path |
+//! | `record_started_chat` | Usually 1 `TransactWriteItems`: the chat folded from nothing, put only if absent, and the visitor. If a webhook stored the chat first, the event is folded in (`GetItem` + conditional `PutItem`) and the visitor put: 3 round trips on that rare path |
+//!
+//! SDK errors become [`StoreError::Unavailable`] with the operation and error code only (never
+//! attribute values); items that do not decode become [`StoreError::Corrupt`].
+//!
+//! # Where it differs from the in-memory store
+//!
+//! - Records are returned, compared and indexed in their stored form: a value the serde form
+//!   cannot hold (a sub-millisecond `GiosgTime`) is normalised before `msg_order` is computed,
+//!   so a cursor made from any returned message matches the index, and a redelivery is still
+//!   `Unchanged`.
+//! - `visitor_chats` reads a GSI, which on AWS lags writes by a moment.
+//! - An expired message that DynamoDB has not swept yet is dropped from a history page after the
+//!   query, so near the retention boundary a page can be shorter than `limit`.
+
+mod error;
+mod item;
+mod requests;
+mod retry;
+mod schema;
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
+use chrono::Utc;
+
+pub use schema::{EXPIRES_AT, HISTORY_INDEX, VISITOR_CHATS_INDEX, create_table};
+
+use super::{
+    Applied, ChatStore, HistoryPage, Reservation, SendContext, SentMessage, StoreContext,
+    StoreError, StoreResult,
+};
+use crate::domain::Decision;
+use crate::domain::chat::{ChatEvent, ChatRecord, apply_chat_event};
+use crate::domain::cursor::PageRequest;
+use crate::domain::message::{MessageEvent, MessageRecord, apply_message_event};
+use crate::domain::visitor::{VisitorKey, VisitorRecord};
+use crate::domain::{ChatId, MessageId};
+use error::{is_condition_failure, unavailable};
+use item::{
+    IN_FLIGHT, Item, ItemKey, MESSAGE_ID, SENT, SINCE, STATE, Versioned, decode_record,
+    decode_send_state, fixed_width_time, string, versioned_item, visitor_item,
+};
+use requests::HistoryCondition;
+use retry::Attempts;
+use schema::{OWNER, PK};
+
+#[cfg(doc)]
+use crate::domain::message::OrderKey;
+
+/// The [`ChatStore`] on one DynamoDB table (see the module documentation for its layout).
+#[derive(Clone, Debug)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table_name: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table_name.into(),
+        }
+    }
+
+    pub fn table_name(&self) -> &str {
+        &self.table
+    }
+}
+
+impl ChatStore for DynamoStore {
+    async fn get_visitor(&self, key: &VisitorKey) -> StoreResult<Option<VisitorRecord>> {
+        self.get_item(&ItemKey::visitor(key))
+            .await?
+            .map(|item| decode_record(item, "visitor"))
+            .transpose()
+    }
+
+    async fn put_visitor(&self, visitor: &VisitorRecord) -> StoreResult<()> {
+        self.put(visitor_item(visitor)?, "PutItem").await
+    }
+
+    async fn get_chat(&self, id: &ChatId) -> StoreResult<Option<ChatRecord>> {
+        let item = self.get_item(&ItemKey::chat(id)).await?;
+        Ok(Versioned::decode(item)?.record)
+    }
+
+    async fn get_visitor_and_chat(
+        &self,
+        key: &VisitorKey,
+        chat: &ChatId,
+    ) -> StoreResult<(Option<VisitorRecord>, Option<ChatRecord>)> {
+        let keys = [ItemKey::visitor(key), ItemKey::chat(chat)];
+        let [visitor, chat] = <[Option<Item>; 2]>::try_from(self.batch_get(&keys).await?)
+            .map_err(|_| StoreError::Corrupt("BatchGetItem answered the wrong keys".into()))?;
+        Ok((
+            visitor
+                .map(|item| decode_record(item, "visitor"))
+                .transpose()?,
+            Versioned::decode(chat)?.record,
+        ))
+    }
+
+    async fn visitor_chats(&self, key: &VisitorKey) -> StoreResult<Vec<ChatRecord>> {
+        let mut chats = Vec::new();
+        let mut start_key = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(VISITOR_CHATS_INDEX)
+                .key_condition_expression("#owner = :owner")
+                .expression_attribute_names("#owner", OWNER)
+                .expression_attribute_values(":owner", string(key.as_str()))
+                .scan_index_forward(false)
+                .set_exclusive_start_key(start_key.take())
+                .send()
+                .await
+                .map_err(|error| unavailable("Query", &error))?;
+            for item in output.items.unwrap_or_default() {
+                chats.extend(Versioned::<ChatRecord>::decode(Some(item))?.record);
+            }
+            match output.last_evaluated_key {
+                Some(key) if !key.is_empty() => start_key = Some(key),
+                _ => return Ok(chats),
+            }
+        }
+    }
+
+    async fn get_message(
+        &self,
+        chat: &ChatId,
+        id: &MessageId,
+    ) -> StoreResult<Option<MessageRecord>> {
+        let item = self.get_item(&ItemKey::message(chat, id)).await?;
+        Ok(Versioned::decode(item)?.record)
+    }
+
+    async fn history_page(&self, chat: &ChatId, request: &PageRequest) -> StoreResult<HistoryPage> {
+        let limit = request.limit();
+        let (condition, wanted) = match request {
+            PageRequest::Latest { .. } => (HistoryCondition::Newest, limit + 1),
+            PageRequest::Before { cursor, .. } if cursor.is_start() => {
+                return Ok(HistoryPage {
+                    messages: Vec::new(),
+                    has_older: false,
+                });
+            }
+            PageRequest::Before { cursor, .. } => {
+                (HistoryCondition::Before(cursor.key().as_str()), limit + 1)
+            }
+            PageRequest::After { cursor, .. } => {
+                if limit == 0 {
+                    return Ok(HistoryPage {
+                        messages: Vec::new(),
+                        has_older: !cursor.is_start(),
+                    });
+                }
+                let condition = if cursor.is_start() {
+                    HistoryCondition::Oldest
+                } else {
+                    HistoryCondition::After(cursor.key().as_str())
+                };
+                (condition, limit)
+            }
+        };
+        let items = self.query_history(chat, condition, wanted).await?;
+        let read = items.len();
+        let mut messages = Vec::with_capacity(read.min(limit));
+        for item in items.into_iter().take(limit) {
+            messages.extend(Versioned::<MessageRecord>::decode(Some(item))?.record);
+        }
+        let has_older = match request {
+            PageRequest::After { cursor, .. } => !cursor.is_start(),
+            // Read newest first, one more than the page: that one says whether older exist.
+            PageRequest::Latest { .. } | PageRequest::Before { .. } => {
+                messages.reverse();
+                read > limit
+            }
+        };
+        Ok(HistoryPage {
+            messages,
+            has_older,
+        })
+    }
+
+    async fn send_context(
+        &self,
+        key: &VisitorKey,
+        chat: &ChatId,
+        idempotency_key: Option<&str>,
+    ) -> StoreResult<SendContext> {
+        let mut keys = vec![ItemKey::visitor(key), ItemKey::chat(chat)];
+        keys.extend(idempotency_key.map(|k| ItemKey::send_key(chat, k)));
+        let mut found = self.batch_get(&keys).await?.into_iter();
+        let visitor = found.next().flatten();
+        let chat = found.next().flatten();
+        let key_state = found.next().flatten();
+        Ok(SendContext {
+            visitor: visitor
+                .map(|item| decode_record(item, "visitor"))
+                .transpose()?,
+            chat: Versioned::decode(chat)?.record,
+            key_state: key_state.map(|item| decode_send_state(&item)).transpose()?,
+        })
+    }
+
+    async fn reserve_send(
+        &self,
+        chat: &ChatId,
+        idempotency_key: &str,
+        stale_after: Duration,
+    ) -> StoreResult<Reservation> {
+        let key = ItemKey::send_key(chat, idempotency_key);
+        let mut attempts = Attempts::new();
+        while attempts.another().await {
+            let now = Utc::now();
+            let mut item = key.attributes();
+            item.insert(STATE.into(), string(IN_FLIGHT));
+            item.insert(SINCE.into(), string(fixed_width_time(now)));
+            let request = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .expression_attribute_names("#pk", PK)
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                );
+            // A claim this old is abandoned: its sender died between reserving and recording.
+            let stale_cutoff = chrono::Duration::from_std(stale_after)
+                .ok()
+                .and_then(|limit| now.checked_sub_signed(limit));
+            let request = match stale_cutoff {
+                Some(cutoff) => request
+                    .condition_expression(
+                        "attribute_not_exists(#pk) OR (#state = :in_flight AND #since <= :cutoff)",
+                    )
+                    .expression_attribute_names("#state", STATE)
+                    .expression_attribute_names("#since", SINCE)
+                    .expression_attribute_values(":in_flight", string(IN_FLIGHT))
+                    .expression_attribute_values(":cutoff", string(fixed_width_time(cutoff))),
+                None => request.condition_expression("attribute_not_exists(#pk)"),
+            };
+            let error = match request.send().await {
+                Ok(_) => return Ok(Reservation::Reserved),
+                Err(error) if is_condition_failure(&error) => error,
+                Err(error) => return Err(unavailable("PutItem", &error)),
+            };
+            let holder = match error.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(failed)) => failed.item.clone(),
+                _ => None,
+            };
+            let holder = match holder {
+                Some(item) if !item.is_empty() => Some(item),
+                _ => self.get_item(&key).await?,
+            };
+            // Released between our write and our read: try again.
+            if let Some(item) = holder {
+                return Ok(Reservation::Taken(decode_send_state(&item)?));
+            }
+        }
+        Err(StoreError::Contention)
+    }
+
+    async fn release_send(&self, chat: &ChatId, idempotency_key: &str) -> StoreResult<()> {
+        let deleted = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(ItemKey::send_key(chat, idempotency_key).attributes()))
+            .condition_expression("#state = :in_flight")
+            .expression_attribute_names("#state", STATE)
+            .expression_attribute_values(":in_flight", string(IN_FLIGHT))
+            .send()
+            .await;
+        match deleted {
+            Ok(_) => Ok(()),
+            Err(error) if is_condition_failure(&error) => Ok(()),
+            Err(error) => Err(unavailable("DeleteItem", &error)),
+        }
+    }
+
+    async fn record_sent_message(
+        &self,
+        sent: &SentMessage,
+        context: &StoreContext,
+    ) -> StoreResult<MessageRecord> {
+        let message_key = ItemKey::message(&sent.chat_id, &sent.message_id);
+        let mut bookkeeping = Vec::new();
+        if let Some(key) = &sent.idempotency_key {
+            let mut item = ItemKey::send_key(&sent.chat_id, key).attributes();
+            item.insert(STATE.into(), string(SENT));
+            item.insert(MESSAGE_ID.into(), string(sent.message_id.as_str()));
+            bookkeeping.push(item);
+        }
+        if let Some(visitor) = &sent.visitor {
+            bookkeeping.push(visitor_item(visitor)?);
+        }
+        let fold = |current: Option<&MessageRecord>| {
+            apply_message_event(
+                current,
+                &sent.chat_id,
+                &sent.message_id,
+                &sent.event,
+                &context.room_id,
+            )
+        };
+        if let Decision::Write(record) = fold(None) {
+            let (item, record) = versioned_item(&message_key, record, 1, context)?;
+            if self.put_new_with(item, &bookkeeping).await? {
+                return Ok(record);
+            }
+        }
+        // The webhook echo stored the message first: merge into it like any event.
+        let (_, record) = self.apply_folded(&message_key, context, fold).await?;
+        let record = record
+            .ok_or_else(|| StoreError::Corrupt("a sent message was not stored as ours".into()))?;
+        self.put_all(bookkeeping).await?;
+        Ok(record)
+    }
+
+    async fn record_started_chat(
+        &self,
+        visitor: &VisitorRecord,
+        chat_id: &ChatId,
+        event: &ChatEvent,
+        context: &StoreContext,
+    ) -> StoreResult<ChatRecord> {
+        let chat_key = ItemKey::chat(chat_id);
+        let bookkeeping = [visitor_item(visitor)?];
+        let fold = |current: Option<&ChatRecord>| {
+            apply_chat_event(current, chat_id, event, &context.room_id)
+        };
+        if let Decision::Write(record) = fold(None) {
+            let (item, record) = versioned_item(&chat_key, record, 1, context)?;
+            if self.put_new_with(item, &bookkeeping).await? {
+                return Ok(record);
+            }
+        }
+        // A webhook stored the chat first: merge into it like any event.
+        let (_, record) = self.apply_folded(&chat_key, context, fold).await?;
+        let record = record
+            .ok_or_else(|| StoreError::Corrupt("a started chat was not stored as ours".into()))?;
+        self.put_all(bookkeeping.to_vec()).await?;
+        Ok(record)
+    }
+
+    async fn apply_chat_event(
+        &self,
+        id: &ChatId,
+        event: &ChatEvent,
+        context: &StoreContext,
+    ) -> StoreResult<(Applied, Option<ChatRecord>)> {
+        self.apply_folded(&ItemKey::chat(id), context, |current| {
+            apply_chat_event(current, id, event, &context.room_id)
+        })
+        .await
+    }
+
+    async fn apply_message_event(
+        &self,
+        chat: &ChatId,
+        id: &MessageId,
+        event: &MessageEvent,
+        context: &StoreContext,
+    ) -> StoreResult<(Applied, Option<MessageRecord>)> {
+        self.apply_folded(&ItemKey::message(chat, id), context, |current| {
+            apply_message_event(current, chat, id, event, &context.room_id)
+        })
+        .await
+    }
+}

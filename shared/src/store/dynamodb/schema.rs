@@ -1,0 +1,122 @@
+//! The table's schema: its key, the two indexes and the TTL attribute, as [`create_table`]
+//! makes them for local servers and tests. `template.yaml` declares the same table for
+//! deployment; `shared/tests/schema.rs` fails when the two drift apart.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::client::Waiters;
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+    LocalSecondaryIndex, Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+};
+use aws_sdk_dynamodb::waiters::table_exists::WaitUntilTableExistsError;
+
+use super::error::{built, unavailable};
+use crate::store::{StoreError, StoreResult};
+
+/// The GSI listing a visitor's chats.
+pub const VISITOR_CHATS_INDEX: &str = "visitor-chats";
+/// The LSI ordering a chat's history.
+pub const HISTORY_INDEX: &str = "history";
+/// The table's TTL attribute (epoch seconds).
+pub const EXPIRES_AT: &str = "expires_at";
+
+/// How long [`create_table`] waits for a new table: on-demand tables with an index take a minute
+/// or so on AWS (the waiter polls every 20 s or more there); local servers are instant.
+const ACTIVE_WITHIN: Duration = Duration::from_secs(120);
+
+// The key attributes of the table and its indexes, all strings.
+pub(super) const PK: &str = "pk";
+pub(super) const SK: &str = "sk";
+pub(super) const OWNER: &str = "owner";
+pub(super) const CHAT_ORDER: &str = "chat_order";
+pub(super) const MSG_ORDER: &str = "msg_order";
+
+/// Creates the table with exactly the schema this adapter expects (on-demand, the
+/// `visitor-chats` GSI, the `history` LSI, TTL on `expires_at`) and waits until it is active.
+/// A table of that name that already exists is left as it is.
+pub async fn create_table(client: &Client, table_name: &str) -> StoreResult<()> {
+    let string_attribute = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+    };
+    let key = |name: &str, key_type: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(key_type)
+            .build()
+    };
+    let everything = Projection::builder()
+        .projection_type(ProjectionType::All)
+        .build();
+    let visitor_chats = GlobalSecondaryIndex::builder()
+        .index_name(VISITOR_CHATS_INDEX)
+        .key_schema(built(key(OWNER, KeyType::Hash))?)
+        .key_schema(built(key(CHAT_ORDER, KeyType::Range))?)
+        .projection(everything.clone())
+        .build();
+    let history = LocalSecondaryIndex::builder()
+        .index_name(HISTORY_INDEX)
+        .key_schema(built(key(PK, KeyType::Hash))?)
+        .key_schema(built(key(MSG_ORDER, KeyType::Range))?)
+        .projection(everything)
+        .build();
+    let created = client
+        .create_table()
+        .table_name(table_name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_attribute_definitions(Some(
+            [PK, SK, OWNER, CHAT_ORDER, MSG_ORDER]
+                .into_iter()
+                .map(|name| built(string_attribute(name)))
+                .collect::<StoreResult<Vec<_>>>()?,
+        ))
+        .key_schema(built(key(PK, KeyType::Hash))?)
+        .key_schema(built(key(SK, KeyType::Range))?)
+        .global_secondary_indexes(built(visitor_chats)?)
+        .local_secondary_indexes(built(history)?)
+        .send()
+        .await;
+    match created {
+        Ok(_) => {}
+        Err(error) if error.code() == Some("ResourceInUseException") => return Ok(()),
+        Err(error) => return Err(unavailable("CreateTable", &error)),
+    }
+    wait_until_active(client, table_name).await?;
+    client
+        .update_time_to_live()
+        .table_name(table_name)
+        .time_to_live_specification(built(
+            TimeToLiveSpecification::builder()
+                .enabled(true)
+                .attribute_name(EXPIRES_AT)
+                .build(),
+        )?)
+        .send()
+        .await
+        .map_err(|error| unavailable("UpdateTimeToLive", &error))?;
+    Ok(())
+}
+
+/// Waits with the SDK's `table_exists` waiter (polls `DescribeTable` until `ACTIVE`).
+async fn wait_until_active(client: &Client, table_name: &str) -> StoreResult<()> {
+    client
+        .wait_until_table_exists()
+        .table_name(table_name)
+        .wait(ACTIVE_WITHIN)
+        .await
+        .map_err(|error| match error {
+            WaitUntilTableExistsError::ExceededMaxWait(_) => StoreError::Unavailable(
+                "the new DynamoDB table did not become active in time".into(),
+            ),
+            WaitUntilTableExistsError::OperationFailed(failed) => {
+                unavailable("DescribeTable", failed.error())
+            }
+            _ => StoreError::Unavailable("DynamoDB DescribeTable: the waiter failed".into()),
+        })?;
+    Ok(())
+}
