@@ -139,3 +139,30 @@ fn the_openapi_oracle_rejects_wrong_shapes() {
             .is_err()
     );
 }
+
+/// Least privilege: a function may read the Secrets Manager secret only if its wiring reads it
+/// (chat-history never calls Giosg and reads no secret; `functions/*/src/main.rs`).
+#[test]
+fn only_the_functions_that_read_the_secret_may_read_it() {
+    let template = template();
+    for (name, resource) in template["Resources"].as_mapping().unwrap() {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap();
+        let main = std::fs::read_to_string(format!(
+            "{}/../functions/{binary}/src/main.rs",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        let reads_secret = main.contains(".secrets()");
+        let policies = serde_yaml_ng::to_string(&resource["Properties"]["Policies"]).unwrap();
+        assert_eq!(
+            policies.contains("secretsmanager:GetSecretValue"),
+            reads_secret,
+            "{name:?} ({binary}): reads the secret: {reads_secret}; policies: {policies}"
+        );
+    }
+}

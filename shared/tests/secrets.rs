@@ -3,6 +3,7 @@
 
 mod support;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::Method;
@@ -153,4 +154,81 @@ async fn a_rotated_webhook_secret_and_api_token_are_used_without_a_restart() {
         .await;
     renamed.assert_error(502, "giosg_unavailable");
     env.stop().await;
+}
+
+/// A function whose secret cannot be read at cold start (Secrets Manager unreachable, or the
+/// secret not there yet) still starts: the routes that need the secret answer `503` in the
+/// API's error shape (never the platform's bare 5xx), and once the secret can be read it is
+/// used without a restart. Wired as the functions' `main`s wire it, fed recorded events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_outage_at_cold_start_is_answered_in_the_error_shape_and_heals() {
+    use shared::api::{self, Api};
+    use shared::config::{Settings, lookup_in};
+    use shared::lambda::ColdStart;
+    use shared::service::Service;
+
+    let client = secrets_client().await;
+    let name = unique("late");
+    let env = [
+        ("TABLE_NAME", "unused"),
+        ("GIOSG_BASE_URL", "http://127.0.0.1:9"),
+        ("GIOSG_ORG_ID", "6f2b6d0e-0000-4000-8000-000000000001"),
+        ("GIOSG_ROOM_ID", "0b2f3c4d-0000-4000-8000-0000000000aa"),
+        ("SECRET_ID", name.as_str()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let cold = ColdStart {
+        settings: Settings::from_lookup(lookup_in(&env)).unwrap(),
+        sdk: sdk_config(Some(support::moto::endpoint())).await,
+    };
+    let secrets = cold.secrets().await;
+    let giosg = cold
+        .giosg(&secrets)
+        .await
+        .expect("starts without the secret");
+    let start_chat = api::start_chat(Arc::new(Api::new(
+        Service::new(MemoryStore::new(), giosg, cold.rules()),
+        &cold.settings,
+    )));
+    let webhooks = api::giosg_webhooks(Arc::new(
+        Api::new(
+            Service::without_giosg(MemoryStore::new(), cold.rules()),
+            &cold.settings,
+        )
+        .with_webhook_secrets(secrets),
+    ));
+
+    let (status, body) = invoke(&webhooks, "webhooks/chat-added.json").await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "giosg_unavailable");
+    let (status, body) = invoke(&start_chat, "api/start-chat-new-visitor.json").await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "giosg_unavailable");
+    assert_eq!(body.as_object().unwrap().len(), 1, "only `error`: {body}");
+
+    create_secret(
+        &client,
+        &name,
+        r#"{"giosg_api_token": "tok", "webhook_secret": "local-webhook-secret-0123456789"}"#,
+    )
+    .await;
+    // A secret never read is asked for again at most once a second.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (status, body) = invoke(&webhooks, "webhooks/chat-added.json").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"], "stored");
+}
+
+/// The status and JSON body of the answer to a recorded Lambda event.
+async fn invoke(router: &axum::Router, event: &str) -> (u16, serde_json::Value) {
+    let path = format!("{}/../events/{event}", env!("CARGO_MANIFEST_DIR"));
+    let request = lambda_http::request::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let response = shared::lambda::invoke(router, request).await;
+    let status = response.status().as_u16();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap())
 }
