@@ -1,5 +1,5 @@
 //! The flows against a fake Giosg port and the in-memory store: no HTTP anywhere. (The same
-//! flows are tested over HTTP against the simulator in `shared/tests/api.rs`.)
+//! flows are tested over HTTP against the simulator in `shared/tests/api/`.)
 
 use std::collections::VecDeque;
 use std::sync::Mutex;

@@ -4,7 +4,7 @@
 //! Both adapters ([`memory::MemoryStore`], [`dynamodb::DynamoStore`]) fold events with the same
 //! domain functions ([`apply_chat_event`](crate::domain::chat::apply_chat_event),
 //! [`apply_message_event`](crate::domain::message::apply_message_event)); the conformance suite
-//! in `shared/tests/store_conformance.rs` runs against both.
+//! in `shared/tests/store_conformance/` runs against both.
 
 pub mod dynamodb;
 pub mod memory;

@@ -1,0 +1,70 @@
+//! The frontend API and the webhook endpoints, over HTTP, with the Giosg simulator delivering
+//! real webhooks. Every test runs against the in-memory store and against DynamoDB (moto).
+//!
+//! One test binary; the scenarios live in the topic modules below, and `scenarios!` runs each
+//! of them against both stores (`memory::*`, `dynamodb::*`).
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod errors;
+mod history;
+mod sending;
+mod starting;
+mod webhooks;
+
+use serde_json::Value;
+
+/// Runs each scenario against both stores.
+macro_rules! scenarios {
+    ($($module:ident::$name:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$module::$name(shared::store::memory::MemoryStore::new()).await;
+                }
+            )*
+        }
+        mod dynamodb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$module::$name(super::support::moto::fresh_store().await).await;
+                }
+            )*
+        }
+    };
+}
+
+scenarios!(
+    starting::availability_follows_the_room,
+    starting::new_visitor_gets_a_token_and_a_stored_chat,
+    starting::returning_visitor_with_an_open_chat_resumes_it,
+    starting::returning_visitor_whose_chat_ended_gets_a_new_chat,
+    starting::offline_room_refuses_new_chats,
+    starting::chats_are_listed_newest_first,
+    starting::chat_ended_in_giosg_whose_webhook_was_lost_is_not_resumed,
+    sending::sent_message_is_in_history_at_once_and_the_echo_does_not_duplicate_it,
+    sending::client_message_id_replay_returns_the_first_answer_and_sends_nothing,
+    sending::idempotency_key_header_works_like_client_message_id,
+    sending::ended_chat_refuses_messages_without_calling_giosg,
+    sending::expired_giosg_token_is_renewed_and_the_message_is_sent,
+    history::history_is_in_giosg_order_with_agent_replies_join_and_leave,
+    history::history_cursors_page_and_poll,
+    history::history_parameters_are_validated,
+    webhooks::webhooks_require_the_secret,
+    webhooks::webhooks_ignore_other_rooms_and_refuse_garbage,
+    webhooks::removed_chat_is_not_found_and_removed_message_is_deleted,
+    webhooks::purged_message_has_no_text,
+    webhooks::webhook_order_and_duplicates_do_not_matter,
+    webhooks::unknown_message_types_pass_through,
+    errors::giosg_outage_is_giosg_unavailable,
+    errors::unknown_or_malformed_tokens_are_unauthorized,
+    errors::another_visitors_chat_is_not_found,
+    errors::message_text_is_validated,
+);
+
+fn messages(reply: &support::harness::Reply) -> Vec<Value> {
+    reply.body["messages"].as_array().unwrap().clone()
+}

@@ -1,0 +1,90 @@
+//! The DynamoDB item layout, what only the raw items show: the TTL attributes (DynamoDB only).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::Utc;
+use shared::domain::{ChatResource, Field};
+use shared::store::StoreContext;
+use shared::store::dynamodb::{DynamoStore, EXPIRES_AT};
+
+use super::{ChatStore, MessageId, at, chat_added, chat_changed, chat_id, context};
+use crate::support::moto::fresh_table;
+
+async fn raw_item(
+    client: &Client,
+    table: &str,
+    pk: &str,
+    sk: &str,
+) -> HashMap<String, AttributeValue> {
+    client
+        .get_item()
+        .table_name(table)
+        .key("pk", AttributeValue::S(pk.into()))
+        .key("sk", AttributeValue::S(sk.into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the item exists")
+}
+
+fn expires_at(item: &HashMap<String, AttributeValue>) -> Option<i64> {
+    item.get(EXPIRES_AT)
+        .map(|value| value.as_n().unwrap().parse().unwrap())
+}
+
+#[tokio::test]
+async fn pending_items_carry_a_ttl_of_the_pending_period() {
+    let (client, table) = fresh_table().await;
+    let store = DynamoStore::new(client.clone(), table.clone());
+    let change = chat_changed(ChatResource {
+        is_waiting: Field::Value(true),
+        ..ChatResource::default()
+    });
+    store
+        .apply_chat_event(&chat_id("c1"), &change, &context())
+        .await
+        .unwrap();
+    let edit = super::message_changed(shared::domain::MessageResource {
+        message: Field::Value("edited".into()),
+        ..Default::default()
+    });
+    store
+        .apply_message_event(&chat_id("c1"), &MessageId::new("m1"), &edit, &context())
+        .await
+        .unwrap();
+    let day_from_now = (Utc::now() + chrono::Duration::hours(24)).timestamp();
+    for sk in ["CHAT", "MSG#m1"] {
+        let item = raw_item(&client, &table, "CHAT#c1", sk).await;
+        let ttl = expires_at(&item).unwrap_or_else(|| panic!("{sk} has a TTL"));
+        assert!((ttl - day_from_now).abs() < 60, "{sk} expires in 24 h");
+    }
+}
+
+#[tokio::test]
+async fn known_chat_has_no_ttl_unless_retention_is_on() {
+    let (client, table) = fresh_table().await;
+    let store = DynamoStore::new(client.clone(), table.clone());
+    store
+        .apply_chat_event(&chat_id("c1"), &chat_added("c1", 10), &context())
+        .await
+        .unwrap();
+    let item = raw_item(&client, &table, "CHAT#c1", "CHAT").await;
+    assert_eq!(expires_at(&item), None);
+
+    let retained = StoreContext {
+        retention: Some(Duration::from_secs(30 * 24 * 3600)),
+        ..context()
+    };
+    store
+        .apply_chat_event(&chat_id("c2"), &chat_added("c2", 10), &retained)
+        .await
+        .unwrap();
+    let item = raw_item(&client, &table, "CHAT#c2", "CHAT").await;
+    let thirty_days_after_creation = at(10).as_datetime().timestamp() + 30 * 24 * 3600;
+    assert_eq!(expires_at(&item), Some(thirty_days_after_creation));
+}
