@@ -3,11 +3,11 @@
 //!
 //! This module owns [`start`], [`Running`] and its [`Running::stop`], and the serving of the
 //! shared handlers; its parts:
-//! - [`giosg`]: the Giosg simulator started for the run, or real Giosg;
-//! - [`memory`]: the in-memory store loaded from `--data-file`, and the chats it left open;
-//! - [`dynamodb`]: the DynamoDB store, its table checked or created;
-//! - [`webhook`]: the webhook URLs and the Giosg channels they subscribe to;
-//! - [`banner`]: the URLs printed for a person and the `listening` line for scripts.
+//! - `giosg`: the Giosg simulator started for the run, or real Giosg;
+//! - `memory`: the in-memory store loaded from `--data-file`, and the chats it left open;
+//! - `dynamodb`: the DynamoDB store, its table checked or created;
+//! - `webhook`: the webhook URLs and the Giosg channels they subscribe to;
+//! - `banner`: the URLs printed for a person and the `listening` line for scripts.
 
 mod banner;
 mod dynamodb;
