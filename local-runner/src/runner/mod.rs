@@ -1,0 +1,267 @@
+//! Assembles and starts everything: the Giosg simulator (or real Giosg), the store, the shared
+//! handlers behind one HTTP port with the visitor page, and the saver of `--data-file`.
+//!
+//! This module owns [`start`], [`Running`] and its [`Running::stop`], and the serving of the
+//! shared handlers; its parts:
+//! - `giosg`: the Giosg simulator started for the run, or real Giosg;
+//! - `memory`: the in-memory store loaded from `--data-file`, and the chats it left open;
+//! - `dynamodb`: the DynamoDB store, its table checked or created;
+//! - `webhook`: the webhook URLs and the Giosg channels they subscribe to;
+//! - `banner`: the URLs printed for a person and the `listening` line for scripts.
+
+mod banner;
+mod dynamodb;
+mod giosg;
+mod memory;
+mod webhook;
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use giosg_sim::SimHandle;
+use shared::api::{self, Api};
+use shared::config::{SecretSource, Secrets, SecretsCache, Settings};
+use shared::giosg::{GiosgClient, GiosgConfig, RotatingGiosg};
+use shared::service::{Rules, Service};
+use shared::store::ChatStore;
+use shared::store::memory::MemoryStore;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::data_file::Saver;
+use crate::options::{DynamoEndpoint, Options, StoreChoice};
+use crate::visitor_page;
+use dynamodb::dynamo_store;
+use giosg::connect_giosg;
+pub use giosg::{SIM_ORG_ID, SIM_OTHER_ROOM_ID, SIM_ROOM_ID};
+use memory::{end_chats_the_simulator_forgot, load_memory_store};
+pub use webhook::WebhookKind;
+
+/// How long open requests may take to finish at shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Everything that runs, until [`Running::stop`].
+pub struct Running {
+    api_url: String,
+    sim: Option<SimHandle>,
+    org_id: String,
+    store_description: String,
+    giosg_description: String,
+    stop: oneshot::Sender<()>,
+    server: JoinHandle<std::io::Result<()>>,
+    saver: Option<Saver>,
+}
+
+/// Starts everything `options` asks for. Fails with a sentence naming what is wrong (a busy
+/// port, an unreadable data file, an unreachable DynamoDB), never with a secret.
+pub async fn start(options: Options) -> anyhow::Result<Running> {
+    let listener = TcpListener::bind((options.bind, options.port))
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {} for the API (is another local-runner running? pass --port with a free port, or --port 0)",
+                SocketAddr::new(options.bind, options.port)
+            )
+        })?;
+    let api_url = format!("http://{}", reachable(listener.local_addr()?));
+
+    let (giosg, sim) = connect_giosg(options.giosg, options.bind, &api_url).await?;
+    let org_id = giosg.org_id.clone();
+    let giosg_description = match &sim {
+        Some(sim) => format!(
+            "simulator at {} (org {}, room {}); webhooks posted with a secret made for this run",
+            sim.base_url(),
+            sim.org_id(),
+            sim.room_id()
+        ),
+        None => format!(
+            "real Giosg at {} (org {}, room {})",
+            giosg.base_url, giosg.org_id, giosg.room_id
+        ),
+    };
+
+    let table_name = match &options.store {
+        StoreChoice::DynamoDb { table, .. } => table.clone(),
+        StoreChoice::Memory { .. } => "in-memory".to_owned(),
+    };
+    let settings = Settings::from_lookup(|name| {
+        match name {
+            "TABLE_NAME" => Some(table_name.clone()),
+            "GIOSG_BASE_URL" => Some(giosg.base_url.to_string()),
+            "GIOSG_ORG_ID" => Some(giosg.org_id.clone()),
+            "GIOSG_ROOM_ID" => Some(giosg.room_id.clone()),
+            "SECRET_ID" => Some("local-runner".to_owned()),
+            "ALLOWED_ORIGINS" => options.allowed_origins.clone(),
+            "ALLOW_OFFLINE_CHATS" => Some(options.allow_offline_chats.to_string()),
+            // Everything else (availability cache, secrets refresh, retention): the defaults.
+            _ => None,
+        }
+    })
+    .context("invalid settings")?;
+    let secrets = SecretsCache::load(
+        SecretSource::Static(Secrets {
+            giosg_api_token: giosg.api_token.clone(),
+            webhook_secret: giosg.webhook_secret.clone(),
+        }),
+        settings.secrets_refresh,
+    )
+    .await
+    .context("invalid secrets")?;
+    let secrets = Arc::new(secrets);
+    let client = GiosgClient::new(GiosgConfig::from_settings(
+        &settings,
+        giosg.api_token.clone(),
+    ))
+    .context("cannot build the Giosg client")?;
+    let client = RotatingGiosg::new(client, Arc::clone(&secrets));
+
+    let (store_description, stop, server, saver) = match options.store {
+        StoreChoice::Memory { data_file } => {
+            let (store, open_chats) = match &data_file {
+                Some(path) => load_memory_store(path)?,
+                None => (MemoryStore::new(), Vec::new()),
+            };
+            let app = app(store, client, &settings, secrets);
+            let description = match &data_file {
+                Some(path) => format!("in memory, kept in {}", path.display()),
+                None => "in memory (gone when stopped; --data-file PATH keeps it)".to_owned(),
+            };
+            // Started before any change, so that every change from here on gets saved.
+            let saver = data_file.map(|path| Saver::start(Arc::clone(&app), path));
+            if sim.is_some() && !open_chats.is_empty() {
+                end_chats_the_simulator_forgot(&app, &open_chats).await?;
+            }
+            let (stop, server) = serve(app, listener);
+            (description, stop, server, saver)
+        }
+        StoreChoice::DynamoDb {
+            endpoint,
+            table,
+            create_table,
+        } => {
+            let store = dynamo_store(&endpoint, &table, create_table).await?;
+            let description = match &endpoint {
+                DynamoEndpoint::Local(url) => format!(
+                    "DynamoDB at {}, table {table}",
+                    url.as_str().trim_end_matches('/')
+                ),
+                DynamoEndpoint::Aws => format!("DynamoDB on AWS, table {table}"),
+            };
+            let app = app(store, client, &settings, secrets);
+            let (stop, server) = serve(app, listener);
+            (description, stop, server, None)
+        }
+    };
+
+    Ok(Running {
+        api_url,
+        sim,
+        org_id,
+        store_description,
+        giosg_description,
+        stop,
+        server,
+        saver,
+    })
+}
+
+/// What the routers serve: the service over `store` and Giosg, and the webhook secret.
+fn app<S: ChatStore>(
+    store: S,
+    giosg: RotatingGiosg,
+    settings: &Settings,
+    secrets: Arc<SecretsCache>,
+) -> Arc<Api<S, RotatingGiosg>> {
+    let service = Service::new(store, giosg, Rules::from_settings(settings));
+    Arc::new(Api::new(service, settings).with_webhook_secrets(secrets))
+}
+
+/// Serves the visitor page and every route of the Lambda functions: the same handlers, through
+/// [`shared::api::all_routes`].
+fn serve<S: ChatStore>(
+    app: Arc<Api<S, RotatingGiosg>>,
+    listener: TcpListener,
+) -> (oneshot::Sender<()>, JoinHandle<std::io::Result<()>>) {
+    let router = visitor_page::router().merge(api::all_routes(app));
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    (stop, server)
+}
+
+/// An address to put in a URL: an unspecified bind address is reached through loopback.
+fn reachable(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), addr.port())
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), addr.port())
+        }
+        _ => addr,
+    }
+}
+
+impl Running {
+    /// Stops serving (open requests get a few seconds), saves the store one last time, and
+    /// stops the simulator.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(());
+        let mut server = self.server;
+        match tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(error))) => tracing::warn!(%error, "the API server stopped with an error"),
+            Ok(Err(error)) => tracing::warn!(%error, "the API server task failed"),
+            Err(_) => {
+                tracing::warn!("open requests did not finish in time; cutting them");
+                server.abort();
+            }
+        }
+        if let Some(saver) = self.saver {
+            saver.finish().await.context("the final save failed")?;
+        }
+        if let Some(sim) = self.sim {
+            sim.shutdown().await;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::webhook::webhook_url;
+    use super::*;
+    use shared::secret::Secret;
+
+    #[test]
+    fn webhook_urls_carry_the_token_only_when_asked() {
+        let secret = Secret::new("s3cret/with+odd=chars");
+        let with = webhook_url("http://127.0.0.1:3000", WebhookKind::Chats, Some(&secret));
+        assert_eq!(
+            with,
+            "http://127.0.0.1:3000/webhooks/giosg/chats?token=s3cret%2Fwith%2Bodd%3Dchars"
+        );
+        let without = webhook_url("http://127.0.0.1:3000", WebhookKind::Messages, None);
+        assert_eq!(without, "http://127.0.0.1:3000/webhooks/giosg/messages");
+    }
+
+    #[test]
+    fn channels_are_giosgs() {
+        assert_eq!(
+            WebhookKind::Messages.channel("org"),
+            "/api/v5/orgs/org/owned_chats/*/messages"
+        );
+        assert_eq!(
+            WebhookKind::Chats.channel("org"),
+            "/api/v5/orgs/org/owned_chats"
+        );
+    }
+}
