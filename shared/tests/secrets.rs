@@ -224,11 +224,22 @@ async fn a_secret_outage_at_cold_start_is_answered_in_the_error_shape_and_heals(
 /// The status and JSON body of the answer to a recorded Lambda event.
 async fn invoke(router: &axum::Router, event: &str) -> (u16, serde_json::Value) {
     let path = format!("{}/../events/{event}", env!("CARGO_MANIFEST_DIR"));
-    let request = lambda_http::request::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let raw = std::fs::read_to_string(path).unwrap();
+    let request = lambda_http::request::from_str(&raw).unwrap();
     let response = shared::lambda::invoke(router, request).await;
     let status = response.status().as_u16();
     let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
         .await
         .unwrap();
-    (status, serde_json::from_slice(&bytes).unwrap())
+    let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    // Every answer, the outage's included, is one openapi.yaml documents.
+    let recorded: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    let method = recorded["requestContext"]["http"]["method"]
+        .as_str()
+        .unwrap();
+    let route = recorded["rawPath"].as_str().unwrap();
+    if let Err(problem) = support::openapi::openapi().check_response(method, route, status, &body) {
+        panic!("{event}: the answer does not match openapi.yaml: {problem}");
+    }
+    (status, body)
 }
