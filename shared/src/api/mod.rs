@@ -1,7 +1,7 @@
 //! The HTTP surface: the frontend API (`/v1/...`) and Giosg's webhooks (`/webhooks/giosg/...`)
 //! as axum routers, one per Lambda function and one with every route for the local runner. The
 //! handlers parse a request, call one flow of the [`Service`] and map the result; CORS, the body
-//! limit and the request log are tower layers ([`layers`]). The Lambda functions serve these
+//! limit and the request log are tower layers (`layers`). The Lambda functions serve these
 //! routers through `lambda_http::run` ([`crate::lambda`]), the local runner through
 //! `axum::serve`: the same code either way.
 

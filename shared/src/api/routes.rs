@@ -63,6 +63,7 @@ impl RouteKind {
         path
     }
 
+    /// Giosg's deliveries, behind the Function URL: no CORS (Giosg is not a browser).
     pub fn is_webhook(self) -> bool {
         matches!(self, Self::ChatWebhook | Self::MessageWebhook)
     }
@@ -192,8 +193,13 @@ where
     paths.sort_unstable();
     paths.dedup();
     for path in paths {
+        let kinds: Vec<RouteKind> = RouteKind::ALL
+            .iter()
+            .copied()
+            .filter(|kind| kind.path() == path)
+            .collect();
         let mut routes: Routes<S, G> = MethodRouter::new();
-        for kind in RouteKind::ALL.iter().filter(|kind| kind.path() == path) {
+        for kind in &kinds {
             let route = if serves.contains(kind) {
                 handler(*kind).unwrap_or_else(|| panic!("no handler for {}", kind.template()))
             } else {
@@ -203,7 +209,7 @@ where
             routes = routes.merge(route);
         }
         let routes = routes.fallback(method_not_allowed);
-        if path.starts_with("/webhooks/") {
+        if kinds.iter().all(|kind| kind.is_webhook()) {
             webhooks = webhooks.route(path, routes);
         } else {
             frontend = frontend.route(path, routes);

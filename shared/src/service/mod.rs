@@ -1,8 +1,8 @@
 //! The service layer: the application's flows (start a chat, send a message, read chats and
 //! history, fold a Giosg webhook in, tell whether agents are online), generic over the ports
-//! they use, the store ([`ChatStore`]) and Giosg ([`GiosgPort`]). Typed commands in, typed
-//! results or a [`ServiceError`] out; no HTTP here. The HTTP handlers parse a request, call one
-//! flow and map its result ([`crate::api`]).
+//! they use, the store ([`ChatStore`]) and Giosg ([`crate::giosg::GiosgPort`]). Typed commands
+//! in, typed results or a [`ServiceError`] out; no HTTP here. The HTTP handlers parse a request,
+//! call one flow and map its result ([`crate::api`]).
 //!
 //! A [`Service`] without Giosg (`Service<S, NoGiosg>`, what chat-history and the webhooks
 //! build) has no Giosg flows at all: they are defined only where `G: GiosgPort`, so a function
