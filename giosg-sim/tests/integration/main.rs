@@ -6,5 +6,6 @@ mod faults;
 mod org_api;
 mod support;
 mod visitor_api;
+mod webhook_changes;
 mod webhook_delivery;
 mod webhook_events;
