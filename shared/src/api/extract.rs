@@ -34,7 +34,8 @@ pub(super) fn optional_visitor_token(
 }
 
 /// Parses a JSON body into `T`, answering `invalid_request` with serde's description of what
-/// is wrong (which names the field).
+/// is wrong, prefixed with the path of the field it is about (`visitor_name: invalid type:
+/// integer `123`, expected a string`).
 pub(super) fn json_body<T: serde::de::DeserializeOwned>(
     headers: &HeaderMap,
     body: &[u8],
@@ -48,8 +49,19 @@ pub(super) fn json_body<T: serde::de::DeserializeOwned>(
             "The body must be JSON (Content-Type: application/json).",
         ));
     }
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::invalid(format!("The body is not valid: {e}.")))
+    let mut json = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut json).map_err(|error| {
+        let field = error.path().to_string();
+        let cause = error.into_inner();
+        if field == "." {
+            ApiError::invalid(format!("The body is not valid: {cause}."))
+        } else {
+            ApiError::invalid(format!("The body is not valid: {field}: {cause}."))
+        }
+    })?;
+    json.end()
+        .map_err(|cause| ApiError::invalid(format!("The body is not valid: {cause}.")))?;
+    Ok(value)
 }
 
 /// The `{chat_id}` of the path. An id we could never have issued cannot be anyone's chat:
@@ -82,6 +94,35 @@ fn is_plausible_id(id: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Body {
+        visitor_name: Option<String>,
+        nested: Option<Vec<Inner>>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Inner {
+        n: u32,
+    }
+
+    fn refusal(body: &str) -> String {
+        match json_body::<Body>(&HeaderMap::new(), body.as_bytes()) {
+            Err(ApiError::InvalidRequest(message)) => message,
+            other => panic!("{body}: expected invalid_request, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_field_of_the_wrong_type_is_named() {
+        assert!(refusal(r#"{"visitor_name": 123}"#).contains("visitor_name: invalid type"));
+        assert!(refusal(r#"{"nested": [{"n": "x"}]}"#).contains("nested[0].n: invalid type"));
+        assert!(refusal("not json").starts_with("The body is not valid: expected"));
+        assert!(refusal(r#"{"visitor_name": "Ada"} trailing"#).contains("trailing characters"));
+        assert!(json_body::<Body>(&HeaderMap::new(), br#"{"visitor_name": "Ada"}"#).is_ok());
+    }
 
     #[test]
     fn only_ids_we_could_have_issued_are_plausible() {

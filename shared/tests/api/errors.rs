@@ -139,3 +139,43 @@ pub(crate) async fn message_text_is_validated<S: ChatStore>(store: S) {
     );
     env.stop().await;
 }
+
+/// A body field of the wrong type is a 400 whose message names the field, and nothing happens.
+pub(crate) async fn a_field_of_the_wrong_type_is_named<S: ChatStore>(store: S) {
+    let env = support::harness::start(store).await;
+    let reply = env
+        .call(
+            Method::POST,
+            "/v1/chats",
+            None,
+            Some(json!({"visitor_name": 123})),
+        )
+        .await;
+    reply.assert_error(400, "invalid_request");
+    let message = reply.body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("visitor_name"), "{message}");
+    assert_eq!(env.giosg_calls("visitor_auth").await, 0, "nothing started");
+
+    let (token, chat_id) = env.new_chat("Ada").await;
+    for (body, field) in [
+        (json!({"text": ["hi"]}), "text"),
+        (
+            json!({"text": "hi", "client_message_id": 7}),
+            "client_message_id",
+        ),
+    ] {
+        let reply = env
+            .call(
+                Method::POST,
+                &format!("/v1/chats/{chat_id}/messages"),
+                Some(&token),
+                Some(body),
+            )
+            .await;
+        reply.assert_error(400, "invalid_request");
+        let message = reply.body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(field), "{field}: {message}");
+    }
+    assert_eq!(env.giosg_calls("send_message").await, 0, "nothing sent");
+    env.stop().await;
+}

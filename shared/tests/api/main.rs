@@ -63,6 +63,7 @@ scenarios!(
     errors::unknown_or_malformed_tokens_are_unauthorized,
     errors::another_visitors_chat_is_not_found,
     errors::message_text_is_validated,
+    errors::a_field_of_the_wrong_type_is_named,
 );
 
 fn messages(reply: &support::harness::Reply) -> Vec<Value> {
