@@ -11,6 +11,10 @@ use super::message::OrderKey;
 pub struct Cursor(OrderKey);
 
 const PREFIX: &str = "v1:";
+/// Length of [`GiosgTime::sortable`](crate::domain::GiosgTime::sortable).
+const SORTABLE_LEN: usize = "2015-12-22T11:25:30.595000Z".len();
+/// Room for the longest order key DynamoDB can index (a 1024-byte sort key) in base64.
+const MAX_ENCODED_LEN: usize = 2048;
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 #[error("the cursor is not one this API issued")]
@@ -37,17 +41,25 @@ impl Cursor {
         URL_SAFE_NO_PAD.encode(format!("{PREFIX}{}", self.0.as_str()))
     }
 
+    /// Reads back a cursor [`Cursor::encode`] made, whatever the message id in it (long,
+    /// non-ASCII, control characters: the API hands out cursors of every message it stores, so
+    /// it must accept every one of them back). Refuses what it could never have made.
     pub fn decode(value: &str) -> Result<Self, CursorError> {
-        if value.is_empty() || value.len() > 512 {
+        if value.is_empty() || value.len() > MAX_ENCODED_LEN {
             return Err(CursorError);
         }
         let bytes = URL_SAFE_NO_PAD.decode(value).map_err(|_| CursorError)?;
         let text = String::from_utf8(bytes).map_err(|_| CursorError)?;
         let key = text.strip_prefix(PREFIX).ok_or(CursorError)?;
         if !key.is_empty() {
-            let (time, id) = key.split_once('#').ok_or(CursorError)?;
-            let time_ok = time.len() == 27 && time.ends_with('Z');
-            if !time_ok || id.is_empty() || id.chars().any(char::is_control) {
+            // `<sortable time>#<message id>`: the time is fixed-width, the id anything.
+            let (time, _id) = key.split_at_checked(SORTABLE_LEN).ok_or(CursorError)?;
+            let time_ok = time.ends_with('Z') && key[SORTABLE_LEN..].starts_with('#');
+            if !time_ok
+                || !time
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || b"-:.TZ".contains(&b))
+            {
                 return Err(CursorError);
             }
         }
@@ -99,5 +111,22 @@ mod tests {
         assert!(Cursor::decode("nope").is_err());
         assert!(Cursor::decode("").is_err());
         assert!(Cursor::decode(&URL_SAFE_NO_PAD.encode("v1:garbage")).is_err());
+    }
+
+    #[test]
+    fn cursors_of_any_message_id_are_accepted_back() {
+        let time = GiosgTime::from(chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap());
+        for id in [
+            "x".repeat(400),
+            "ü-ñ-中文-🙂".to_owned(),
+            "a\u{1}b\nc".to_owned(),
+            "#".to_owned(),
+            String::new(),
+        ] {
+            let cursor = Cursor::at(OrderKey::new(time, &MessageId::new(id.clone())));
+            assert_eq!(Cursor::decode(&cursor.encode()).unwrap(), cursor, "{id:?}");
+        }
+        assert!(Cursor::decode(&URL_SAFE_NO_PAD.encode("v1:2015-12-22#m")).is_err());
+        assert!(Cursor::decode(&"A".repeat(MAX_ENCODED_LEN + 1)).is_err());
     }
 }

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, NaiveDateTime, SecondsFormat, SubsecRound, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, SecondsFormat, SubsecRound, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A point in time as Giosg writes it.
@@ -17,7 +17,7 @@ pub struct GiosgTime(DateTime<Utc>);
 
 /// A string that is not a Giosg timestamp.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("not an ISO-8601 timestamp")]
+#[error("not an ISO-8601 timestamp of the years 0000 to 9999")]
 pub struct InvalidGiosgTime;
 
 impl GiosgTime {
@@ -49,15 +49,20 @@ impl FromStr for GiosgTime {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
-        if let Ok(with_offset) = DateTime::parse_from_rfc3339(s) {
-            return Ok(Self::from(with_offset.with_timezone(&Utc)));
+        let parsed = match DateTime::parse_from_rfc3339(s) {
+            Ok(with_offset) => with_offset.with_timezone(&Utc),
+            // `%.f` also accepts no fractional part at all.
+            Err(_) => ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
+                .iter()
+                .find_map(|format| NaiveDateTime::parse_from_str(s, format).ok())
+                .ok_or(InvalidGiosgTime)?
+                .and_utc(),
+        };
+        // Four-digit years only: the sortable form (history order, cursors) is fixed-width.
+        if !(0..=9999).contains(&parsed.year()) {
+            return Err(InvalidGiosgTime);
         }
-        // `%.f` also accepts no fractional part at all.
-        ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
-            .iter()
-            .find_map(|format| NaiveDateTime::parse_from_str(s, format).ok())
-            .map(|naive| Self::from(naive.and_utc()))
-            .ok_or(InvalidGiosgTime)
+        Ok(Self::from(parsed))
     }
 }
 
@@ -125,6 +130,16 @@ mod tests {
     fn time_with_offset_is_converted_to_utc() {
         let time: GiosgTime = "2015-12-22T13:25:30.595+02:00".parse().unwrap();
         assert_eq!(time.to_string(), "2015-12-22T11:25:30.595Z");
+    }
+
+    #[test]
+    fn years_past_9999_are_refused_so_the_sortable_form_stays_fixed_width() {
+        assert!("10000-01-01T00:00:00Z".parse::<GiosgTime>().is_err());
+        assert!("+10000-01-01T00:00:00".parse::<GiosgTime>().is_err());
+        let last: GiosgTime = "9999-12-31T23:59:59.999Z".parse().unwrap();
+        let now: GiosgTime = "2026-11-30T00:00:00Z".parse().unwrap();
+        assert_eq!(last.sortable().len(), now.sortable().len());
+        assert!(now.sortable() < last.sortable());
     }
 
     #[test]

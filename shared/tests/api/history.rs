@@ -137,3 +137,61 @@ pub(crate) async fn history_parameters_are_validated<S: ChatStore>(store: S) {
     assert_eq!(env.history(&token, &chat, "?limit=1").await.status, 200);
     env.stop().await;
 }
+
+/// The API takes back every cursor it hands out, whatever the message ids (long, non-ASCII,
+/// control characters); a time past year 9999, which could not keep the history order, is
+/// refused at the webhook.
+pub(crate) async fn cursors_of_any_message_id_are_accepted_back<S: ChatStore>(store: S) {
+    let env = support::harness::start(store).await;
+    let (token, chat) = env.new_chat("Ada").await;
+    // An older message, so that every page below has a `prev_cursor`.
+    assert_eq!(env.send(&token, &chat, "first").await.status, 201);
+    let hook = |id: &str, created_at: &str| {
+        json!({
+            "channel": format!("/api/v5/orgs/{}/owned_chats/{chat}/messages", env.sim.org_id()),
+            "action": "added",
+            "resource_id": id,
+            "resource": {"id": id, "chat_id": chat, "room_id": env.sim.room_id(), "type": "msg",
+                         "created_at": created_at, "sender_type": "user", "message": "hi"}
+        })
+    };
+    let url = format!(
+        "/webhooks/giosg/messages?token={}",
+        support::harness::WEBHOOK_SECRET
+    );
+    let ids = [
+        "x".repeat(400),
+        "ü-ñ-中文-🙂".to_owned(),
+        "a\u{1}b".to_owned(),
+    ];
+    for (second, id) in ids.iter().enumerate() {
+        let created_at = format!("2099-01-01T00:00:0{second}.000Z");
+        let stored = env
+            .call(Method::POST, &url, None, Some(hook(id, &created_at)))
+            .await;
+        assert_eq!(stored.status, 200, "{}", stored.body);
+        let newest = env.history(&token, &chat, "?limit=1").await;
+        assert_eq!(messages(&newest)[0]["id"], id.as_str());
+        let next = newest.body["next_cursor"].as_str().unwrap().to_owned();
+        let prev = newest.body["prev_cursor"].as_str().unwrap().to_owned();
+        let after = env.history(&token, &chat, &format!("?after={next}")).await;
+        assert_eq!(after.status, 200, "next_cursor of {id:?}: {}", after.body);
+        assert!(messages(&after).is_empty());
+        let before = env
+            .history(&token, &chat, &format!("?limit=1&before={prev}"))
+            .await;
+        assert_eq!(before.status, 200, "prev_cursor of {id:?}: {}", before.body);
+        assert_ne!(messages(&before)[0]["id"], id.as_str());
+    }
+    env.call(
+        Method::POST,
+        &url,
+        None,
+        Some(hook("m-far-future", "10000-01-01T00:00:00.000Z")),
+    )
+    .await
+    .assert_error(400, "invalid_request");
+    let newest = env.history(&token, &chat, "?limit=1").await;
+    assert_eq!(messages(&newest)[0]["id"], ids[2].as_str(), "not stored");
+    env.stop().await;
+}

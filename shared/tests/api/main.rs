@@ -53,6 +53,7 @@ scenarios!(
     history::history_is_in_giosg_order_with_agent_replies_join_and_leave,
     history::history_cursors_page_and_poll,
     history::history_parameters_are_validated,
+    history::cursors_of_any_message_id_are_accepted_back,
     webhooks::webhooks_require_the_secret,
     webhooks::webhooks_ignore_other_rooms_and_refuse_garbage,
     webhooks::removed_chat_is_not_found_and_removed_message_is_deleted,
