@@ -9,7 +9,7 @@ use axum::Router;
 use axum::body::Body;
 use http::{Method, Request, StatusCode};
 use serde_json::Value;
-use shared::api::{self, Api, MAX_BODY_BYTES, RouteKind, function_routes};
+use shared::api::{self, Api, MAX_BODY_BYTES, MAX_WEBHOOK_BODY_BYTES, RouteKind, function_routes};
 use shared::config::{SecretSource, Secrets, SecretsCache, Settings, lookup_in};
 use shared::giosg::{GiosgClient, GiosgConfig};
 use shared::secret::Secret;
@@ -211,18 +211,41 @@ async fn cors_answers_only_allowed_origins_and_never_on_webhooks() {
 #[tokio::test]
 async fn a_body_over_the_limit_is_413_before_any_handler() {
     let router = api::all_routes(api().await);
-    let big = "x".repeat(MAX_BODY_BYTES + 1);
-    for path in ["/v1/chats", "/webhooks/giosg/messages"] {
+    let over = |limit: usize| "x".repeat(limit + 1);
+    for (path, body) in [
+        ("/v1/chats", over(MAX_BODY_BYTES)),
+        ("/webhooks/giosg/messages", over(MAX_WEBHOOK_BODY_BYTES)),
+    ] {
         // No token and no webhook secret: only the size can answer first.
         let (status, _, body) = call(
             &router,
             request(Method::POST, path)
                 .header("content-type", "application/json")
-                .body(Body::from(big.clone()))
+                .body(Body::from(body))
                 .unwrap(),
         )
         .await;
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{path}");
         assert_eq!(body["error"]["code"], "payload_too_large");
     }
+}
+
+/// Giosg's envelopes up to 1 MB are judged by their content, not their size: a big one reaches
+/// the caller check and the parser instead of a 413.
+#[tokio::test]
+async fn webhook_bodies_up_to_1_mb_are_judged_by_content() {
+    let router = api::all_routes(api().await);
+    let big = format!("{{\"padding\": \"{}\"}}", "x".repeat(MAX_BODY_BYTES * 10));
+    assert!(big.len() > MAX_BODY_BYTES && big.len() < MAX_WEBHOOK_BODY_BYTES);
+    let (status, _, body) = call(
+        &router,
+        request(Method::POST, "/webhooks/giosg/messages")
+            .header("content-type", "application/json")
+            .header("x-webhook-token", WEBHOOK_SECRET)
+            .body(Body::from(big))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_request", "not an envelope");
 }

@@ -15,8 +15,11 @@ use tracing::Instrument;
 
 use super::{ApiError, RouteKind};
 
-/// The largest request body accepted (a 2000-character message in JSON is far smaller).
+/// The largest body of a frontend request (a 2000-character message in JSON is far smaller).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// The largest webhook body: any Giosg envelope up to 1 MB is judged by its content, never by
+/// its size (a bot card with many attachments is a normal message).
+pub const MAX_WEBHOOK_BODY_BYTES: usize = 1024 * 1024;
 
 /// The id a request is logged with: the Lambda invocation's, when the Lambda adapter puts it
 /// in the request's extensions; a random one otherwise.
@@ -46,25 +49,32 @@ pub(super) fn cors(allowed: &[String]) -> CorsLayer {
         .max_age(Duration::from_secs(600))
 }
 
-/// Buffers the body up to [`MAX_BODY_BYTES`]; a larger one is `413 payload_too_large` before
-/// any handler runs.
-pub(super) async fn limit_body(request: Request, next: Next) -> Response {
+/// Buffers a frontend request's body up to [`MAX_BODY_BYTES`]; a larger one is
+/// `413 payload_too_large` before any handler runs.
+pub(super) async fn limit_api_body(request: Request, next: Next) -> Response {
+    limit_body(MAX_BODY_BYTES, request, next).await
+}
+
+/// [`limit_api_body`] for Giosg's deliveries, up to [`MAX_WEBHOOK_BODY_BYTES`].
+pub(super) async fn limit_webhook_body(request: Request, next: Next) -> Response {
+    limit_body(MAX_WEBHOOK_BODY_BYTES, request, next).await
+}
+
+async fn limit_body(limit: usize, request: Request, next: Next) -> Response {
     let too_large = || {
-        ApiError::PayloadTooLarge(format!(
-            "The request body is larger than {MAX_BODY_BYTES} bytes."
-        ))
-        .into_response()
+        ApiError::PayloadTooLarge(format!("The request body is larger than {limit} bytes."))
+            .into_response()
     };
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
+    if declared.is_some_and(|length| length > limit) {
         return too_large();
     }
     let (parts, body) = request.into_parts();
-    match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+    match axum::body::to_bytes(body, limit).await {
         Ok(bytes) => {
             next.run(Request::from_parts(parts, Body::from(bytes)))
                 .await

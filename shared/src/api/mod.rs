@@ -22,7 +22,7 @@ use http::header;
 use serde::Serialize;
 
 pub use error::{ApiError, ErrorBody};
-pub use layers::{Deadline, MAX_BODY_BYTES, RequestId};
+pub use layers::{Deadline, MAX_BODY_BYTES, MAX_WEBHOOK_BODY_BYTES, RequestId};
 pub use routes::{
     RouteKind, all_routes, chat_history, function_router, function_routes, giosg_webhooks,
     send_message, start_chat,

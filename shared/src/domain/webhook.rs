@@ -4,6 +4,7 @@ use serde::Deserialize;
 
 use super::EventAction;
 use super::chat::ChatEvent;
+use super::ids::{UnkeyableId, check_keyable};
 use super::message::MessageEvent;
 use super::{ChatId, ChatResource, MessageId, MessageResource, OrgId};
 
@@ -48,6 +49,8 @@ pub enum WebhookError {
     MissingResourceId,
     #[error("an `added` envelope must carry the resource")]
     MissingResource,
+    #[error("{0}; it cannot be stored")]
+    UnkeyableId(#[from] UnkeyableId),
 }
 
 /// Parses a delivery of the chats channel `/api/v5/orgs/{org}/owned_chats`.
@@ -57,6 +60,7 @@ pub fn parse_chat_webhook(body: &[u8]) -> Result<ChatWebhook, WebhookError> {
         Some([org, "owned_chats"]) => OrgId::new(*org),
         _ => return Err(WebhookError::WrongChannel(delivery.channel)),
     };
+    check_keyable("chat", &delivery.resource_id)?;
     Ok(ChatWebhook {
         org_id,
         chat_id: ChatId::new(delivery.resource_id),
@@ -78,6 +82,8 @@ pub fn parse_message_webhook(body: &[u8]) -> Result<MessageWebhook, WebhookError
         }
         _ => return Err(WebhookError::WrongChannel(delivery.channel)),
     };
+    check_keyable("chat", chat_id.as_str())?;
+    check_keyable("message", &delivery.resource_id)?;
     Ok(MessageWebhook {
         org_id,
         chat_id,

@@ -60,6 +60,7 @@ scenarios!(
     webhooks::purged_message_has_no_text,
     webhooks::webhook_order_and_duplicates_do_not_matter,
     webhooks::unknown_message_types_pass_through,
+    webhooks::unkeyable_ids_are_refused_and_nothing_is_stored,
     errors::giosg_outage_is_giosg_unavailable,
     errors::unknown_or_malformed_tokens_are_unauthorized,
     errors::another_visitors_chat_is_not_found,

@@ -256,3 +256,45 @@ pub(crate) async fn unknown_message_types_pass_through<S: ChatStore>(store: S) {
     assert_eq!(carousel["attachments"][0]["actions"][0]["text"], "Yes");
     env.stop().await;
 }
+
+/// An id no store can key (over 512 bytes, control characters, empty) is `400 invalid_request`
+/// naming the problem, so that Giosg does not retry a delivery that can never succeed; nothing
+/// is stored.
+pub(crate) async fn unkeyable_ids_are_refused_and_nothing_is_stored<S: ChatStore>(store: S) {
+    let env = support::harness::start(store).await;
+    let (token, chat) = env.new_chat("Ada").await;
+    let org = env.sim.org_id().to_owned();
+    let room = env.sim.room_id().to_owned();
+    let url = format!("/webhooks/giosg/messages?token={WEBHOOK_SECRET}");
+    let message = |chat: &str, id: &str| {
+        json!({
+            "channel": format!("/api/v5/orgs/{org}/owned_chats/{chat}/messages"),
+            "action": "added", "resource_id": id,
+            "resource": {"id": id, "room_id": room, "type": "msg",
+                         "created_at": "2099-01-01T00:00:00.000Z", "message": "poison"}
+        })
+    };
+    for (body, what) in [
+        (message(&chat, &"x".repeat(513)), "longer than 512 bytes"),
+        (message(&chat, "a\u{1}b"), "control characters"),
+        (message("c\u{7f}", "m1"), "control characters"),
+    ] {
+        let reply = post_webhook(&env, &url, &body).await;
+        reply.assert_error(400, "invalid_request");
+        let text = reply.body["error"]["message"].as_str().unwrap();
+        assert!(text.contains(what), "{text}");
+    }
+    let mut unnamed = chat_added(&org, &room, "");
+    unnamed["resource"]["id"] = json!("");
+    let chats_url = format!("/webhooks/giosg/chats?token={WEBHOOK_SECRET}");
+    post_webhook(&env, &chats_url, &unnamed)
+        .await
+        .assert_error(400, "invalid_request");
+    let history = env.history(&token, &chat, "").await;
+    assert!(
+        messages(&history).iter().all(|m| m["text"] != "poison"),
+        "nothing stored: {}",
+        history.body
+    );
+    env.stop().await;
+}
