@@ -49,7 +49,14 @@ pub struct MessageRecord {
     pub removed: Latch,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_message_id: Option<String>,
+    /// Attachments were dropped from the end so that the record fits one storage item.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub attachments_truncated: bool,
 }
+
+/// The most a message's content may take, serialized: a DynamoDB item holds 400 KB, keys,
+/// index attributes and bookkeeping included, so the record keeps a wide margin.
+pub const MAX_CONTENT_BYTES: usize = 300 * 1024;
 
 impl MessageRecord {
     pub fn new(chat_id: ChatId, id: MessageId) -> Self {
@@ -67,6 +74,7 @@ impl MessageRecord {
             purged_at: Latch::default(),
             removed: Latch::default(),
             client_message_id: None,
+            attachments_truncated: false,
         }
     }
 
@@ -110,6 +118,7 @@ impl MessageRecord {
             created_at: self.created_at,
             client_message_id: self.client_message_id.clone(),
             deleted: self.removed.is_set(),
+            attachments_truncated: self.attachments_truncated && !content_hidden,
         }
     }
 }
@@ -160,7 +169,39 @@ pub fn apply_message_event(
         record.text.erase();
         record.attachments.erase();
     }
+    fit_in_one_item(&mut record, current);
     Decision::after_fold(current, record)
+}
+
+/// Drops attachments from the end until the message's content fits [`MAX_CONTENT_BYTES`] (a
+/// bot card with hundreds of buttons is a normal message, and must not make the store refuse
+/// it), and says so. The same rule for every store, so they keep the same record.
+fn fit_in_one_item(record: &mut MessageRecord, current: Option<&MessageRecord>) {
+    let Some(attachments) = record.attachments.value.as_mut() else {
+        record.attachments_truncated = false;
+        return;
+    };
+    // The serialized size of each prefix of the list, in one pass: `[a,b,...]` after the text.
+    let mut size = record.text.get().map_or(0, String::len) + 2;
+    let mut fitting = 0;
+    for (index, attachment) in attachments.iter().enumerate() {
+        let add =
+            serde_json::to_vec(attachment).map_or(0, |json| json.len()) + usize::from(index > 0);
+        if size + add > MAX_CONTENT_BYTES {
+            break;
+        }
+        size += add;
+        fitting = index + 1;
+    }
+    if fitting < attachments.len() {
+        attachments.truncate(fitting);
+        record.attachments_truncated = true;
+    } else if current
+        .is_none_or(|current| current.attachments.value.as_ref() != Some(&*attachments))
+    {
+        // A new list that fits whole; an unchanged one keeps what was said of it.
+        record.attachments_truncated = false;
+    }
 }
 
 fn merge_message_fields(record: &mut MessageRecord, resource: &MessageResource, stamp: Stamp) {
@@ -245,4 +286,7 @@ pub struct Message {
     pub created_at: Option<GiosgTime>,
     pub client_message_id: Option<String>,
     pub deleted: bool,
+    /// Only when true: some attachments were dropped to store the message.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub attachments_truncated: bool,
 }

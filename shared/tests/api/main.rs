@@ -61,6 +61,7 @@ scenarios!(
     webhooks::webhook_order_and_duplicates_do_not_matter,
     webhooks::unknown_message_types_pass_through,
     webhooks::unkeyable_ids_are_refused_and_nothing_is_stored,
+    webhooks::big_bot_cards_are_stored_and_oversized_ones_trimmed,
     errors::giosg_outage_is_giosg_unavailable,
     errors::unknown_or_malformed_tokens_are_unauthorized,
     errors::another_visitors_chat_is_not_found,

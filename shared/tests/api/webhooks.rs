@@ -298,3 +298,46 @@ pub(crate) async fn unkeyable_ids_are_refused_and_nothing_is_stored<S: ChatStore
     );
     env.stop().await;
 }
+
+/// A bot card of 150 buttons (a 125 KB envelope) is stored whole; one too big for a storage
+/// item is stored with attachments dropped from the end and `attachments_truncated: true`,
+/// never refused (Giosg would not resend it).
+pub(crate) async fn big_bot_cards_are_stored_and_oversized_ones_trimmed<S: ChatStore>(store: S) {
+    let env = support::harness::start(store).await;
+    let (token, chat) = env.new_chat("Ada").await;
+    let org = env.sim.org_id().to_owned();
+    let room = env.sim.room_id().to_owned();
+    let url = format!("/webhooks/giosg/messages?token={WEBHOOK_SECRET}");
+    let card = |id: &str, second: u32, title_len: usize| {
+        let attachments: Vec<Value> = (0..150)
+            .map(|n| json!({"id": format!("card-{n}"), "title": "x".repeat(title_len),
+                            "actions": [{"id": format!("b{n}"), "text": "Choose", "type": "button"}]}))
+            .collect();
+        json!({
+            "channel": format!("/api/v5/orgs/{org}/owned_chats/{chat}/messages"),
+            "action": "added", "resource_id": id,
+            "resource": {"id": id, "chat_id": chat, "room_id": room, "type": "msg",
+                         "sender_type": "user", "message": "Pick one",
+                         "created_at": format!("2099-01-01T00:00:0{second}.000Z"),
+                         "attachments": attachments}
+        })
+    };
+    let normal = card("m-card", 1, 700);
+    assert!(normal.to_string().len() > 100 * 1024);
+    post_webhook(&env, &url, &normal).await;
+    let oversized = card("m-huge", 2, 3000);
+    assert!(oversized.to_string().len() > 400 * 1024);
+    let reply = post_webhook(&env, &url, &oversized).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+
+    let history = env.history(&token, &chat, "").await;
+    let stored = messages(&history);
+    let card = stored.iter().find(|m| m["id"] == "m-card").unwrap();
+    assert_eq!(card["attachments"].as_array().unwrap().len(), 150);
+    assert!(card.get("attachments_truncated").is_none());
+    let huge = stored.iter().find(|m| m["id"] == "m-huge").unwrap();
+    let kept = huge["attachments"].as_array().unwrap().len();
+    assert!(kept > 0 && kept < 150, "{kept} kept");
+    assert_eq!(huge["attachments_truncated"], true);
+    env.stop().await;
+}

@@ -277,6 +277,7 @@ for_every_store!(
     messages::message_before_its_chat_is_kept_and_shows_in_history,
     messages::purged_text_never_comes_back_after_a_later_edit,
     messages::removed_message_loses_its_text_and_a_late_added_does_not_restore_it,
+    messages::oversized_attachments_are_trimmed_and_flagged,
     ordering::history_is_in_created_at_order_with_ties_by_id,
     ordering::latest_page_is_the_newest_limit_with_has_older,
     ordering::before_pages_walk_back_to_the_start,

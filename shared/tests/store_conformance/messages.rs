@@ -115,3 +115,67 @@ pub(crate) async fn removed_message_loses_its_text_and_a_late_added_does_not_res
         assert!(message.removed.is_set() && message.text.get().is_none());
     }
 }
+
+/// A message too big for one storage item (a bot card with hundreds of large buttons) is stored
+/// with attachments dropped from the end and says so; one that fits (a 125 KB card) is stored
+/// whole. A redelivery of the big one changes nothing.
+pub(crate) async fn oversized_attachments_are_trimmed_and_flagged<S: ChatStore>(store: S) {
+    use shared::domain::{Attachment, AttachmentAction};
+
+    let card = |buttons: usize, text_len: usize| -> Vec<Attachment> {
+        (0..buttons)
+            .map(|n| Attachment {
+                id: Some(format!("card-{n}")),
+                title: Some("x".repeat(text_len)),
+                actions: vec![AttachmentAction {
+                    id: Some(format!("b{n}")),
+                    text: Some("Choose".into()),
+                    action_type: Some("button".into()),
+                    ..AttachmentAction::default()
+                }],
+                ..Attachment::default()
+            })
+            .collect()
+    };
+    let with_card = |id: &str, attachments: Vec<Attachment>| {
+        let mut event = message_added("c1", id, 11, "Pick one");
+        event.resource.as_mut().unwrap().attachments = Field::Value(attachments);
+        event
+    };
+    apply_chat(&store, "c1", chat_started("c1", 10, "ada")).await;
+
+    let fitting = card(150, 700);
+    let (applied, _) =
+        apply_message(&store, "c1", "m-fits", with_card("m-fits", fitting.clone())).await;
+    assert_eq!(applied, Applied::Stored);
+    let stored = store
+        .get_message(&chat_id("c1"), &MessageId::new("m-fits"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.attachments.get(), Some(&fitting));
+    assert!(!stored.attachments_truncated);
+
+    let oversized = card(150, 3000);
+    let big = with_card("m-big", oversized.clone());
+    let (applied, _) = apply_message(&store, "c1", "m-big", big.clone()).await;
+    assert_eq!(applied, Applied::Stored);
+    let stored = store
+        .get_message(&chat_id("c1"), &MessageId::new("m-big"))
+        .await
+        .unwrap()
+        .unwrap();
+    let kept = stored.attachments.get().unwrap();
+    assert!(
+        !kept.is_empty() && kept.len() < oversized.len(),
+        "{} kept",
+        kept.len()
+    );
+    assert_eq!(kept[..], oversized[..kept.len()], "dropped from the end");
+    assert!(stored.attachments_truncated);
+    assert!(stored.view().attachments_truncated);
+    let (again, _) = apply_message(&store, "c1", "m-big", big).await;
+    assert_eq!(again, Applied::Unchanged);
+    let page = history(&store, "c1", PageRequest::Latest { limit: 50 }).await;
+    assert_eq!(page.messages.len(), 2);
+}
