@@ -3,7 +3,8 @@
 //! The service layer is generic over [`GiosgPort`] so that its flows can be tested with a fake,
 //! without HTTP; [`GiosgClient`] is the real implementation. The port covers exactly what the
 //! flows use today (authenticate, join the room, name the visitor, start a chat, send a
-//! message, read the room); the client's other calls stay inherent until a flow needs them.
+//! message, read the room, read a chat as the organization); the client's other calls stay
+//! inherent until a flow needs them.
 
 use std::future::Future;
 
@@ -58,6 +59,13 @@ pub trait GiosgPort: Send + Sync + 'static {
         &self,
         session: &mut VisitorSession,
     ) -> impl Future<Output = Result<Room, GiosgError>> + Send;
+
+    /// One chat as the organization sees it (API token), to confirm what a refusal means;
+    /// see [`GiosgClient::owned_chat`].
+    fn owned_chat(
+        &self,
+        chat: &ChatId,
+    ) -> impl Future<Output = Result<ChatResource, GiosgError>> + Send;
 }
 
 // Each method hands back the inherent method's future (inherent methods win name resolution,
@@ -106,6 +114,13 @@ impl GiosgPort for GiosgClient {
         session: &mut VisitorSession,
     ) -> impl Future<Output = Result<Room, GiosgError>> + Send {
         GiosgClient::room(self, session)
+    }
+
+    fn owned_chat(
+        &self,
+        chat: &ChatId,
+    ) -> impl Future<Output = Result<ChatResource, GiosgError>> + Send {
+        GiosgClient::owned_chat(self, chat)
     }
 }
 

@@ -88,4 +88,8 @@ impl GiosgPort for RotatingGiosg {
             .send_message(session, chat, text)
             .await
     }
+
+    async fn owned_chat(&self, chat: &ChatId) -> Result<ChatResource, GiosgError> {
+        self.current().await?.owned_chat(chat).await
+    }
 }

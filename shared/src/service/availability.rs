@@ -67,6 +67,15 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
         Ok(value)
     }
 
+    /// Drops the cached availability, so that the next read asks Giosg.
+    pub(super) fn forget_availability(&self) {
+        *self
+            .availability
+            .value
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
     /// Refuses with `AgentsOffline` when nobody is online, unless offline chats are allowed.
     pub(super) async fn ensure_agents_online(&self) -> Result<(), ServiceError> {
         if self.rules.allow_offline_chats || self.availability().await?.online {

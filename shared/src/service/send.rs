@@ -100,11 +100,7 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
                 if refreshed && let Err(store_error) = self.store.put_visitor(&visitor).await {
                     tracing::warn!(error = %store_error, "could not save a refreshed Giosg session");
                 }
-                let refusal = refusal(error);
-                if matches!(refusal, ServiceError::ChatEnded) {
-                    self.mark_ended(&chat_id).await;
-                }
-                return Err(refusal);
+                return Err(self.refusal(&chat_id, error).await);
             }
         };
         let message_id = resource.id.clone().ok_or_else(|| {
@@ -157,15 +153,47 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
         Ok(SendOutcome::Replayed(record))
     }
 
-    /// Records that Giosg no longer takes messages in a chat our copy thought open (its "ended"
-    /// webhook is late or was lost), so that the visitor is offered a new chat instead of
-    /// resuming this one. The real webhook, when it comes, only adds Giosg's own `ended_at`.
-    async fn mark_ended(&self, chat_id: &ChatId) {
+    /// Giosg's refusal of a send, in the API's terms. What a 4xx means is not documented, so a
+    /// refusal ends the chat only when Giosg's organization API shows the chat ended; the end is
+    /// then recorded (its "ended" webhook is late or was lost), so that the visitor is offered a
+    /// new chat instead of resuming this one.
+    async fn refusal(&self, chat_id: &ChatId, error: GiosgError) -> ServiceError {
+        if let GiosgError::VisitorReplaced { .. } = error {
+            // Giosg no longer knows the visitor who owns this chat: only a new chat can go on.
+            tracing::warn!(%error, "Giosg replaced the visitor of a chat");
+            self.mark_ended(chat_id, None).await;
+            return ServiceError::ChatEnded;
+        }
+        if !error.is_refused() {
+            return ServiceError::Giosg(error);
+        }
+        match self.giosg.owned_chat(chat_id).await {
+            Ok(chat) if chat.is_ended.value() == Some(&true) => {
+                self.mark_ended(chat_id, chat.ended_at.value().copied())
+                    .await;
+                ServiceError::ChatEnded
+            }
+            // The chat is open: the refusal is about this message.
+            Ok(_) if error.status() == Some(400) => ServiceError::TextRefused,
+            Ok(_) => ServiceError::Giosg(error),
+            Err(lookup) if lookup.is_refused() && lookup.status() == Some(404) => {
+                ServiceError::ChatNotFound
+            }
+            Err(lookup) => {
+                tracing::warn!(%error, %lookup, "Giosg refused a message and the chat could not be read to tell why");
+                ServiceError::Giosg(error)
+            }
+        }
+    }
+
+    /// Records that a chat has ended, when Giosg says (from its own copy of the chat) or now.
+    /// The real webhook, when it comes, changes nothing more.
+    async fn mark_ended(&self, chat_id: &ChatId, ended_at: Option<GiosgTime>) {
         let event = ChatEvent {
             action: EventAction::Changed,
             resource: Some(ChatResource {
                 is_ended: Field::Value(true),
-                ended_at: Field::Value(GiosgTime::from(Utc::now())),
+                ended_at: Field::Value(ended_at.unwrap_or_else(|| GiosgTime::from(Utc::now()))),
                 ..ChatResource::default()
             }),
             owner: None,
@@ -175,23 +203,7 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
             .apply_chat_event(chat_id, &event, &self.rules.store_context)
             .await
         {
-            tracing::warn!(%error, "could not record that Giosg refused a message as ended");
+            tracing::warn!(%error, "could not record that a chat has ended");
         }
-    }
-}
-
-/// Giosg's refusal of a send, in the API's terms.
-fn refusal(error: GiosgError) -> ServiceError {
-    if let GiosgError::VisitorReplaced { .. } = error {
-        // Giosg no longer knows the visitor who owns this chat: only a new chat can go on.
-        tracing::warn!(%error, "Giosg replaced the visitor of a chat");
-        return ServiceError::ChatEnded;
-    }
-    match error.status() {
-        // Giosg locks an ended chat; our copy had not heard of the end yet.
-        Some(403 | 409 | 410 | 423) if error.is_refused() => ServiceError::ChatEnded,
-        Some(404) if error.is_refused() => ServiceError::ChatNotFound,
-        Some(400) if error.is_refused() => ServiceError::TextRefused,
-        _ => ServiceError::Giosg(error),
     }
 }

@@ -127,21 +127,37 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
             .filter(|chat| chat.is_visible_to(&visitor.key) && chat.is_ended.is_unset()))
     }
 
+    /// Starts the chat in Giosg. Giosg refuses a chat in a room with nobody online with a 4xx
+    /// (giosg-api.md #7), but what a 4xx means is not documented: the room is asked again, and
+    /// only an offline room makes it `AgentsOffline`.
     async fn start_giosg_chat(
         &self,
         session: &mut VisitorSession,
     ) -> Result<ChatResource, ServiceError> {
-        self.giosg.start_chat(session).await.map_err(|error| {
-            // Giosg refuses a chat in a room with nobody online with a 4xx (giosg-api.md #7).
-            if error.is_refused() && matches!(error.status(), Some(400 | 403 | 409)) {
+        let error = match self.giosg.start_chat(session).await {
+            Ok(resource) => return Ok(resource),
+            Err(error) => error,
+        };
+        if !(error.is_refused() && matches!(error.status(), Some(400 | 403 | 409))) {
+            return Err(error.into());
+        }
+        self.forget_availability();
+        match self.availability().await {
+            Ok(availability) if !availability.online => {
                 if self.rules.allow_offline_chats {
                     tracing::warn!(%error, "Giosg refused to start a chat although offline chats are allowed");
                 }
-                ServiceError::AgentsOffline
-            } else {
-                ServiceError::from(error)
+                Err(ServiceError::AgentsOffline)
             }
-        })
+            Ok(_) => {
+                tracing::warn!(%error, "Giosg refused to start a chat in a room with agents online");
+                Err(error.into())
+            }
+            Err(lookup) => {
+                tracing::warn!(%error, %lookup, "Giosg refused to start a chat and the room could not be read to tell why");
+                Err(error.into())
+            }
+        }
     }
 
     /// Stores Giosg's answer as the chat's first snapshot, owned by the visitor (folded with

@@ -32,6 +32,11 @@ struct FakeState {
     chats: u32,
     messages: u32,
     send_failures: VecDeque<GiosgError>,
+    /// Refuses the next start with this error, and goes offline when `offline_when_refusing`.
+    start_failure: Option<GiosgError>,
+    offline_when_refusing: bool,
+    /// What the organization API says of every chat.
+    chats_ended: bool,
 }
 
 impl FakeGiosg {
@@ -88,6 +93,10 @@ impl GiosgPort for FakeGiosg {
 
     async fn start_chat(&self, _session: &mut VisitorSession) -> Result<ChatResource, GiosgError> {
         let mut state = self.record("start_chat");
+        if let Some(error) = state.start_failure.take() {
+            state.offline = state.offline_when_refusing;
+            return Err(error);
+        }
         state.chats += 1;
         let now = GiosgTime::from(Utc::now());
         Ok(ChatResource {
@@ -119,6 +128,28 @@ impl GiosgPort for FakeGiosg {
             message: Field::Value(text.to_owned()),
             ..MessageResource::default()
         })
+    }
+
+    async fn owned_chat(&self, chat: &ChatId) -> Result<ChatResource, GiosgError> {
+        let state = self.record("owned_chat");
+        Ok(ChatResource {
+            id: Some(chat.clone()),
+            is_ended: Field::Value(state.chats_ended),
+            ended_at: if state.chats_ended {
+                Field::Value(GiosgTime::from(Utc::now()))
+            } else {
+                Field::Null
+            },
+            ..ChatResource::default()
+        })
+    }
+}
+
+fn refused(endpoint: &'static str, status: u16) -> GiosgError {
+    GiosgError::Refused {
+        endpoint,
+        status,
+        message: "refused".into(),
     }
 }
 
@@ -266,11 +297,8 @@ async fn a_send_giosg_failed_releases_its_key_so_a_retry_sends() {
 async fn giosg_refusing_a_send_as_ended_ends_the_chat_for_good() {
     let service = service();
     let (token, chat) = new_chat(&service).await;
-    service.giosg.fail_next_send(GiosgError::Refused {
-        endpoint: "send_message",
-        status: 409,
-        message: "chat has ended".into(),
-    });
+    service.giosg.state.lock().unwrap().chats_ended = true;
+    service.giosg.fail_next_send(refused("send_message", 409));
     let refused = service
         .send_message(send(&token, &chat, "hello", None))
         .await;
@@ -336,5 +364,62 @@ async fn a_service_without_giosg_reads_and_folds_webhooks() {
             .unwrap()
             .is_ended
             .is_set()
+    );
+}
+
+#[tokio::test]
+async fn a_refused_send_in_a_chat_giosg_shows_open_keeps_it_open() {
+    let service = service();
+    let (token, chat) = new_chat(&service).await;
+    service.giosg.fail_next_send(refused("send_message", 409));
+    let refused_send = service
+        .send_message(send(&token, &chat, "hello", None))
+        .await;
+    assert!(
+        matches!(refused_send, Err(ServiceError::Giosg(_))),
+        "{refused_send:?}"
+    );
+    assert_eq!(service.giosg.calls("owned_chat"), 1, "asked Giosg why");
+    assert!(
+        service
+            .get_chat(&token, &chat)
+            .await
+            .unwrap()
+            .is_ended
+            .is_unset()
+    );
+    service.giosg.fail_next_send(refused("send_message", 400));
+    let text_refused = service
+        .send_message(send(&token, &chat, "hello", None))
+        .await;
+    assert!(matches!(text_refused, Err(ServiceError::TextRefused)));
+    let sent = service
+        .send_message(send(&token, &chat, "hello", None))
+        .await;
+    assert!(
+        matches!(sent, Ok(SendOutcome::Sent(_))),
+        "the chat stays usable"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_start_is_agents_offline_only_when_the_room_is_offline() {
+    let service = service();
+    service.giosg.state.lock().unwrap().start_failure = Some(refused("start_chat", 403));
+    let start = || StartChat {
+        token: None,
+        name: name("Ada"),
+    };
+    let online = service.start_chat(start()).await;
+    assert!(matches!(online, Err(ServiceError::Giosg(_))), "{online:?}");
+    {
+        let mut state = service.giosg.state.lock().unwrap();
+        state.start_failure = Some(refused("start_chat", 403));
+        state.offline_when_refusing = true;
+    }
+    let offline = service.start_chat(start()).await;
+    assert!(
+        matches!(offline, Err(ServiceError::AgentsOffline)),
+        "{offline:?}"
     );
 }

@@ -50,6 +50,7 @@ scenarios!(
     sending::idempotency_key_header_works_like_client_message_id,
     sending::ended_chat_refuses_messages_without_calling_giosg,
     sending::expired_giosg_token_is_renewed_and_the_message_is_sent,
+    sending::a_refused_send_in_an_open_chat_does_not_end_it,
     history::history_is_in_giosg_order_with_agent_replies_join_and_leave,
     history::history_cursors_page_and_poll,
     history::history_parameters_are_validated,

@@ -174,3 +174,31 @@ pub(crate) async fn expired_giosg_token_is_renewed_and_the_message_is_sent<S: Ch
     assert_eq!(env.giosg_calls("visitor_auth").await, auths + 1);
     env.stop().await;
 }
+
+/// A send Giosg refuses (here a 409) in a chat its organization API shows open is answered
+/// `502 giosg_unavailable` and the chat stays open: the next message is sent.
+pub(crate) async fn a_refused_send_in_an_open_chat_does_not_end_it<S: ChatStore>(store: S) {
+    let env = support::harness::start(store).await;
+    let (token, chat) = env.new_chat("Ada").await;
+    env.sim(
+        Method::POST,
+        "/_sim/faults",
+        Some(json!({"endpoint": "send_message", "status": 409, "count": 1})),
+    )
+    .await;
+    env.send(&token, &chat, "refused")
+        .await
+        .assert_error(502, "giosg_unavailable");
+    assert_eq!(env.giosg_calls("owned_chat").await, 1, "asked Giosg why");
+    let chat_now = env
+        .call(
+            Method::GET,
+            &format!("/v1/chats/{chat}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_ne!(chat_now.body["chat"]["status"], "ended");
+    assert_eq!(env.send(&token, &chat, "sent").await.status, 201);
+    env.stop().await;
+}
