@@ -184,3 +184,40 @@ pub struct Chat {
     pub ended_at: Option<GiosgTime>,
     pub visitor_name: Option<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_room_is_recognised_in_any_case_and_other_rooms_are_ignored() {
+        let ours = RoomId::new("0b2f3c4d-0000-4000-8000-0000000000aa");
+        let event = |room: &str| ChatEvent {
+            action: EventAction::Added,
+            resource: Some(ChatResource {
+                room_id: crate::domain::Field::Value(RoomId::new(room)),
+                ..ChatResource::default()
+            }),
+            owner: None,
+        };
+        let id = ChatId::new("c1");
+        assert!(matches!(
+            apply_chat_event(
+                None,
+                &id,
+                &event("0B2F3C4D-0000-4000-8000-0000000000AA"),
+                &ours
+            ),
+            Decision::Write(_)
+        ));
+        assert_eq!(
+            apply_chat_event(
+                None,
+                &id,
+                &event("0b2f3c4d-0000-4000-8000-0000000000bb"),
+                &ours
+            ),
+            Decision::Ignore
+        );
+    }
+}

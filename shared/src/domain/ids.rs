@@ -19,6 +19,12 @@ macro_rules! id_newtype {
             pub fn as_str(&self) -> &str {
                 &self.0
             }
+
+            /// Whether `other` names the same Giosg resource: Giosg's ids are UUIDs and hex,
+            /// which it may write in either case.
+            pub fn same_as(&self, other: &Self) -> bool {
+                self.0.eq_ignore_ascii_case(&other.0)
+            }
         }
 
         impl fmt::Display for $name {

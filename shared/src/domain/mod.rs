@@ -69,7 +69,7 @@ impl<R: PartialEq> Decision<R> {
         current_is_pending: Option<bool>,
     ) -> Option<Self> {
         let named = named?.value()?;
-        (named != room).then_some(if current_is_pending == Some(true) {
+        (!named.same_as(room)).then_some(if current_is_pending == Some(true) {
             Self::Delete
         } else {
             Self::Ignore

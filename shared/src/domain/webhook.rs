@@ -51,6 +51,8 @@ pub enum WebhookError {
     MissingResource,
     #[error("{0}; it cannot be stored")]
     UnkeyableId(#[from] UnkeyableId),
+    #[error("resource.chat_id names another chat than the channel")]
+    ChatMismatch,
 }
 
 /// Parses a delivery of the chats channel `/api/v5/orgs/{org}/owned_chats`.
@@ -84,6 +86,12 @@ pub fn parse_message_webhook(body: &[u8]) -> Result<MessageWebhook, WebhookError
     };
     check_keyable("chat", chat_id.as_str())?;
     check_keyable("message", &delivery.resource_id)?;
+    // The channel names the chat; a resource that names another one is not this channel's.
+    if let Some(named) = delivery.resource.as_ref().and_then(|r| r.chat_id.value())
+        && !named.same_as(&chat_id)
+    {
+        return Err(WebhookError::ChatMismatch);
+    }
     Ok(MessageWebhook {
         org_id,
         chat_id,
@@ -180,6 +188,21 @@ mod tests {
         assert_eq!(hook.chat_id.as_str(), "c9");
         assert_eq!(hook.message_id.as_str(), "m1");
         assert!(hook.event.resource.unwrap().message.is_null());
+    }
+
+    #[test]
+    fn a_resource_chat_id_must_be_the_channels_chat_in_any_case() {
+        let envelope = |named: &str| {
+            format!(
+                r#"{{"channel":"/api/v5/orgs/o1/owned_chats/c9ab/messages","action":"changed","resource_id":"m1","resource":{{"chat_id":"{named}"}}}}"#
+            )
+        };
+        assert!(parse_message_webhook(envelope("c9ab").as_bytes()).is_ok());
+        assert!(parse_message_webhook(envelope("C9AB").as_bytes()).is_ok());
+        assert_eq!(
+            parse_message_webhook(envelope("c1").as_bytes()).unwrap_err(),
+            WebhookError::ChatMismatch
+        );
     }
 
     #[test]

@@ -351,6 +351,13 @@ async fn a_service_without_giosg_reads_and_folds_webhooks() {
         reader.apply_chat_webhook(&hook).await.unwrap(),
         WebhookOutcome::Duplicate
     );
+    let upper_case_org = ended.replace("/orgs/org/", "/orgs/ORG/");
+    let hook = parse_chat_webhook(upper_case_org.as_bytes()).unwrap();
+    assert_eq!(
+        reader.apply_chat_webhook(&hook).await.unwrap(),
+        WebhookOutcome::Duplicate,
+        "the organization, in another case, is ours"
+    );
     let other_org = ended.replace("/orgs/org/", "/orgs/another-org/");
     let hook = parse_chat_webhook(other_org.as_bytes()).unwrap();
     assert_eq!(

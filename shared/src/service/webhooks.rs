@@ -1,5 +1,6 @@
 //! Folding Giosg's webhook deliveries into the store. No Giosg call: the store's fold makes order
-//! and duplicates irrelevant; deliveries about another organization are acknowledged and ignored.
+//! and duplicates irrelevant; deliveries about another organization are acknowledged and ignored
+//! (ids compare in any case).
 
 use super::{Service, ServiceError};
 use crate::domain::webhook::{ChatWebhook, MessageWebhook};
@@ -40,7 +41,7 @@ impl<S: ChatStore, G> Service<S, G> {
         &self,
         hook: &ChatWebhook,
     ) -> Result<WebhookOutcome, ServiceError> {
-        if hook.org_id != self.rules.org_id {
+        if !hook.org_id.same_as(&self.rules.org_id) {
             return Ok(WebhookOutcome::Ignored);
         }
         let (applied, _) = self
@@ -54,7 +55,7 @@ impl<S: ChatStore, G> Service<S, G> {
         &self,
         hook: &MessageWebhook,
     ) -> Result<WebhookOutcome, ServiceError> {
-        if hook.org_id != self.rules.org_id {
+        if !hook.org_id.same_as(&self.rules.org_id) {
             return Ok(WebhookOutcome::Ignored);
         }
         let (applied, _) = self
