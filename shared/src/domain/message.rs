@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::chat::ChatRecord;
 use super::merge::{Latch, Lww, Stamp, keep_earliest};
 use super::{
     Attachment, ChatId, Field, GiosgTime, MessageId, MessageResource, MessageType, RoomId,
@@ -49,6 +50,10 @@ pub struct MessageRecord {
     pub removed: Latch,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_message_id: Option<String>,
+    /// Giosg described the message in full (an `added`, or its answer to our send): it may be
+    /// shown once its chat places it in the room.
+    #[serde(default, skip_serializing_if = "Latch::is_unset")]
+    pub snapshot_seen: Latch,
     /// Attachments were dropped from the end so that the record fits one storage item.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub attachments_truncated: bool,
@@ -74,6 +79,7 @@ impl MessageRecord {
             purged_at: Latch::default(),
             removed: Latch::default(),
             client_message_id: None,
+            snapshot_seen: Latch::default(),
             attachments_truncated: false,
         }
     }
@@ -83,8 +89,12 @@ impl MessageRecord {
         self.room_id.is_none()
     }
 
-    /// The history sort key: Giosg `created_at`, ties by id. `None` while pending.
+    /// The history sort key: Giosg `created_at`, ties by id. `None` while pending: a message
+    /// not placed in the room is in no history or feed, in any chat.
     pub fn order_key(&self) -> Option<OrderKey> {
+        if self.is_pending() {
+            return None;
+        }
         self.created_at
             .map(|created_at| OrderKey::new(created_at, &self.id))
     }
@@ -150,6 +160,7 @@ pub fn apply_message_event(
             EventAction::Added => {
                 let at = resource.updated_at.value().or(resource.created_at.value());
                 merge_message_fields(&mut record, resource, Stamp::snapshot(at.copied()));
+                record.snapshot_seen.set();
             }
             EventAction::Changed => {
                 let at = resource.updated_at.value().copied();
@@ -171,6 +182,26 @@ pub fn apply_message_event(
     }
     fit_in_one_item(&mut record, current);
     Decision::after_fold(current, record)
+}
+
+/// A message belongs to the room when its chat does: one Giosg described in full whose chat is
+/// stored in `room` is placed there, whether or not its own resource named the room (Giosg's
+/// message webhooks may leave `room_id` out). Returns the placed record when that changes it.
+/// The stores apply it when a message is written and, for the messages waiting for it, when
+/// their chat arrives, so the order of the two does not matter.
+pub fn place_by_chat(
+    record: &MessageRecord,
+    chat: Option<&ChatRecord>,
+    room: &RoomId,
+) -> Option<MessageRecord> {
+    let chat_is_ours = chat
+        .and_then(|chat| chat.room_id.as_ref())
+        .is_some_and(|chat_room| chat_room.same_as(room));
+    (record.is_pending() && record.snapshot_seen.is_set() && chat_is_ours).then(|| {
+        let mut placed = record.clone();
+        placed.room_id = Some(room.clone());
+        placed
+    })
 }
 
 /// Drops attachments from the end until the message's content fits [`MAX_CONTENT_BYTES`] (a

@@ -13,6 +13,7 @@ mod dynamodb_items;
 mod messages;
 mod ordering;
 mod pending;
+mod placement;
 mod sends;
 mod visitors;
 
@@ -288,6 +289,10 @@ for_every_store!(
     pending::pending_chat_is_not_visible_and_expires,
     pending::pending_chat_whose_added_names_another_room_is_deleted,
     pending::pending_message_without_created_at_is_not_in_history,
+    placement::a_message_without_room_id_is_placed_by_its_known_chat,
+    placement::a_message_without_room_id_before_its_chat_is_placed_when_the_chat_arrives,
+    placement::a_change_for_a_message_not_seen_yet_is_in_no_history,
+    placement::a_started_chat_places_the_messages_that_raced_ahead,
     sends::send_key_is_taken_while_in_flight_and_stale_claims_are_taken_over,
     sends::sent_key_is_final,
     sends::release_frees_an_in_flight_key,

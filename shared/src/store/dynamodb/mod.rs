@@ -35,11 +35,11 @@
 //! | `get_visitor_and_chat`, `send_context` | 1 `BatchGetItem` (consistent) of the 2–3 keys; repeated only for `UnprocessedKeys` |
 //! | `visitor_chats` | 1 `Query` on `visitor-chats`, newest first (eventually consistent, as every GSI read; more pages only past 1 MB) |
 //! | `history_page` | 1 `Query` on `history` (consistent): `Latest` descending with `Limit` limit+1; `Before` `msg_order < cursor` descending, limit+1; `After` `msg_order > cursor` (or the whole chat for the start cursor) ascending, limit. Descending pages are reversed to oldest first; the extra item tells `has_older`. A second request only when DynamoDB cut the page at 1 MB |
-//! | `apply_chat_event`, `apply_message_event` | `GetItem` (consistent), the domain fold, then on `Write` a `PutItem` conditioned on `attribute_not_exists(pk)` (new) or `version = <read version>` with the version bumped, on `Delete` a `DeleteItem` conditioned on the version; nothing for `Unchanged` / `Ignore`. A failed condition (a concurrent writer) re-reads and re-folds, up to 8 attempts with a few jittered milliseconds between, then `Contention`. 2 round trips, 1 when nothing changes |
+//! | `apply_chat_event`, `apply_message_event` | `GetItem` (consistent), the domain fold, then on `Write` a `PutItem` conditioned on `attribute_not_exists(pk)` (new) or `version = <read version>` with the version bumped, on `Delete` a `DeleteItem` conditioned on the version; nothing for `Unchanged` / `Ignore`. A failed condition (a concurrent writer) re-reads and re-folds, up to 8 attempts with a few jittered milliseconds between, then `Contention`. 2 round trips, 1 when nothing changes. Placement by chat (`placement.rs`): a message resource without `room_id` first reads its chat (`GetItem`), and once more after writing if it had to wait; a chat placed in the room for the first time then `Query`s its items and places the messages that waited (a conditional `PutItem` each) |
 //! | `reserve_send` | 1 `PutItem` of an in-flight state conditioned on `attribute_not_exists(pk) OR (state = in_flight AND since <= now - stale_after)`; when taken, the holder's state comes back with the failure (`ReturnValuesOnConditionCheckFailure = ALL_OLD`; a `GetItem` if it does not) |
 //! | `release_send` | 1 `DeleteItem` conditioned on `state = in_flight` |
 //! | `record_sent_message` | Usually 1 `TransactWriteItems`: the message folded from nothing, put only if absent, the send key marked sent, and the visitor when given. If the message already exists (its webhook echo won the race), the event is folded in like a webhook (`GetItem` + conditional `PutItem`) and then the send key and visitor are written (1 `PutItem` or `TransactWriteItems`): 4 round trips on that rare path |
-//! | `record_started_chat` | Usually 1 `TransactWriteItems`: the chat folded from nothing, put only if absent, and the visitor. If a webhook stored the chat first, the event is folded in (`GetItem` + conditional `PutItem`) and the visitor put: 3 round trips on that rare path |
+//! | `record_started_chat` | Usually 1 `TransactWriteItems`: the chat folded from nothing, put only if absent, and the visitor. If a webhook stored the chat first, the event is folded in (`GetItem` + conditional `PutItem`) and the visitor put: 3 round trips on that rare path. Then one `Query` of the chat's items, placing any message whose webhook won the race (usually none) |
 //!
 //! SDK errors become [`StoreError::Unavailable`] with the operation and error code only (never
 //! attribute values); items that do not decode become [`StoreError::Corrupt`].
@@ -56,6 +56,7 @@
 
 mod error;
 mod item;
+mod placement;
 mod requests;
 mod retry;
 mod schema;
@@ -379,11 +380,13 @@ impl ChatStore for DynamoStore {
         if let Decision::Write(record) = fold(None) {
             let (item, record) = versioned_item(&chat_key, record, 1, context)?;
             if self.put_new_with(item, &bookkeeping).await? {
+                // Messages whose webhooks won the race wait for their chat.
+                self.place_waiting_messages(&record, context).await?;
                 return Ok(record);
             }
         }
         // A webhook stored the chat first: merge into it like any event.
-        let (_, record) = self.apply_folded(&chat_key, context, fold).await?;
+        let (_, record) = self.fold_chat(chat_id, event, context).await?;
         let record = record
             .ok_or_else(|| StoreError::Corrupt("a started chat was not stored as ours".into()))?;
         self.put_all(bookkeeping.to_vec()).await?;
@@ -396,10 +399,7 @@ impl ChatStore for DynamoStore {
         event: &ChatEvent,
         context: &StoreContext,
     ) -> StoreResult<(Applied, Option<ChatRecord>)> {
-        self.apply_folded(&ItemKey::chat(id), context, |current| {
-            apply_chat_event(current, id, event, &context.room_id)
-        })
-        .await
+        self.fold_chat(id, event, context).await
     }
 
     async fn apply_message_event(
@@ -409,9 +409,6 @@ impl ChatStore for DynamoStore {
         event: &MessageEvent,
         context: &StoreContext,
     ) -> StoreResult<(Applied, Option<MessageRecord>)> {
-        self.apply_folded(&ItemKey::message(chat, id), context, |current| {
-            apply_message_event(current, chat, id, event, &context.room_id)
-        })
-        .await
+        self.fold_message(chat, id, event, context).await
     }
 }

@@ -20,7 +20,9 @@ use super::{
 use crate::domain::Decision;
 use crate::domain::chat::{ChatEvent, ChatRecord, apply_chat_event};
 use crate::domain::cursor::PageRequest;
-use crate::domain::message::{MessageEvent, MessageRecord, OrderKey, apply_message_event};
+use crate::domain::message::{
+    MessageEvent, MessageRecord, OrderKey, apply_message_event, place_by_chat,
+};
 use crate::domain::visitor::{VisitorKey, VisitorRecord};
 use crate::domain::{ChatId, MessageId};
 
@@ -118,6 +120,25 @@ impl State {
             .and_then(|messages| messages.get(id))
     }
 
+    /// Places the messages that waited for their chat to arrive (see [`place_by_chat`]).
+    fn place_waiting_messages(&mut self, chat: &ChatId, context: &StoreContext) {
+        let Some(messages) = self.messages.get(chat) else {
+            return;
+        };
+        let chat_record = self.chat(chat).cloned();
+        let placed: Vec<MessageRecord> = messages
+            .by_id
+            .values()
+            .filter_map(Expiring::live)
+            .filter_map(|record| place_by_chat(record, chat_record.as_ref(), &context.room_id))
+            .collect();
+        let messages = self.messages.entry(chat.clone()).or_default();
+        for record in placed {
+            let expires_at = context.expiry(record.is_pending(), record.created_at);
+            messages.put(record, expires_at);
+        }
+    }
+
     fn apply_message(
         &mut self,
         chat: &ChatId,
@@ -126,7 +147,14 @@ impl State {
         context: &StoreContext,
     ) -> (Applied, Option<MessageRecord>) {
         let current = self.message(chat, id).cloned();
-        match apply_message_event(current.as_ref(), chat, id, event, &context.room_id) {
+        let decision =
+            match apply_message_event(current.as_ref(), chat, id, event, &context.room_id) {
+                Decision::Write(record) => Decision::Write(
+                    place_by_chat(&record, self.chat(chat), &context.room_id).unwrap_or(record),
+                ),
+                other => other,
+            };
+        match decision {
             Decision::Write(record) => {
                 let expires_at = context.expiry(record.is_pending(), record.created_at);
                 self.messages
@@ -357,6 +385,9 @@ impl ChatStore for MemoryStore {
                             expires_at,
                         },
                     );
+                    if current.as_ref().is_none_or(ChatRecord::is_pending) {
+                        state.place_waiting_messages(id, context);
+                    }
                     (Applied::Stored, Some(record))
                 }
                 Decision::Unchanged => (Applied::Unchanged, current),
