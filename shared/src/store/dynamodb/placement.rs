@@ -11,13 +11,14 @@ use super::item::{ItemKey, Versioned, string};
 use super::schema::{PK, SK};
 use crate::domain::chat::{ChatEvent, ChatRecord, apply_chat_event};
 use crate::domain::message::{MessageEvent, MessageRecord, apply_message_event, place_by_chat};
-use crate::domain::{ChatId, Decision, MessageId};
+use crate::domain::{ChatId, Decision, EventAction, MessageId};
 use crate::store::{Applied, ChatStore, StoreContext, StoreResult};
 
 impl DynamoStore {
     /// Folds a message event in, placing the message by its chat (see the module doc). One
-    /// more `GetItem` (the chat) only for a full resource that does not name its room, and one
-    /// more when that message had to wait.
+    /// more `GetItem` (the chat) only for an `added` that does not name its room, and one more
+    /// when that message had to wait. (A `changed` never places: a message waiting for its chat
+    /// is placed by the chat's arrival.)
     pub(super) async fn fold_message(
         &self,
         chat: &ChatId,
@@ -25,10 +26,11 @@ impl DynamoStore {
         event: &MessageEvent,
         context: &StoreContext,
     ) -> StoreResult<(Applied, Option<MessageRecord>)> {
-        let names_no_room = event
-            .resource
-            .as_ref()
-            .is_some_and(|resource| resource.room_id.is_absent());
+        let names_no_room = event.action == EventAction::Added
+            && event
+                .resource
+                .as_ref()
+                .is_some_and(|resource| resource.room_id.is_absent());
         let chat_record = if names_no_room {
             self.get_chat(chat).await?
         } else {
