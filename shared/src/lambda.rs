@@ -17,6 +17,7 @@ use tower::ServiceExt;
 use crate::api::{Deadline, RequestId};
 use crate::aws::sdk_config;
 use crate::config::{ConfigError, SecretSource, SecretsCache, Settings};
+use crate::domain::visitor::VisitorToken;
 use crate::giosg::{GiosgClient, GiosgConfig, GiosgError, RotatingGiosg};
 use crate::secret::Secret;
 use crate::service::Rules;
@@ -61,6 +62,14 @@ impl ColdStart {
             secret_id: self.settings.secret_id.clone(),
         };
         Arc::new(SecretsCache::load_or_retry(source, self.settings.secrets_refresh).await)
+    }
+
+    /// The token under which the Giosg visitor that reads the room's availability is kept in
+    /// the table, derived from the Giosg API token; `None` while the secret cannot be read (each
+    /// process then makes its own).
+    pub async fn service_visitor(&self, secrets: &SecretsCache) -> Option<VisitorToken> {
+        let secrets = secrets.get().await.ok()?;
+        Some(VisitorToken::for_service_visitor(&secrets.giosg_api_token))
     }
 
     /// The Giosg client, its API token following `secrets`.

@@ -32,6 +32,16 @@ impl VisitorToken {
         well_formed.then(|| Self(Secret::new(presented)))
     }
 
+    /// The token of this service's own Giosg visitor (the one that reads the room's
+    /// availability), derived from a secret only the service holds (the Giosg API token), so
+    /// every instance finds and opens the same stored visitor and no client can present it.
+    pub fn for_service_visitor(secret: &Secret) -> Self {
+        let mut hasher = Sha256::new();
+        hasher.update(b"giosg-bridge/service-visitor/v1\0");
+        hasher.update(secret.expose().as_bytes());
+        Self(Secret::new(URL_SAFE_NO_PAD.encode(hasher.finalize())))
+    }
+
     pub fn expose(&self) -> &str {
         self.0.expose()
     }

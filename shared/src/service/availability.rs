@@ -7,7 +7,8 @@ use std::time::Instant;
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serialize;
 
-use super::{Service, ServiceError};
+use super::{Service, ServiceError, session};
+use crate::domain::visitor::{VisitorRecord, VisitorToken};
 use crate::giosg::{GiosgPort, VisitorSession};
 use crate::store::ChatStore;
 
@@ -24,6 +25,20 @@ pub struct Availability {
 pub(super) struct Cache {
     value: Mutex<Option<(Instant, Availability)>>,
     service_visitor: tokio::sync::Mutex<Option<VisitorSession>>,
+    /// Where that visitor is kept between cold starts: its token (see
+    /// [`VisitorToken::for_service_visitor`]). Without one, each process makes its own.
+    pub(super) stored_as: Option<VisitorToken>,
+}
+
+/// Where the service visitor used for a read came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Origin {
+    /// Made or loaded earlier by this process.
+    ThisProcess,
+    /// Loaded from the store (another process made it).
+    Store,
+    /// Made for this read: to be stored.
+    New,
 }
 
 impl<S: ChatStore, G: GiosgPort> Service<S, G> {
@@ -49,11 +64,23 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
         if let Some(value) = self.cached_availability() {
             return Ok(value);
         }
-        let session = match service_visitor.as_mut() {
-            Some(session) => session,
-            None => service_visitor.insert(self.giosg.authenticate_visitor(None).await?),
+        let (mut session, mut origin) = match service_visitor.take() {
+            Some(session) => (session, Origin::ThisProcess),
+            None => self.service_visitor().await?,
         };
-        let room = self.giosg.room(session).await?;
+        let mut room = self.giosg.room(&mut session).await;
+        if origin == Origin::Store && room.as_ref().is_err_and(|error| error.is_refused()) {
+            // Giosg no longer takes the stored visitor: make a new one rather than fail forever.
+            tracing::warn!("Giosg refused the stored service visitor; making a new one");
+            session = self.giosg.authenticate_visitor(None).await?;
+            origin = Origin::New;
+            room = self.giosg.room(&mut session).await;
+        }
+        if session.take_changed() || origin == Origin::New {
+            self.keep_service_visitor(&session).await;
+        }
+        *service_visitor = Some(session);
+        let room = room?;
         let value = Availability {
             online: room.is_online,
             // Milliseconds, like every other time this API returns.
@@ -65,6 +92,38 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), value));
         Ok(value)
+    }
+
+    /// The stored service visitor, or a new one (stored once it has been used).
+    async fn service_visitor(&self) -> Result<(VisitorSession, Origin), ServiceError> {
+        if let Some(token) = &self.availability.stored_as
+            && let Some(stored) = self.store.get_visitor(&token.key()).await?
+        {
+            match session::open(&stored, token) {
+                Ok(session) => return Ok((session, Origin::Store)),
+                // Sealed under another API token (rotated): start over with a new visitor.
+                Err(error) => tracing::warn!(%error, "the stored service visitor cannot be opened"),
+            }
+        }
+        Ok((self.giosg.authenticate_visitor(None).await?, Origin::New))
+    }
+
+    /// Stores the service visitor's session (new or refreshed) for the next cold start.
+    async fn keep_service_visitor(&self, session: &VisitorSession) {
+        let Some(token) = &self.availability.stored_as else {
+            return;
+        };
+        let record = VisitorRecord {
+            key: token.key(),
+            giosg_visitor_id: session.visitor_id().clone(),
+            credentials: session::seal(session, token),
+            name: "service visitor (reads the room's availability)".into(),
+            latest_chat_id: None,
+            created_at: Utc::now(),
+        };
+        if let Err(error) = self.store.put_visitor(&record).await {
+            tracing::warn!(%error, "could not store the service visitor");
+        }
     }
 
     /// Drops the cached availability, so that the next read asks Giosg.

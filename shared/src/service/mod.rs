@@ -29,6 +29,7 @@ pub use start::{StartChat, StartedChat};
 pub use webhooks::WebhookOutcome;
 
 use crate::config::Settings;
+use crate::domain::visitor::VisitorToken;
 use crate::domain::{OrgId, RoomId};
 use crate::store::{ChatStore, StoreContext};
 
@@ -90,6 +91,16 @@ impl<S: ChatStore, G> Service<S, G> {
 
     pub fn rules(&self) -> &Rules {
         &self.rules
+    }
+}
+
+impl<S, G> Service<S, G> {
+    /// Keeps the Giosg visitor that reads the room's availability in the store, under `token`
+    /// (see [`VisitorToken::for_service_visitor`]), so that a cold start reuses it instead of
+    /// making a new Giosg visitor.
+    pub fn with_stored_service_visitor(mut self, token: VisitorToken) -> Self {
+        self.availability.stored_as = Some(token);
+        self
     }
 }
 

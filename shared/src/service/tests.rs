@@ -37,6 +37,9 @@ struct FakeState {
     offline_when_refusing: bool,
     /// What the organization API says of every chat.
     chats_ended: bool,
+    /// Refuses the room to every visitor but the newest (Giosg forgot the older ones).
+    forgot_older_visitors: bool,
+    visitors: u32,
 }
 
 impl FakeGiosg {
@@ -62,9 +65,10 @@ impl GiosgPort for FakeGiosg {
         &self,
         secret: Option<&Secret>,
     ) -> Result<VisitorSession, GiosgError> {
-        drop(self.record("visitor_auth"));
+        let mut state = self.record("visitor_auth");
+        state.visitors += 1;
         Ok(VisitorSession::from_parts(
-            VisitorId::new("0123456789abcdef0123456789abcdef"),
+            VisitorId::new(format!("{:032x}", state.visitors)),
             secret
                 .cloned()
                 .unwrap_or_else(|| Secret::new("visitor-secret")),
@@ -83,8 +87,13 @@ impl GiosgPort for FakeGiosg {
         Ok(())
     }
 
-    async fn room(&self, _session: &mut VisitorSession) -> Result<Room, GiosgError> {
+    async fn room(&self, session: &mut VisitorSession) -> Result<Room, GiosgError> {
         let state = self.record("room");
+        if state.forgot_older_visitors
+            && session.visitor_id() != &VisitorId::new(format!("{:032x}", state.visitors))
+        {
+            return Err(refused("room", 403));
+        }
         Ok(Room {
             is_online: !state.offline,
             ..Room::default()
@@ -429,4 +438,51 @@ async fn a_refused_start_is_agents_offline_only_when_the_room_is_offline() {
         matches!(offline, Err(ServiceError::AgentsOffline)),
         "{offline:?}"
     );
+}
+
+fn service_visitor_token() -> VisitorToken {
+    VisitorToken::for_service_visitor(&Secret::new("the-giosg-api-token"))
+}
+
+#[tokio::test]
+async fn the_service_visitor_is_kept_in_the_store_and_reused_after_a_cold_start() {
+    let first = service().with_stored_service_visitor(service_visitor_token());
+    assert!(first.availability().await.unwrap().online);
+    assert_eq!(first.giosg.calls("visitor_auth"), 1);
+    // A cold start: a new process with the same table.
+    let second = Service::new(first.store, FakeGiosg::default(), rules())
+        .with_stored_service_visitor(service_visitor_token());
+    assert!(second.availability().await.unwrap().online);
+    assert_eq!(
+        second.giosg.calls("visitor_auth"),
+        0,
+        "no new Giosg visitor"
+    );
+    assert_eq!(second.giosg.calls("room"), 1);
+}
+
+#[tokio::test]
+async fn a_stored_service_visitor_giosg_refuses_is_replaced() {
+    let first = service().with_stored_service_visitor(service_visitor_token());
+    first.availability().await.unwrap();
+    let giosg = FakeGiosg::default();
+    {
+        let mut state = giosg.state.lock().unwrap();
+        state.forgot_older_visitors = true;
+        state.visitors = 7;
+    }
+    let second = Service::new(first.store, giosg, rules())
+        .with_stored_service_visitor(service_visitor_token());
+    assert!(second.availability().await.unwrap().online);
+    assert_eq!(second.giosg.calls("visitor_auth"), 1, "a new visitor");
+    // The new one is stored: a third cold start reuses it.
+    let third = Service::new(second.store, FakeGiosg::default(), rules())
+        .with_stored_service_visitor(service_visitor_token());
+    {
+        let mut state = third.giosg.state.lock().unwrap();
+        state.forgot_older_visitors = true;
+        state.visitors = 8;
+    }
+    assert!(third.availability().await.unwrap().online);
+    assert_eq!(third.giosg.calls("visitor_auth"), 0);
 }
