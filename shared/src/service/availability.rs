@@ -69,9 +69,9 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
             None => self.service_visitor().await?,
         };
         let mut room = self.giosg.room(&mut session).await;
-        if origin == Origin::Store && room.as_ref().is_err_and(|error| error.is_refused()) {
-            // Giosg no longer takes the stored visitor: make a new one rather than fail forever.
-            tracing::warn!("Giosg refused the stored service visitor; making a new one");
+        if origin != Origin::New && room.as_ref().is_err_and(|error| error.is_refused()) {
+            // Giosg no longer takes the visitor it knew: make a new one rather than fail forever.
+            tracing::warn!("Giosg refused the service visitor; making a new one");
             session = self.giosg.authenticate_visitor(None).await?;
             origin = Origin::New;
             room = self.giosg.room(&mut session).await;
