@@ -139,27 +139,19 @@ fn tie_key<T: Serialize>(value: &Option<T>) -> String {
 #[serde(transparent)]
 pub struct Latch<M: LatchMark = bool>(M);
 
-/// What a [`Latch`] can remember, and how two memories join (the join only ever sets).
+/// What a [`Latch`] can remember. The only ways to change a latch are to set it
+/// ([`Latch::set`], [`Latch::set_at`]): there is none to unset it.
 pub trait LatchMark: Copy + Default + PartialEq {
-    fn join(&mut self, other: Self);
     fn is_set(&self) -> bool;
 }
 
 impl LatchMark for bool {
-    fn join(&mut self, other: Self) {
-        *self |= other;
-    }
-
     fn is_set(&self) -> bool {
         *self
     }
 }
 
 impl LatchMark for Option<GiosgTime> {
-    fn join(&mut self, other: Self) {
-        keep_earliest(self, other);
-    }
-
     fn is_set(&self) -> bool {
         self.is_some()
     }
@@ -174,17 +166,9 @@ impl<M: LatchMark> Latch<M> {
     pub fn is_unset(&self) -> bool {
         !self.is_set()
     }
-
-    /// Folds in another record's latch: set when either is.
-    pub fn join(&mut self, other: Self) {
-        self.0.join(other.0);
-    }
 }
 
 impl Latch {
-    /// A latch that is already set (for building records in tests and fixtures).
-    pub const SET: Self = Self(true);
-
     pub fn set(&mut self) {
         self.0 = true;
     }
@@ -279,7 +263,7 @@ mod tests {
         let mut ended = Latch::default();
         assert!(ended.is_unset());
         ended.set();
-        ended.join(Latch::default());
+        ended.set();
         assert!(ended.is_set());
         assert_eq!(
             serde_json::to_value(ended).unwrap(),
@@ -289,7 +273,6 @@ mod tests {
         let mut purged: Latch<Option<GiosgTime>> = Latch::default();
         purged.set_at(t(5).unwrap());
         purged.set_at(t(9).unwrap());
-        purged.join(Latch::default());
         assert_eq!(purged.at(), t(5));
         let mut other_order: Latch<Option<GiosgTime>> = Latch::default();
         other_order.set_at(t(9).unwrap());

@@ -184,6 +184,17 @@ pub fn apply_message_event(
     Decision::after_fold(current, record)
 }
 
+/// Whether writing `event` may place its message by its chat (see [`place_by_chat`]): only a
+/// full resource (`added`) that does not name its room. A `changed` never places; a message
+/// that waits for its chat is placed when the chat arrives.
+pub fn may_place_by_chat(event: &MessageEvent) -> bool {
+    event.action == EventAction::Added
+        && event
+            .resource
+            .as_ref()
+            .is_some_and(|resource| resource.room_id.is_absent())
+}
+
 /// A message belongs to the room when its chat does: one Giosg described in full whose chat is
 /// stored in `room` is placed there, whether or not its own resource named the room (Giosg's
 /// message webhooks may leave `room_id` out). Returns the placed record when that changes it.
@@ -208,6 +219,12 @@ pub fn place_by_chat(
 /// bot card with hundreds of buttons is a normal message, and must not make the store refuse
 /// it), and says so. The same rule for every store, so they keep the same record.
 fn fit_in_one_item(record: &mut MessageRecord, current: Option<&MessageRecord>) {
+    // The content that was stored already fits (a redelivery, a change of other fields).
+    if current.is_some_and(|current| {
+        current.attachments == record.attachments && current.text == record.text
+    }) {
+        return;
+    }
     let Some(attachments) = record.attachments.value.as_mut() else {
         record.attachments_truncated = false;
         return;
@@ -230,7 +247,7 @@ fn fit_in_one_item(record: &mut MessageRecord, current: Option<&MessageRecord>) 
     } else if current
         .is_none_or(|current| current.attachments.value.as_ref() != Some(&*attachments))
     {
-        // A new list that fits whole; an unchanged one keeps what was said of it.
+        // A new list that fits whole (an unchanged one, with a longer text, keeps its flag).
         record.attachments_truncated = false;
     }
 }

@@ -10,15 +10,16 @@ use super::error::unavailable;
 use super::item::{ItemKey, Versioned, string};
 use super::schema::{PK, SK};
 use crate::domain::chat::{ChatEvent, ChatRecord, apply_chat_event};
-use crate::domain::message::{MessageEvent, MessageRecord, apply_message_event, place_by_chat};
-use crate::domain::{ChatId, Decision, EventAction, MessageId};
+use crate::domain::message::{
+    MessageEvent, MessageRecord, apply_message_event, may_place_by_chat, place_by_chat,
+};
+use crate::domain::{ChatId, Decision, MessageId};
 use crate::store::{Applied, ChatStore, StoreContext, StoreResult};
 
 impl DynamoStore {
     /// Folds a message event in, placing the message by its chat (see the module doc). One
-    /// more `GetItem` (the chat) only for an `added` that does not name its room, and one more
-    /// when that message had to wait. (A `changed` never places: a message waiting for its chat
-    /// is placed by the chat's arrival.)
+    /// more `GetItem` (the chat) only for an event that [`may_place_by_chat`], and one more when
+    /// that message had to wait.
     pub(super) async fn fold_message(
         &self,
         chat: &ChatId,
@@ -26,12 +27,7 @@ impl DynamoStore {
         event: &MessageEvent,
         context: &StoreContext,
     ) -> StoreResult<(Applied, Option<MessageRecord>)> {
-        let names_no_room = event.action == EventAction::Added
-            && event
-                .resource
-                .as_ref()
-                .is_some_and(|resource| resource.room_id.is_absent());
-        let chat_record = if names_no_room {
+        let chat_record = if may_place_by_chat(event) {
             self.get_chat(chat).await?
         } else {
             None

@@ -21,7 +21,7 @@ use crate::domain::Decision;
 use crate::domain::chat::{ChatEvent, ChatRecord, apply_chat_event};
 use crate::domain::cursor::PageRequest;
 use crate::domain::message::{
-    MessageEvent, MessageRecord, OrderKey, apply_message_event, place_by_chat,
+    MessageEvent, MessageRecord, OrderKey, apply_message_event, may_place_by_chat, place_by_chat,
 };
 use crate::domain::visitor::{VisitorKey, VisitorRecord};
 use crate::domain::{ChatId, MessageId};
@@ -149,7 +149,7 @@ impl State {
         let current = self.message(chat, id).cloned();
         let decision =
             match apply_message_event(current.as_ref(), chat, id, event, &context.room_id) {
-                Decision::Write(record) => Decision::Write(
+                Decision::Write(record) if may_place_by_chat(event) => Decision::Write(
                     place_by_chat(&record, self.chat(chat), &context.room_id).unwrap_or(record),
                 ),
                 other => other,
