@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::{Api, ApiError, State, json_response};
-use crate::domain::webhook::{parse_chat_webhook, parse_message_webhook};
+use crate::domain::webhook::{WebhookError, parse_chat_webhook, parse_message_webhook};
 use crate::service::WebhookOutcome;
 use crate::store::ChatStore;
 
@@ -29,8 +29,7 @@ pub(super) async fn receive_chat<S: ChatStore, G: Send + Sync + 'static>(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    check_caller(&api, query.as_deref(), &headers).await?;
-    let hook = parse_chat_webhook(&body).map_err(|e| ApiError::invalid(e.to_string()))?;
+    let hook = delivery(&api, query, &headers, &body, parse_chat_webhook).await?;
     Ok(ack(api.service.apply_chat_webhook(&hook).await?))
 }
 
@@ -40,9 +39,21 @@ pub(super) async fn receive_message<S: ChatStore, G: Send + Sync + 'static>(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    check_caller(&api, query.as_deref(), &headers).await?;
-    let hook = parse_message_webhook(&body).map_err(|e| ApiError::invalid(e.to_string()))?;
+    let hook = delivery(&api, query, &headers, &body, parse_message_webhook).await?;
     Ok(ack(api.service.apply_message_webhook(&hook).await?))
+}
+
+/// The delivery, once its caller is checked (first: an unknown caller learns nothing about
+/// what it sent) and its envelope parsed.
+async fn delivery<S, G, H>(
+    api: &Api<S, G>,
+    query: Option<String>,
+    headers: &HeaderMap,
+    body: &[u8],
+    parse: fn(&[u8]) -> Result<H, WebhookError>,
+) -> Result<H, ApiError> {
+    check_caller(api, query.as_deref(), headers).await?;
+    parse(body).map_err(|e| ApiError::invalid(e.to_string()))
 }
 
 fn ack(outcome: WebhookOutcome) -> Response {
