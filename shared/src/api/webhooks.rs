@@ -30,6 +30,7 @@ pub(super) async fn receive_chat<S: ChatStore, G: Send + Sync + 'static>(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let hook = delivery(&api, query, &headers, &body, parse_chat_webhook).await?;
+    note_dropped("chat", hook.chat_id.as_str(), &hook.dropped);
     Ok(ack(api.service.apply_chat_webhook(&hook).await?))
 }
 
@@ -40,6 +41,7 @@ pub(super) async fn receive_message<S: ChatStore, G: Send + Sync + 'static>(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let hook = delivery(&api, query, &headers, &body, parse_message_webhook).await?;
+    note_dropped("message", hook.message_id.as_str(), &hook.dropped);
     Ok(ack(api.service.apply_message_webhook(&hook).await?))
 }
 
@@ -54,6 +56,20 @@ async fn delivery<S, G, H>(
 ) -> Result<H, ApiError> {
     check_caller(api, query.as_deref(), headers).await?;
     parse(body).map_err(|e| ApiError::invalid(e.to_string()))
+}
+
+/// A warning naming the fields the tolerant reader left out (never their values), with their
+/// count for the metric filter: the delivery itself was kept.
+fn note_dropped(kind: &str, id: &str, dropped: &[String]) {
+    if !dropped.is_empty() {
+        tracing::warn!(
+            resource = kind,
+            resource_id = id,
+            dropped_fields = ?dropped,
+            dropped_field_count = dropped.len(),
+            "webhook fields that could not be read were left out"
+        );
+    }
 }
 
 fn ack(outcome: WebhookOutcome) -> Response {

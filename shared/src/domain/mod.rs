@@ -14,6 +14,7 @@ pub mod merge;
 pub mod message;
 pub mod resource;
 pub mod time;
+pub mod tolerant;
 pub mod visitor;
 pub mod webhook;
 

@@ -25,6 +25,25 @@ impl GiosgTime {
         self.0
     }
 
+    /// Whether `text` is a timestamp that would read but for its year, which is beyond 0000 to
+    /// 9999 (`10000-01-01T00:00:00Z`, `-0001-...`): such a time cannot be sorted with the rest,
+    /// so it is refused rather than quietly left out.
+    pub fn is_out_of_range(text: &str) -> bool {
+        let text = text.trim();
+        let (negative, unsigned) = match text.as_bytes().first() {
+            Some(b'-') => (true, &text[1..]),
+            Some(b'+') => (false, &text[1..]),
+            _ => (false, text),
+        };
+        let digits = unsigned.bytes().take_while(u8::is_ascii_digit).count();
+        let beyond = digits >= 5 || (negative && digits >= 4);
+        beyond
+            && unsigned[digits..].starts_with('-')
+            && format!("2000{}", &unsigned[digits..])
+                .parse::<Self>()
+                .is_ok()
+    }
+
     /// Fixed-width form whose lexical order is time order (`2015-12-22T11:25:30.595000Z`),
     /// for sort keys.
     pub fn sortable(&self) -> String {
@@ -110,6 +129,27 @@ mod tests {
             serde_json::to_value(time).unwrap(),
             json!("2015-12-22T11:25:30.595Z")
         );
+    }
+
+    #[test]
+    fn only_times_beyond_four_digit_years_are_out_of_range() {
+        for text in [
+            "10000-01-01T00:00:00Z",
+            "+275760-09-13T00:00:00.000",
+            "-0044-03-15T12:00:00Z",
+        ] {
+            assert!(GiosgTime::is_out_of_range(text), "{text}");
+        }
+        for text in [
+            "2026-01-01T00:00:00Z",
+            "9999-12-31T23:59:59.999",
+            "garbage",
+            "12345",
+            "10000-13-45T00:00:00Z",
+            "",
+        ] {
+            assert!(!GiosgTime::is_out_of_range(text), "{text}");
+        }
     }
 
     #[test]

@@ -1,22 +1,25 @@
 //! Giosg webhook envelopes, parsed at the edge into domain events.
 
 use serde::Deserialize;
+use serde_json::Value;
 
 use super::EventAction;
 use super::chat::ChatEvent;
 use super::ids::{UnkeyableId, check_keyable};
 use super::message::MessageEvent;
+use super::tolerant::{self, Unreadable};
 use super::{ChatId, ChatResource, MessageId, MessageResource, OrgId};
 
 /// The JSON envelope Giosg posts: `{"channel","action","resource_id","resource"}`.
-/// `app_user_auth` and anything else is ignored.
+/// `app_user_auth` and anything else is ignored; the resource is read by the tolerant reader.
 #[derive(Debug, Deserialize)]
-pub struct WebhookEnvelope<R> {
-    pub channel: String,
-    pub action: String,
-    pub resource_id: Option<String>,
+struct WebhookEnvelope {
+    channel: String,
+    action: String,
+    resource_id: Option<String>,
     /// Absent, `{}` or the last state on `removed`; only the changed fields on `changed`.
-    pub resource: Option<R>,
+    #[serde(default)]
+    resource: Option<Value>,
 }
 
 /// A chat webhook, ready to apply.
@@ -25,6 +28,8 @@ pub struct ChatWebhook {
     pub org_id: OrgId,
     pub chat_id: ChatId,
     pub event: ChatEvent,
+    /// Fields of the resource that could not be read and were left out (to log and count).
+    pub dropped: Vec<String>,
 }
 
 /// A message webhook, ready to apply. The chat id comes from the channel path.
@@ -34,6 +39,8 @@ pub struct MessageWebhook {
     pub chat_id: ChatId,
     pub message_id: MessageId,
     pub event: MessageEvent,
+    /// Fields of the resource that could not be read and were left out (to log and count).
+    pub dropped: Vec<String>,
 }
 
 /// Why a body is not a Giosg webhook envelope for this endpoint (a `400`).
@@ -53,6 +60,8 @@ pub enum WebhookError {
     UnkeyableId(#[from] UnkeyableId),
     #[error("resource.chat_id names another chat than the channel")]
     ChatMismatch,
+    #[error("resource.{field} is a time beyond the years 0000 to 9999, which cannot be ordered")]
+    TimeOutOfRange { field: String },
 }
 
 /// Parses a delivery of the chats channel `/api/v5/orgs/{org}/owned_chats`.
@@ -71,6 +80,7 @@ pub fn parse_chat_webhook(body: &[u8]) -> Result<ChatWebhook, WebhookError> {
             resource: delivery.resource,
             owner: None,
         },
+        dropped: delivery.dropped,
     })
 }
 
@@ -101,6 +111,7 @@ pub fn parse_message_webhook(body: &[u8]) -> Result<MessageWebhook, WebhookError
             resource: delivery.resource,
             client_message_id: None,
         },
+        dropped: delivery.dropped,
     })
 }
 
@@ -111,31 +122,28 @@ struct Delivery<R> {
     /// `resource_id`, or `resource.id` when the envelope leaves it out.
     resource_id: String,
     resource: Option<R>,
+    dropped: Vec<String>,
 }
 
 impl<R: serde::de::DeserializeOwned> Delivery<R> {
     fn parse(body: &[u8], id_of: impl Fn(&R) -> Option<&str>) -> Result<Self, WebhookError> {
-        let envelope: WebhookEnvelope<R> = parse_envelope(body)?;
+        let envelope = parse_envelope(body)?;
         let action = parse_action(&envelope.action)?;
+        let (resource, dropped) = read_resource(envelope.resource)?;
         let resource_id = envelope
             .resource_id
             .filter(|id| !id.is_empty())
-            .or_else(|| {
-                envelope
-                    .resource
-                    .as_ref()
-                    .and_then(&id_of)
-                    .map(str::to_owned)
-            })
+            .or_else(|| resource.as_ref().and_then(&id_of).map(str::to_owned))
             .ok_or(WebhookError::MissingResourceId)?;
-        if action == EventAction::Added && envelope.resource.is_none() {
+        if action == EventAction::Added && resource.is_none() {
             return Err(WebhookError::MissingResource);
         }
         Ok(Self {
             channel: envelope.channel,
             action,
             resource_id,
-            resource: envelope.resource,
+            resource,
+            dropped,
         })
     }
 
@@ -147,9 +155,24 @@ impl<R: serde::de::DeserializeOwned> Delivery<R> {
     }
 }
 
-fn parse_envelope<R: serde::de::DeserializeOwned>(
-    body: &[u8],
-) -> Result<WebhookEnvelope<R>, WebhookError> {
+/// The resource, read leniently: fields that do not read are left out and named; a resource
+/// that is not an object (or `null`) counts as absent, itself named as dropped.
+fn read_resource<R: serde::de::DeserializeOwned>(
+    resource: Option<Value>,
+) -> Result<(Option<R>, Vec<String>), WebhookError> {
+    let Some(resource) = resource.filter(|r| !r.is_null()) else {
+        return Ok((None, Vec::new()));
+    };
+    match tolerant::read::<R>(resource) {
+        Ok(read) => Ok((Some(read.value), read.dropped)),
+        Err(Unreadable::TimeOutOfRange { field }) => Err(WebhookError::TimeOutOfRange { field }),
+        Err(Unreadable::NotAnObject | Unreadable::Invalid(_)) => {
+            Ok((None, vec!["resource".to_owned()]))
+        }
+    }
+}
+
+fn parse_envelope(body: &[u8]) -> Result<WebhookEnvelope, WebhookError> {
     serde_json::from_slice(body).map_err(|error| {
         // serde's message names the field and position, never echoes values at length.
         WebhookError::Malformed(error.to_string())
@@ -202,6 +225,56 @@ mod tests {
         assert_eq!(
             parse_message_webhook(envelope("c1").as_bytes()).unwrap_err(),
             WebhookError::ChatMismatch
+        );
+    }
+
+    #[test]
+    fn unreadable_fields_are_left_out_not_the_delivery() {
+        let body = br#"{"channel":"/api/v5/orgs/o1/owned_chats/c9/messages","action":"added","resource_id":"m1",
+            "resource":{"id":"m1","message":"hi","room_id":"r1","created_at":"2026-01-01T00:00:00Z","is_encrypted":"nope","sender_avatar":[1,2],"type":7}}"#;
+        let hook = parse_message_webhook(body).unwrap();
+        let resource = hook.event.resource.unwrap();
+        assert_eq!(resource.message.value().map(String::as_str), Some("hi"));
+        assert!(resource.is_encrypted.is_absent() && resource.message_type.is_absent());
+        let mut dropped = hook.dropped;
+        dropped.sort();
+        assert_eq!(dropped, ["is_encrypted", "sender_avatar", "type"]);
+    }
+
+    #[test]
+    fn an_unreadable_id_fails_only_when_it_is_the_only_id() {
+        let with_envelope_id = br#"{"channel":"/api/v5/orgs/o1/owned_chats","action":"changed","resource_id":"c1","resource":{"id":{"x":1},"is_ended":true}}"#;
+        let hook = parse_chat_webhook(with_envelope_id).unwrap();
+        assert_eq!(hook.chat_id.as_str(), "c1");
+        assert_eq!(hook.dropped, ["id"]);
+        let only_resource_id = br#"{"channel":"/api/v5/orgs/o1/owned_chats","action":"changed","resource":{"id":{"x":1},"is_ended":true}}"#;
+        assert_eq!(
+            parse_chat_webhook(only_resource_id).unwrap_err(),
+            WebhookError::MissingResourceId
+        );
+    }
+
+    #[test]
+    fn a_resource_that_is_not_an_object_is_absent() {
+        let removed = br#"{"channel":"/api/v5/orgs/o1/owned_chats","action":"removed","resource_id":"c1","resource":"gone"}"#;
+        let hook = parse_chat_webhook(removed).unwrap();
+        assert!(hook.event.resource.is_none());
+        assert_eq!(hook.dropped, ["resource"]);
+        let added = br#"{"channel":"/api/v5/orgs/o1/owned_chats","action":"added","resource_id":"c1","resource":[1]}"#;
+        assert_eq!(
+            parse_chat_webhook(added).unwrap_err(),
+            WebhookError::MissingResource
+        );
+    }
+
+    #[test]
+    fn a_time_beyond_9999_refuses_the_delivery() {
+        let body = br#"{"channel":"/api/v5/orgs/o1/owned_chats/c9/messages","action":"added","resource_id":"m1","resource":{"created_at":"10000-01-01T00:00:00Z"}}"#;
+        assert_eq!(
+            parse_message_webhook(body).unwrap_err(),
+            WebhookError::TimeOutOfRange {
+                field: "created_at".into()
+            }
         );
     }
 

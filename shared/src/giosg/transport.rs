@@ -9,6 +9,8 @@ use chrono::{DateTime, Utc};
 use rand::Rng;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use serde::de::DeserializeOwned;
+
+use crate::domain::tolerant;
 use tracing::{debug, warn};
 use url::Url;
 
@@ -310,16 +312,30 @@ fn credential_header(scheme: &str, credential: &Secret) -> Result<HeaderValue, G
     Ok(value)
 }
 
-/// A 2xx body as `T`; the error names the endpoint and shows none of `known_secrets`.
+/// A 2xx body as `T`, read by the tolerant reader: a field that does not read is left out with
+/// a warning naming it; a body without what `T` requires is an error that names the endpoint
+/// and shows none of `known_secrets`.
 pub(super) fn parse<T: DeserializeOwned>(
     endpoint: Endpoint,
     body: &[u8],
     known_secrets: &[&str],
 ) -> Result<T, GiosgError> {
-    serde_json::from_slice(body).map_err(|error| GiosgError::InvalidResponse {
+    let invalid = |reason: String| GiosgError::InvalidResponse {
         endpoint: endpoint.name,
-        reason: scrub(&error.to_string(), known_secrets),
-    })
+        reason: scrub(&reason, known_secrets),
+    };
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|error| invalid(error.to_string()))?;
+    let read = tolerant::read::<T>(value).map_err(|error| invalid(error.to_string()))?;
+    if !read.dropped.is_empty() {
+        tracing::warn!(
+            endpoint = endpoint.name,
+            dropped_fields = ?read.dropped,
+            dropped_field_count = read.dropped.len(),
+            "Giosg answer: fields that could not be read were left out"
+        );
+    }
+    Ok(read.value)
 }
 
 /// `Retry-After` as seconds, or as an HTTP date.

@@ -88,14 +88,37 @@ pub struct OnlineUser {
 
 /// One page of a cursor-paginated Giosg collection.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(bound(deserialize = "T: Deserialize<'de>"))]
+#[serde(bound(deserialize = "T: serde::de::DeserializeOwned"))]
 pub struct Page<T> {
     #[serde(default)]
     pub next: Option<String>,
     #[serde(default)]
     pub previous: Option<String>,
-    #[serde(default = "Vec::new", deserialize_with = "null_as_default")]
+    /// Each item read by the tolerant reader: an item's unreadable field is left out, an item
+    /// that cannot be read at all is skipped, both with a warning; never the whole page.
+    #[serde(default = "Vec::new", deserialize_with = "tolerant_items")]
     pub results: Vec<T>,
+}
+
+fn tolerant_items<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let items: Vec<serde_json::Value> = null_as_default(deserializer)?;
+    let mut read = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
+        match crate::domain::tolerant::read::<T>(item) {
+            Ok(item) => {
+                if !item.dropped.is_empty() {
+                    tracing::warn!(index, dropped_fields = ?item.dropped, "Giosg page item: unreadable fields left out");
+                }
+                read.push(item.value);
+            }
+            Err(error) => tracing::warn!(index, %error, "Giosg page item skipped: unreadable"),
+        }
+    }
+    Ok(read)
 }
 
 #[cfg(test)]

@@ -61,6 +61,7 @@ scenarios!(
     webhooks::purged_message_has_no_text,
     webhooks::webhook_order_and_duplicates_do_not_matter,
     webhooks::unknown_message_types_pass_through,
+    webhooks::unreadable_fields_are_left_out_not_the_message,
     webhooks::unkeyable_ids_are_refused_and_nothing_is_stored,
     webhooks::big_bot_cards_are_stored_and_oversized_ones_trimmed,
     errors::giosg_outage_is_giosg_unavailable,

@@ -257,6 +257,59 @@ pub(crate) async fn unknown_message_types_pass_through<S: ChatStore>(store: S) {
     env.stop().await;
 }
 
+/// The tolerant reader: fields of the wrong type are left out of the event, the rest is stored;
+/// a time beyond year 9999 is refused with a 400 and changes nothing.
+pub(crate) async fn unreadable_fields_are_left_out_not_the_message<S: ChatStore>(store: S) {
+    let env = support::harness::start(store).await;
+    let (token, chat) = env.new_chat("Ada").await;
+    let channel = format!(
+        "/api/v5/orgs/{}/owned_chats/{chat}/messages",
+        env.sim.org_id()
+    );
+    let url = format!("/webhooks/giosg/messages?token={WEBHOOK_SECRET}");
+    let id = "99999999-0000-4000-8000-0000000000aa";
+    let body = json!({
+        "channel": channel, "action": "added", "resource_id": id,
+        "resource": {
+            "id": id, "chat_id": chat, "type": "msg", "sender_type": "user",
+            "sender_public_name": "Anna", "created_at": "2099-01-01T00:00:00.000Z",
+            "message": "still here",
+            "is_encrypted": "no", "sender_avatar": 42, "attachments": "not a list",
+            "sensitive_data_purged_at": 1234, "response_to_message_id": {"x": 1}
+        }
+    });
+    let reply = post_webhook(&env, &url, &body).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let history = env.history(&token, &chat, "").await;
+    let kept = messages(&history)
+        .into_iter()
+        .find(|m| m["id"] == id)
+        .expect("the message is stored without its unreadable fields");
+    assert_eq!(kept["text"], "still here");
+    assert_eq!(kept["sender"]["name"], "Anna");
+    assert_eq!(kept["attachments"], json!([]));
+
+    let far = "99999999-0000-4000-8000-0000000000ab";
+    let body = json!({
+        "channel": channel, "action": "added", "resource_id": far,
+        "resource": {"id": far, "chat_id": chat, "type": "msg", "sender_type": "user",
+                     "created_at": "10000-01-01T00:00:00.000Z", "message": "from the future"}
+    });
+    let reply = post_webhook(&env, &url, &body).await;
+    reply.assert_error(400, "invalid_request");
+    assert!(
+        reply.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("created_at"),
+        "{}",
+        reply.body
+    );
+    let history = env.history(&token, &chat, "").await;
+    assert!(messages(&history).iter().all(|m| m["id"] != far));
+    env.stop().await;
+}
+
 /// An id no store can key (over 512 bytes, control characters, empty) is `400 invalid_request`
 /// naming the problem, so that Giosg does not retry a delivery that can never succeed; nothing
 /// is stored.

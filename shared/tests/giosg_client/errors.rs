@@ -128,3 +128,25 @@ async fn unparseable_answer_is_an_invalid_response() -> Result<()> {
     );
     Ok(())
 }
+
+/// The tolerant reader on Giosg's answers: fields of an unexpected type are left out with a
+/// warning naming them, and the rest of the answer is used.
+#[tokio::test]
+async fn answer_fields_of_an_unexpected_type_are_left_out() -> Result<()> {
+    crate::captured_logs();
+    let body = serde_json::json!({
+        "id": "c", "is_ended": true, "room_id": "room",
+        "message_count": "seven", "is_private": "no", "created_at": 17,
+        "brand_new": {"nested": [1, 2]}
+    });
+    let (addr, _) = canned_server(200, body.to_string()).await?;
+    let chat = canned_client(addr)?.owned_chat(&ChatId::new("c")).await?;
+    assert_eq!(chat.is_ended.value(), Some(&true));
+    assert!(chat.message_count.is_absent() && chat.created_at.is_absent());
+    let logs = crate::log_text();
+    assert!(
+        logs.contains("message_count") && logs.contains("owned_chat"),
+        "the warning names the endpoint and the field: {logs}"
+    );
+    Ok(())
+}
