@@ -295,28 +295,29 @@ impl GiosgClient {
         })
     }
 
-    /// A `next` link, resolved against the base URL, only if it stays on Giosg's origin: the
-    /// request carries a credential that must never go anywhere else.
+    /// A `next` link, resolved against the base URL and always sent to Giosg's configured
+    /// origin: the request carries a credential that must never go anywhere else. A link that
+    /// names another origin (Django REST Framework behind a proxy that loses the forwarded host
+    /// or scheme writes `http://internal-host/...`) is followed by its path and query on the
+    /// configured origin, with a warning.
     fn next_page_url(&self, endpoint: Endpoint, next: &str) -> Result<Url, GiosgError> {
-        let url = self
-            .inner
-            .base
-            .join(next)
-            .map_err(|_| GiosgError::InvalidResponse {
-                endpoint: endpoint.name,
-                reason: "the next-page link is not a URL".into(),
-            })?;
-        if url.origin() != self.inner.base.origin() || !url.username().is_empty() {
-            warn!(
-                endpoint = endpoint.name,
-                "refusing a next-page link to another origin"
-            );
-            return Err(GiosgError::InvalidResponse {
-                endpoint: endpoint.name,
-                reason: "the next-page link points to another origin; not followed".into(),
-            });
+        let base = &self.inner.base;
+        let url = base.join(next).map_err(|_| GiosgError::InvalidResponse {
+            endpoint: endpoint.name,
+            reason: "the next-page link is not a URL".into(),
+        })?;
+        if url.origin() == base.origin() && url.username().is_empty() && url.password().is_none() {
+            return Ok(url);
         }
-        Ok(url)
+        warn!(
+            endpoint = endpoint.name,
+            "a next-page link names another origin; following its path on the configured origin"
+        );
+        let mut rebased = base.clone();
+        rebased.set_path(url.path());
+        rebased.set_query(url.query());
+        rebased.set_fragment(None);
+        Ok(rebased)
     }
 }
 
@@ -347,7 +348,7 @@ mod tests {
     }
 
     #[test]
-    fn next_links_to_another_origin_are_refused() {
+    fn next_links_always_go_to_the_configured_origin() {
         let client = GiosgClient::new(config("https://giosg.example")).unwrap();
         let ok = client
             .next_page_url(ROOM, "https://giosg.example/api/v5/x?cursor=2")
@@ -356,14 +357,16 @@ mod tests {
         let relative = client.next_page_url(ROOM, "/api/v5/x?cursor=3").unwrap();
         assert_eq!(relative.as_str(), "https://giosg.example/api/v5/x?cursor=3");
         for foreign in [
-            "https://evil.example/api/v5/x",
-            "http://giosg.example/api/v5/x",
-            "https://giosg.example:8443/api/v5/x",
-            "https://user@giosg.example/api/v5/x",
+            "https://evil.example/api/v5/x?cursor=4",
+            "http://giosg.example/api/v5/x?cursor=4",
+            "https://giosg.example:8443/api/v5/x?cursor=4",
+            "https://user:pw@giosg.example/api/v5/x?cursor=4#frag",
+            "http://giosg-internal.invalid:8000/api/v5/x?cursor=4",
         ] {
-            assert!(
-                client.next_page_url(ROOM, foreign).is_err(),
-                "{foreign} should be refused"
+            assert_eq!(
+                client.next_page_url(ROOM, foreign).unwrap().as_str(),
+                "https://giosg.example/api/v5/x?cursor=4",
+                "{foreign} is followed on the configured origin only"
             );
         }
     }

@@ -99,9 +99,22 @@ impl GiosgClient {
         &self,
         session: &mut VisitorSession,
     ) -> Result<Option<VisitorId>, GiosgError> {
-        let renewed = self
+        let renewed = match self
             .authenticate_visitor(Some(session.visitor_secret_id()))
-            .await?;
+            .await
+        {
+            // Giosg may refuse a secret it no longer knows instead of answering with a new
+            // visitor (undocumented): either way the stored visitor is gone, so carry on as a
+            // new one, which the caller sees as a replaced visitor.
+            Err(GiosgError::Refused { status, .. }) if matches!(status, 400 | 403 | 404) => {
+                warn!(
+                    status,
+                    "Giosg refused the stored visitor secret; authenticating a new visitor"
+                );
+                self.authenticate_visitor(None).await?
+            }
+            other => other?,
+        };
         let previous = session.replace_with(renewed);
         if let Some(previous) = &previous {
             warn!(

@@ -58,7 +58,23 @@ async fn returning_visitor_keeps_its_id() -> Result<()> {
 
 #[tokio::test]
 async fn unknown_secret_gives_a_new_visitor_that_visitor_calls_report() -> Result<()> {
+    unknown_secret_scenario("new_visitor").await
+}
+
+/// Giosg refusing an unknown secret (instead of answering with a new visitor) ends the same way.
+#[tokio::test]
+async fn refused_unknown_secret_gives_a_new_visitor_too() -> Result<()> {
+    unknown_secret_scenario("error").await
+}
+
+async fn unknown_secret_scenario(behaviour: &str) -> Result<()> {
     let h = Harness::start().await?;
+    h.sim_call(
+        reqwest::Method::PUT,
+        "/_sim/settings",
+        Some(serde_json::json!({ "unknown_visitor_secret": behaviour })),
+    )
+    .await?;
     let (real, chat) = h.visitor_with_chat().await?;
     let forgotten = || {
         VisitorSession::from_parts(
