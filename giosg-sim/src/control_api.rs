@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use serde_json::{Map, Value};
 
 use crate::app::App;
-use crate::config::Behaviour;
+use crate::config::{Behaviour, Profile};
 use crate::control_types::{
     AgentMessageRequest, AgentRequest, ChatDetail, ChatOverview, EditMessageRequest, ExpiredTokens,
     FlushRequest, JoinOutcome, RoomOnlineRequest, SimInfo, VisitorMessageRequest, VisitorOverview,
@@ -54,6 +54,7 @@ pub(crate) fn routes() -> Router<Arc<App>> {
         .route("/_sim/delays", post(add_delay))
         .route("/_sim/requests", get(requests).delete(reset_requests))
         .route("/_sim/settings", get(settings).put(update_settings))
+        .route("/_sim/settings/profile/{name}", put(apply_profile))
         .route("/_sim/webhooks", get(webhooks).delete(clear_webhook_log))
         .route(
             "/_sim/webhooks/faults",
@@ -121,9 +122,7 @@ async fn agent_message(
     Path(chat): Path<String>,
     JsonBody(body): JsonBody<AgentMessageRequest>,
 ) -> Result<(StatusCode, Json<MessageResource>), ApiError> {
-    let name = agent_name(body.agent_name);
-    let message =
-        app.control(|state| state.agent_message(&chat, &name, body.text, body.attachments))?;
+    let message = app.control(|state| state.control_message(&chat, body))?;
     Ok((StatusCode::CREATED, Json(message)))
 }
 
@@ -284,6 +283,19 @@ async fn update_settings(
         .map_err(|error| ApiError::invalid("settings", error.to_string()))?;
     state.behaviour = behaviour.clone();
     tracing::info!(?behaviour, "settings changed");
+    Ok(Json(behaviour))
+}
+
+/// Replaces every setting (`room_online` included) with those of the named profile; an unknown
+/// name is a 404 naming the valid ones.
+async fn apply_profile(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+) -> Result<Json<Behaviour>, ApiError> {
+    let profile = Profile::parse(&name).map_err(|error| ApiError::NotFound(error.to_string()))?;
+    let behaviour = profile.behaviour();
+    app.state().behaviour = behaviour.clone();
+    tracing::info!(profile = %profile, "settings replaced by a profile");
     Ok(Json(behaviour))
 }
 

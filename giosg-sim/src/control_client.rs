@@ -5,7 +5,7 @@ use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::config::Behaviour;
+use crate::config::{Behaviour, Profile};
 use crate::control_types::{
     AgentMessageRequest, AgentRequest, ChatDetail, ChatOverview, EditMessageRequest, ExpiredTokens,
     FlushRequest, JoinOutcome, RoomOnlineRequest, SimInfo, VisitorMessageRequest, VisitorOverview,
@@ -286,6 +286,12 @@ impl SimControl {
     pub async fn set_settings(&self, behaviour: &Behaviour) -> Result<Behaviour> {
         self.call(Method::PUT, "/_sim/settings", Some(behaviour))
             .await
+    }
+
+    /// `PUT /_sim/settings/profile/{name}`: every setting replaced by the profile's.
+    pub async fn set_profile(&self, profile: Profile) -> Result<Behaviour> {
+        let path = format!("/_sim/settings/profile/{}", profile.name());
+        self.call(Method::PUT, &path, NO_BODY).await
     }
 
     /// `GET /_sim/webhooks`: delivery log, emitted webhooks, queue state.

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::resources::{Attachment, ChatResource, MembershipResource, MessageResource};
+use crate::resources::{
+    Attachment, ChatResource, MembershipResource, MessageResource, MessageType, ParticipantType,
+};
 
 /// `GET /_sim/config`: what a test or a person needs to talk to the simulator.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,16 +98,26 @@ pub struct JoinOutcome {
     pub message: Option<MessageResource>,
 }
 
-/// Body of `POST /_sim/chats/{chat}/messages`: an agent reply (the agent joins first if needed).
+/// Body of `POST /_sim/chats/{chat}/messages`: by default an agent reply (the agent joins first
+/// if needed); with `type` and `sender_type`, any message from any sender, e.g. an `action`
+/// (button press) from the `visitor` or an `autosuggest` from the room's `rule`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AgentMessageRequest {
     /// The text.
     pub text: Option<String>,
-    /// The agent's public name (default `Smith`).
+    /// The agent's public name (default `Smith`); only for `sender_type: user`.
     pub agent_name: Option<String>,
     /// Cards with buttons; ids are generated when empty.
     pub attachments: Vec<Attachment>,
+    /// The message `type` (default `msg`): `msg`, `autosuggest`, `action` or `system` (`join`
+    /// and `leave` come from `/join` and `/leave`). Only a `msg` counts in the chat's counters.
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<MessageType>,
+    /// Who sends it (default `user`: the agent `agent_name`, joining first if needed;
+    /// `visitor`: the chat's visitor; `rule`: the room's greeting rule).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sender_type: Option<ParticipantType>,
 }
 
 /// Body of `POST /_sim/chats/{chat}/visitor_messages`: a visitor message sent without the API.

@@ -1,5 +1,6 @@
 //! The one place where failures become HTTP answers, in Django REST Framework's shapes:
-//! `{"detail": "..."}` for 401/403/404 and the like, `{"field": ["..."]}` for 400.
+//! `{"detail": "..."}` for 401/403/404 and the like, `{"field": ["..."]}` for 400, or as a short
+//! HTML page ([`html_error`], for [`ErrorBody::Text`](crate::config::ErrorBody::Text)).
 //!
 //! The lower layers fail with their own types (`StateError`, `InvalidCursor`); this module
 //! maps them, so they never need to know about HTTP.
@@ -7,7 +8,8 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
+use axum::body::Body;
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -129,6 +131,60 @@ impl From<InvalidCursor> for ApiError {
     }
 }
 
+/// What an error answer says, kept on the response (as an extension) so [`html_error`] can
+/// write it again as HTML. Injected faults carry none: they keep their JSON body.
+#[derive(Debug, Clone)]
+pub(crate) struct ErrorText(String);
+
+impl ApiError {
+    /// The message of the answer, as one line.
+    fn text(&self) -> String {
+        match self {
+            Self::Invalid(fields) => fields
+                .iter()
+                .map(|(field, messages)| format!("{field}: {}", messages.join(" ")))
+                .collect::<Vec<_>>()
+                .join("; "),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// An error answer made by [`ApiError`] (not an injected fault) as a short HTML page with the
+/// same status and headers; any other response unchanged.
+pub(crate) fn html_error(response: Response) -> Response {
+    let Some(ErrorText(text)) = response.extensions().get::<ErrorText>().cloned() else {
+        return response;
+    };
+    let (mut parts, _json) = response.into_parts();
+    let title = parts.status.canonical_reason().unwrap_or("Error");
+    let page = format!(
+        "<!doctype html>\n<title>{title}</title>\n<h1>{title}</h1><p>{}</p>\n",
+        escape_html(&text)
+    );
+    parts.headers.remove(CONTENT_LENGTH);
+    parts.headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    Response::from_parts(parts, Body::from(page))
+}
+
+fn escape_html(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#x27;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
@@ -143,6 +199,9 @@ impl IntoResponse for ApiError {
             other => json!({ "detail": other.to_string() }),
         };
         let mut response = (status, Json(body)).into_response();
+        if !matches!(self, Self::Fault { .. }) {
+            response.extensions_mut().insert(ErrorText(self.text()));
+        }
         let headers = response.headers_mut();
         match self {
             Self::Unauthorized { scheme, .. } => {
@@ -161,5 +220,40 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn html_errors_keep_status_and_headers_and_escape_the_text() {
+        let error = ApiError::Unauthorized {
+            detail: "Invalid <token>.".to_owned(),
+            scheme: AuthScheme::Bearer,
+        };
+        let response = html_error(error.into_response());
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(response.headers()[CONTENT_TYPE], "text/html; charset=utf-8");
+        assert!(response.headers().contains_key(WWW_AUTHENTICATE));
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let body = String::from_utf8(body.to_vec()).unwrap();
+        assert!(
+            body.contains("<h1>Unauthorized</h1><p>Invalid &lt;token&gt;.</p>"),
+            "{body}"
+        );
+    }
+
+    #[test]
+    fn faults_keep_their_json_body() {
+        let fault = ApiError::Fault {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            retry_after: None,
+        };
+        let response = html_error(fault.into_response());
+        assert_eq!(response.headers()[CONTENT_TYPE], "application/json");
     }
 }

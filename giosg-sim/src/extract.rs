@@ -92,8 +92,8 @@ impl FromRequestParts<Arc<App>> for OrgAuth {
     }
 }
 
-/// Where a collection was asked for: the absolute URL the page links are built on, from the
-/// `Host` header and the path, and the `?cursor=` value.
+/// Where a collection was asked for: the origin the page links are built on (from the `Host`
+/// header), the path, and the `?cursor=` value.
 impl<S: Send + Sync> FromRequestParts<S> for PageRequest {
     type Rejection = ApiError;
 
@@ -111,7 +111,8 @@ impl<S: Send + Sync> FromRequestParts<S> for PageRequest {
                 .map(|(_, value)| value.into_owned())
         });
         Ok(Self::new(
-            format!("http://{host}{}", parts.uri.path()),
+            format!("http://{host}"),
+            parts.uri.path().to_owned(),
             cursor,
         ))
     }

@@ -18,7 +18,7 @@ use crate::app::App;
 use crate::config::Behaviour;
 use crate::error::ApiError;
 use crate::extract::{JsonBody, OrgAuth, VisitorAuth};
-use crate::pagination::{PageRequest, paginate};
+use crate::pagination::{PageRequest, SortKey, paginate};
 use crate::paths;
 use crate::resources::{
     ChatResource, MembershipResource, MessageResource, OnlineUserResource, Page,
@@ -42,6 +42,7 @@ pub(crate) fn routes(app: Arc<App>) -> Router<Arc<App>> {
             post(send_message).get(visitor_messages),
         )
         .route(paths::MEMBERSHIPS, get(memberships))
+        .route(paths::OWNED_CHAT_MESSAGES, get(owned_chat_messages))
         .route(paths::OWNED_CHAT, get(owned_chat))
         .route(paths::VISITOR_CHATS, get(visitor_chats))
         .route(paths::VISITOR_CHAT, get(visitor_chat).patch(end_chat))
@@ -112,8 +113,14 @@ fn check_visitor(auth: &VisitorAuth, vid: &str) -> Result<(), ApiError> {
     }
 }
 
-fn page_size(app: &App) -> usize {
-    app.config.page_size
+/// One page of a collection, its links written as the current behaviour says.
+fn page_of<T>(
+    app: &App,
+    items: Vec<(SortKey, T)>,
+    request: &PageRequest,
+) -> Result<Json<Page<T>>, ApiError> {
+    let links = app.state().behaviour.next_links;
+    Ok(Json(paginate(items, request, app.config.page_size, links)?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -226,7 +233,7 @@ async fn online_users(
 ) -> Result<Json<Page<OnlineUserResource>>, ApiError> {
     check_org(&app, &org)?;
     let users = app.giosg(|state| state.online_users(&room))?;
-    Ok(Json(paginate(users, &page, page_size(&app))?))
+    page_of(&app, users, &page)
 }
 
 async fn start_chat(
@@ -236,8 +243,11 @@ async fn start_chat(
 ) -> Result<Response, ApiError> {
     check_org(&app, &org)?;
     check_visitor(&auth, &vid)?;
-    let chat = app.giosg(|state| state.start_chat(&vid, &room))?;
-    Ok((StatusCode::CREATED, Json(chat)).into_response())
+    let (chat, status) = app.giosg(|state| {
+        let chat = state.start_chat(&vid, &room)?;
+        Ok((chat, state.behaviour.start_chat_status))
+    })?;
+    Ok((Behaviour::status(status), Json(chat)).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -265,8 +275,11 @@ async fn send_message(
         Some(text) if text.trim().is_empty() => return Err(ApiError::invalid("message", BLANK)),
         Some(text) => text,
     };
-    let message = app.giosg(|state| state.visitor_message(&vid, &chat, &text))?;
-    Ok((StatusCode::CREATED, Json(message)).into_response())
+    let (message, status) = app.giosg(|state| {
+        let message = state.visitor_message(&vid, &chat, &text)?;
+        Ok((message, state.behaviour.send_message_status))
+    })?;
+    Ok((Behaviour::status(status), Json(message)).into_response())
 }
 
 async fn visitor_chats(
@@ -277,7 +290,7 @@ async fn visitor_chats(
 ) -> Result<Json<Page<ChatResource>>, ApiError> {
     check_visitor(&auth, &vid)?;
     let chats = app.state().visitor_chats(&vid);
-    Ok(Json(paginate(chats, &page, page_size(&app))?))
+    page_of(&app, chats, &page)
 }
 
 async fn visitor_chat(
@@ -297,7 +310,7 @@ async fn visitor_messages(
 ) -> Result<Json<Page<MessageResource>>, ApiError> {
     check_visitor(&auth, &vid)?;
     let messages = app.giosg(|state| state.visitor_messages(&vid, &chat))?;
-    Ok(Json(paginate(messages, &page, page_size(&app))?))
+    page_of(&app, messages, &page)
 }
 
 #[derive(Debug, Deserialize)]
@@ -337,7 +350,7 @@ async fn memberships(
 ) -> Result<Json<Page<MembershipResource>>, ApiError> {
     check_org(&app, &org)?;
     let memberships = app.giosg(|state| state.memberships(&chat))?;
-    Ok(Json(paginate(memberships, &page, page_size(&app))?))
+    page_of(&app, memberships, &page)
 }
 
 async fn owned_chat(
@@ -347,4 +360,15 @@ async fn owned_chat(
 ) -> Result<Json<ChatResource>, ApiError> {
     check_org(&app, &org)?;
     Ok(Json(app.giosg(|state| state.owned_chat(&chat))?))
+}
+
+async fn owned_chat_messages(
+    State(app): State<Arc<App>>,
+    _auth: OrgAuth,
+    Path((org, chat)): Path<(String, String)>,
+    page: PageRequest,
+) -> Result<Json<Page<MessageResource>>, ApiError> {
+    check_org(&app, &org)?;
+    let messages = app.giosg(|state| state.messages(&chat))?;
+    page_of(&app, messages, &page)
 }

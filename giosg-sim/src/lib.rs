@@ -18,7 +18,11 @@
 //! ```
 //!
 //! Every `[inferred]` or `[unknown]` behaviour of Giosg is a field of [`Behaviour`], with the
-//! defaults documented there, switchable at run time with `PUT /_sim/settings`.
+//! defaults documented there, switchable at run time with `PUT /_sim/settings`. A [`Profile`]
+//! sets them all at once: `default` (the guesses) or `contrary` (every guess flipped,
+//! [`Behaviour::contrary`]), at start (`config.behaviour = Profile::Contrary.behaviour()`, or
+//! [`Profile::from_env`] for `GIOSG_SIM_PROFILE`) or at run time with
+//! `PUT /_sim/settings/profile/{name}`.
 
 #![warn(missing_docs)]
 
@@ -70,7 +74,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use config::{
-    Behaviour, ConfigError, RemovedResource, SimConfig, TimestampFormat, UnknownSecret,
+    Behaviour, ConfigError, ErrorBody, MessageChatId, NextLinks, OTHER_ORIGIN, PROFILE_ENV,
+    Profile, RemovedResource, SimConfig, TimestampFormat, TimestampPrecision, UnknownSecret,
 };
 pub use control_client::{ControlError, SimControl};
 pub use control_types::{

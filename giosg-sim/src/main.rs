@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use anyhow::Context as _;
 use clap::Parser;
-use giosg_sim::{SimConfig, Simulator};
+use giosg_sim::{Profile, SimConfig, Simulator};
 use tracing_subscriber::EnvFilter;
 
 /// A Giosg simulator: Giosg's visitor and organization API, webhooks, and a control API under
@@ -43,6 +43,18 @@ struct Args {
     /// Lifetime of visitor access tokens, in seconds.
     #[arg(long, env = "GIOSG_SIM_ACCESS_TOKEN_TTL_SECS", default_value_t = 1800)]
     access_token_ttl_secs: u64,
+    /// Starting settings of every guessed Giosg behaviour: `default` (the guesses) or
+    /// `contrary` (every guess flipped). Change them at run time under /_sim/settings.
+    #[arg(long, env = "GIOSG_SIM_PROFILE", default_value = "default", value_parser = parse_profile)]
+    profile: Profile,
+}
+
+/// A profile name; an empty one (e.g. `GIOSG_SIM_PROFILE=`) is the default profile.
+fn parse_profile(name: &str) -> Result<Profile, String> {
+    if name.trim().is_empty() {
+        return Ok(Profile::Default);
+    }
+    Profile::parse(name.trim()).map_err(|error| error.to_string())
 }
 
 impl Args {
@@ -64,6 +76,7 @@ impl Args {
         config.message_webhook_url = self.message_webhook_url;
         config.page_size = self.page_size;
         config.access_token_ttl_secs = self.access_token_ttl_secs;
+        config.behaviour = self.profile.behaviour();
         config
     }
 }
@@ -78,11 +91,13 @@ async fn main() -> anyhow::Result<()> {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
-    let config = Args::parse().into_config();
+    let args = Args::parse();
+    let profile = args.profile;
+    let config = args.into_config();
     let sim = Simulator::start(config)
         .await
         .context("cannot start the simulator")?;
-    print_banner(&sim);
+    print_banner(&sim, profile);
     stop_signal().await?;
     tracing::info!("shutting down");
     sim.shutdown().await;
@@ -107,7 +122,7 @@ async fn stop_signal() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_banner(sim: &giosg_sim::SimHandle) {
+fn print_banner(sim: &giosg_sim::SimHandle, profile: Profile) {
     let base = sim.base_url();
     let config = sim.config();
     let redacted = |url: &Option<String>| match url {
@@ -125,6 +140,7 @@ giosg-sim listening on {base}
   API token        {token}   (simulator token: Authorization: Token ...)
   chat webhook     {chat_hook}
   message webhook  {message_hook}
+  profile          {profile}   (settings: GET /_sim/settings)
 
 Play the agent (chat ids: GET /_sim/chats):
   curl -s {base}/_sim/chats
@@ -145,4 +161,26 @@ Ctrl-C (or SIGTERM) stops.",
         chat_hook = redacted(&config.chat_webhook_url),
         message_hook = redacted(&config.message_webhook_url),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profile_flag_sets_the_starting_behaviour() {
+        let args = Args::try_parse_from(["giosg-sim", "--profile", "contrary"]).unwrap();
+        assert_eq!(
+            args.into_config().behaviour,
+            giosg_sim::Behaviour::contrary()
+        );
+        let args = Args::try_parse_from(["giosg-sim", "--profile", "default"]).unwrap();
+        assert_eq!(
+            args.into_config().behaviour,
+            giosg_sim::Behaviour::default()
+        );
+        let error = Args::try_parse_from(["giosg-sim", "--profile", "strict"]).unwrap_err();
+        assert!(error.to_string().contains("default, contrary"), "{error}");
+        assert_eq!(parse_profile("").unwrap(), Profile::Default);
+    }
 }

@@ -19,6 +19,8 @@ pub(crate) const START_CHAT: &str = "/api/v5/public/orgs/{org}/rooms/{room}/visi
 pub(crate) const VISITOR_MESSAGES: &str = "/api/v5/public/visitors/{vid}/chats/{chat}/messages";
 /// 9: memberships of a chat (organization token).
 pub(crate) const MEMBERSHIPS: &str = "/api/v5/orgs/{org}/owned_chats/{chat}/memberships";
+/// 13: a chat's messages (organization token).
+pub(crate) const OWNED_CHAT_MESSAGES: &str = "/api/v5/orgs/{org}/owned_chats/{chat}/messages";
 /// 10: one chat (organization token).
 pub(crate) const OWNED_CHAT: &str = "/api/v5/orgs/{org}/owned_chats/{chat}";
 /// 11: the visitor's chats.

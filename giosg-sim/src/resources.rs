@@ -28,9 +28,17 @@ pub enum MessageType {
     Join,
     /// A participant left.
     Leave,
+    /// A suggestion posted by a rule, usually a card with buttons
+    /// ([`Behaviour::extra_message_types`](crate::Behaviour::extra_message_types)).
+    Autosuggest,
+    /// A button press answering an attachment action.
+    Action,
+    /// A notice about the chat, e.g. "Smith joined the chat".
+    System,
 }
 
-/// `sender_type` of a message and `member_type` of a membership.
+/// `sender_type` of a message and `member_type` of a membership (memberships are only ever
+/// `visitor` or `user`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ParticipantType {
@@ -38,6 +46,8 @@ pub enum ParticipantType {
     Visitor,
     /// An agent or a bot.
     User,
+    /// A room's automation rule (greetings, autosuggestions, system notices); never a member.
+    Rule,
 }
 
 /// An avatar, `{"id","url"}`.
@@ -97,7 +107,7 @@ pub struct ChatResource {
     pub id: String,
     /// `visitor`, `task` or `external`.
     pub chat_type: ChatType,
-    /// Creation time, ISO-8601 UTC with milliseconds.
+    /// Creation time, ISO-8601 UTC (see [`crate::TimestampPrecision`]).
     pub created_at: String,
     /// Time of the last change.
     pub updated_at: String,
@@ -158,18 +168,20 @@ pub struct ChatResource {
 pub struct MessageResource {
     /// Id (lower-case UUID; visitor ids are 32 hex).
     pub id: String,
-    /// `msg`, `join` or `leave`.
+    /// `msg`, `join`, `leave`, `autosuggest`, `action` or `system`.
     #[serde(rename = "type")]
     pub kind: MessageType,
     /// The chat.
     pub chat_id: String,
-    /// The room.
-    pub room_id: String,
-    /// Creation time, ISO-8601 UTC with milliseconds.
+    /// The room; absent (no key at all) when
+    /// [`Behaviour::message_room_id`](crate::Behaviour::message_room_id) is false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room_id: Option<String>,
+    /// Creation time, ISO-8601 UTC (see [`crate::TimestampPrecision`]).
     pub created_at: String,
-    /// `visitor` or `user` (agent or bot).
+    /// `visitor`, `user` (agent or bot) or `rule`.
     pub sender_type: ParticipantType,
-    /// Visitor id or user id.
+    /// Visitor id, user id or rule id.
     pub sender_id: String,
     /// The name agents see (an agent's internal name; the visitor's `username` variable).
     pub sender_name: Option<String>,
@@ -212,7 +224,7 @@ pub struct MembershipResource {
     pub room_id: String,
     /// The chat.
     pub chat_id: String,
-    /// Creation time, ISO-8601 UTC with milliseconds.
+    /// Creation time, ISO-8601 UTC (see [`crate::TimestampPrecision`]).
     pub created_at: String,
     /// Time of the last change.
     pub updated_at: String,

@@ -35,6 +35,8 @@ pub enum Endpoint {
     Memberships,
     /// `GET /api/v5/orgs/{org}/owned_chats/{chat}`
     OwnedChat,
+    /// `GET /api/v5/orgs/{org}/owned_chats/{chat}/messages`
+    OwnedChatMessages,
     /// `GET /api/v5/public/visitors/{vid}/chats`
     VisitorChats,
     /// `GET /api/v5/public/visitors/{vid}/chats/{chat}`
@@ -60,6 +62,7 @@ impl Endpoint {
             ("GET", paths::VISITOR_MESSAGES) => Self::VisitorMessages,
             ("GET", paths::MEMBERSHIPS) => Self::Memberships,
             ("GET", paths::OWNED_CHAT) => Self::OwnedChat,
+            ("GET", paths::OWNED_CHAT_MESSAGES) => Self::OwnedChatMessages,
             ("GET", paths::VISITOR_CHATS) => Self::VisitorChats,
             ("GET", paths::VISITOR_CHAT) => Self::VisitorChat,
             ("PATCH", paths::VISITOR_CHAT) => Self::EndChat,
@@ -81,6 +84,7 @@ impl Endpoint {
             Self::SendMessage => "send_message",
             Self::Memberships => "memberships",
             Self::OwnedChat => "owned_chat",
+            Self::OwnedChatMessages => "owned_chat_messages",
             Self::VisitorChats => "visitor_chats",
             Self::VisitorChat => "visitor_chat",
             Self::VisitorMessages => "visitor_messages",

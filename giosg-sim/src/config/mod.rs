@@ -2,11 +2,19 @@
 //! ([`ConfigError`]).
 //!
 //! The run-time switchable [`Behaviour`] is in [`behaviour`]: every guessed Giosg behaviour in
-//! one file, so a setting that flips them all has one place to look.
+//! one struct (the enums of its fields in `choices`), so a setting that flips them all has one
+//! place to look; [`Profile`] names the two sets of them, default and contrary.
 
 mod behaviour;
+mod choices;
+mod profile;
 
-pub use behaviour::{Behaviour, RemovedResource, TimestampFormat, UnknownSecret};
+pub use behaviour::{Behaviour, OTHER_ORIGIN};
+pub use choices::{
+    ErrorBody, MessageChatId, NextLinks, RemovedResource, TimestampFormat, TimestampPrecision,
+    UnknownSecret,
+};
+pub use profile::{PROFILE_ENV, Profile};
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -156,5 +164,13 @@ pub enum ConfigError {
         value: u16,
         /// The class expected, e.g. `4xx/5xx`.
         class: &'static str,
+    },
+    /// A profile name that is not one of [`Profile::ALL`].
+    #[error("unknown simulator profile {name:?}: the profiles are {valid}")]
+    UnknownProfile {
+        /// The refused name.
+        name: String,
+        /// The valid names, comma-separated.
+        valid: String,
     },
 }

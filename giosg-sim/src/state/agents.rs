@@ -30,7 +30,7 @@ impl SimState {
         if let Some(agent) = self.agents.iter().find(|a| a.public_name == name) {
             return Ok(agent.participant());
         }
-        let agent = new_agent(name, true, self.clock.now());
+        let agent = new_agent(name, true, self.now());
         let participant = agent.participant();
         self.agents.push(agent);
         Ok(participant)
@@ -44,7 +44,8 @@ impl SimState {
         Ok(chat)
     }
 
-    /// An agent joins: emits message `added` (`join`) and chat `changed` (member counts).
+    /// An agent joins: emits message `added` (`join`), with extra message types a message
+    /// `added` (`system` notice from the room's rule), and chat `changed` (member counts).
     /// Answers `None` when the agent already participates (nothing happens then).
     pub(crate) fn agent_join(
         &mut self,
@@ -57,7 +58,7 @@ impl SimState {
             return Ok(None);
         }
         let before = self.canonical_chat(chat_id)?;
-        let now = self.clock.now();
+        let now = self.now();
         let chat = self
             .chats
             .get_mut(chat_id)
@@ -78,6 +79,7 @@ impl SimState {
             }),
         }
         tracing::info!(%chat_id, agent = %agent_name.trim(), "agent joined");
+        let public_name = agent.public_name.clone().unwrap_or_default();
         let message_id = push_message(chat, MessageType::Join, now, agent, None, Vec::new());
         chat.updated_at = now;
         let resource = self.render_message(chat_id, &message_id, &self.stamper())?;
@@ -87,16 +89,19 @@ impl SimState {
             &message_id,
             Some(to_json(&resource)),
         );
+        self.announce_join(chat_id, &public_name)?;
         self.emit_chat_changed(chat_id, &before)?;
         Ok(Some(resource))
     }
 
-    /// An agent replies, joining first if needed: emits message `added` (`sender_type: user`) and
-    /// chat `changed` (counters, `is_waiting: false`).
+    /// An agent posts a message of `kind`, joining first if needed: emits message `added`
+    /// (`sender_type: user`) and chat `changed`. A `msg` is a reply: it counts and ends the
+    /// chat's waiting (`is_waiting: false`).
     pub(crate) fn agent_message(
         &mut self,
         chat_id: &str,
         agent_name: &str,
+        kind: MessageType,
         text: Option<String>,
         attachments: Vec<Attachment>,
     ) -> Result<MessageResource, StateError> {
@@ -110,21 +115,23 @@ impl SimState {
         self.agent_join(chat_id, agent_name)?;
         let agent = self.agent(agent_name)?;
         let before = self.canonical_chat(chat_id)?;
-        let now = self.clock.now();
+        let now = self.now();
         let chat = self
             .chats
             .get_mut(chat_id)
             .ok_or(StateError::ChatNotFound)?;
         let agent_id = agent.id.clone();
         let attachments = attachments.into_iter().map(with_ids).collect();
-        tracing::info!(%chat_id, agent = %agent_name.trim(), "agent message");
-        let message_id = push_message(chat, MessageType::Msg, now, agent, text, attachments);
-        if let Some(membership) = chat.membership_mut(&agent_id) {
-            membership.message_count += 1;
-            membership.updated_at = now;
+        tracing::info!(%chat_id, agent = %agent_name.trim(), ?kind, "agent message");
+        let message_id = push_message(chat, kind, now, agent, text, attachments);
+        if kind == MessageType::Msg {
+            if let Some(membership) = chat.membership_mut(&agent_id) {
+                membership.message_count += 1;
+                membership.updated_at = now;
+            }
+            chat.is_waiting = false;
+            chat.waiting_started_at = None;
         }
-        chat.is_waiting = false;
-        chat.waiting_started_at = None;
         chat.updated_at = now;
         let resource = self.render_message(chat_id, &message_id, &self.stamper())?;
         self.emit_message(
@@ -149,7 +156,7 @@ impl SimState {
             return Err(StateError::AgentNotInChat(agent_name.trim().to_owned()));
         }
         let before = self.canonical_chat(chat_id)?;
-        let now = self.clock.now();
+        let now = self.now();
         let chat = self
             .chats
             .get_mut(chat_id)

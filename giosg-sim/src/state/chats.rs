@@ -11,7 +11,8 @@ use super::model::{Chat, Membership};
 use super::render::membership_resource;
 
 impl SimState {
-    /// A visitor starts a chat: emits chat `added`.
+    /// A visitor starts a chat: emits chat `added` (then, with extra message types, the room's
+    /// greeting: message `added` of an `autosuggest`, chat `changed`).
     pub(crate) fn start_chat(
         &mut self,
         visitor_id: &str,
@@ -29,7 +30,7 @@ impl SimState {
             return Err(StateError::RoomOffline);
         }
         let member = visitor.participant();
-        let now = self.clock.now();
+        let now = self.now();
         let chat = Chat {
             id: ids::uuid(),
             room_id: room_id.to_owned(),
@@ -55,7 +56,11 @@ impl SimState {
         tracing::info!(%chat_id, %visitor_id, %room_id, "chat started");
         let resource = self.render_chat(&chat_id, &self.stamper())?;
         self.emit_chat(WebhookAction::Added, &chat_id, Some(to_json(&resource)));
-        Ok(resource)
+        if !self.behaviour.extra_message_types {
+            return Ok(resource);
+        }
+        self.greet(&chat_id)?;
+        self.render_chat(&chat_id, &self.stamper())
     }
 
     /// A chat of the visitor, or why not.
@@ -114,7 +119,7 @@ impl SimState {
     /// Ends a chat: emits chat `changed` with `is_ended` and `ended_at` (nothing when already ended).
     pub(crate) fn end_chat(&mut self, chat_id: &str) -> Result<ChatResource, StateError> {
         let before = self.canonical_chat(chat_id)?;
-        let now = self.clock.now();
+        let now = self.now();
         let chat = self
             .chats
             .get_mut(chat_id)

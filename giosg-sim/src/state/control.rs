@@ -1,14 +1,16 @@
 //! What only the control API asks of the model beyond agents: a visitor message by chat id,
-//! the website widget visitor in the other room, and the overviews of chats and visitors.
+//! a message of any type from any sender, the website widget visitor in the other room, and the
+//! overviews of chats and visitors.
 //!
 //! Built from the visitor, chat and message operations, so it sits above them.
 
 use chrono::Utc;
 
-use crate::control_types::{ChatDetail, ChatOverview, VisitorOverview};
-use crate::resources::{ChatResource, MessageResource};
+use crate::control_types::{AgentMessageRequest, ChatDetail, ChatOverview, VisitorOverview};
+use crate::resources::{ChatResource, MessageResource, MessageType, ParticipantType};
 
 use super::SimState;
+use super::agents::DEFAULT_AGENT;
 use super::error::StateError;
 use super::model::{Chat, USERNAME_VARIABLE, Visitor};
 
@@ -26,6 +28,44 @@ impl SimState {
             .visitor_id
             .clone();
         self.visitor_message(&visitor_id, chat_id, text)
+    }
+
+    /// `POST /_sim/chats/{chat}/messages`: a message of `request.kind` (default `msg`) from
+    /// `request.sender_type` (default the agent `request.agent_name`).
+    pub(crate) fn control_message(
+        &mut self,
+        chat_id: &str,
+        request: AgentMessageRequest,
+    ) -> Result<MessageResource, StateError> {
+        let kind = request.kind.unwrap_or(MessageType::Msg);
+        if matches!(kind, MessageType::Join | MessageType::Leave) {
+            return Err(StateError::Invalid {
+                field: "type",
+                message: "Join and leave messages come from /join and /leave.".to_owned(),
+            });
+        }
+        let text = request.text;
+        if text.as_deref().is_none_or(|t| t.trim().is_empty()) && request.attachments.is_empty() {
+            return Err(StateError::Invalid {
+                field: "text",
+                message: "A message needs a text or an attachment.".to_owned(),
+            });
+        }
+        let chat = self.chats.get(chat_id).ok_or(StateError::ChatNotFound)?;
+        if chat.is_ended {
+            return Err(StateError::ChatEnded);
+        }
+        let visitor_id = chat.visitor_id.clone();
+        match request.sender_type.unwrap_or(ParticipantType::User) {
+            ParticipantType::User => {
+                let agent = request.agent_name.as_deref().unwrap_or(DEFAULT_AGENT);
+                self.agent_message(chat_id, agent, kind, text, request.attachments)
+            }
+            ParticipantType::Visitor => {
+                self.visitor_post(&visitor_id, chat_id, kind, text, request.attachments)
+            }
+            ParticipantType::Rule => self.rule_message(chat_id, kind, text, request.attachments),
+        }
     }
 
     /// A website widget visitor starts a chat in the other room, optionally with a first message.

@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::config::RemovedResource;
+use crate::config::{MessageChatId, RemovedResource};
 use crate::emission::{ChannelKind, Emission};
 use crate::ids;
 use crate::resources::{AppUserAuth, WebhookAction, WebhookEnvelope, to_json};
@@ -103,6 +103,9 @@ impl SimState {
         if self.behaviour.changed_includes_id {
             keys.push("id".to_owned());
         }
+        if self.behaviour.message_chat_id == MessageChatId::Always {
+            keys.push("chat_id".to_owned());
+        }
         let rendered = to_json(&self.render_message(chat_id, message_id, &self.stamper())?);
         self.emit_message(
             WebhookAction::Changed,
@@ -119,6 +122,24 @@ impl SimState {
             RemovedResource::Empty => Some(Value::Object(Map::new())),
             RemovedResource::Absent => None,
         }
+    }
+
+    /// The `resource` of a message `removed` webhook: [`SimState::removed_resource`], with
+    /// `chat_id` in a non-empty one when
+    /// [`MessageChatId::Always`](crate::config::MessageChatId::Always).
+    pub(super) fn removed_message_resource(
+        &self,
+        chat_id: &str,
+        last_state: Value,
+    ) -> Option<Value> {
+        let mut resource = self.removed_resource(last_state);
+        if self.behaviour.message_chat_id == MessageChatId::Always
+            && let Some(Value::Object(fields)) = resource.as_mut()
+            && !fields.is_empty()
+        {
+            fields.insert("chat_id".to_owned(), Value::from(chat_id));
+        }
+        resource
     }
 }
 

@@ -1,14 +1,13 @@
 //! Chat messages: a visitor sends and lists them; the control API edits, purges and deletes
 //! them.
 
-use crate::ids;
 use crate::pagination::SortKey;
-use crate::resources::{MessageResource, MessageType, WebhookAction, to_json};
+use crate::resources::{Attachment, MessageResource, MessageType, WebhookAction, to_json};
 
 use super::SimState;
 use super::emit::changed_keys;
 use super::error::StateError;
-use super::model::Message;
+use super::model::{Message, push_message, with_ids};
 
 impl SimState {
     /// A visitor sends a message: emits message `added` (when echoing) and chat `changed`.
@@ -18,12 +17,32 @@ impl SimState {
         chat_id: &str,
         text: &str,
     ) -> Result<MessageResource, StateError> {
+        self.visitor_post(
+            visitor_id,
+            chat_id,
+            MessageType::Msg,
+            Some(text.to_owned()),
+            Vec::new(),
+        )
+    }
+
+    /// A visitor posts a message of any type (a text `msg`, or e.g. an `action` pressing a
+    /// button): emits message `added` (when echoing) and chat `changed`. Only a `msg` counts and
+    /// makes the chat wait.
+    pub(super) fn visitor_post(
+        &mut self,
+        visitor_id: &str,
+        chat_id: &str,
+        kind: MessageType,
+        text: Option<String>,
+        attachments: Vec<Attachment>,
+    ) -> Result<MessageResource, StateError> {
         let chat = self.visitor_chat_ref(visitor_id, chat_id)?;
         if chat.is_ended {
             return Err(StateError::ChatEnded);
         }
         let max = self.behaviour.max_message_chars;
-        if text.chars().count() > max {
+        if text.as_deref().is_some_and(|t| t.chars().count() > max) {
             return Err(StateError::Invalid {
                 field: "message",
                 message: format!("Ensure this field has no more than {max} characters."),
@@ -35,33 +54,26 @@ impl SimState {
             .ok_or(StateError::VisitorNotFound)?
             .participant();
         let before = self.canonical_chat(chat_id)?;
-        let now = self.clock.now();
+        let now = self.now();
         let waiting_on_visitor = self.behaviour.waiting_on_visitor_message;
         let chat = self
             .chats
             .get_mut(chat_id)
             .ok_or(StateError::ChatNotFound)?;
-        let message = Message {
-            id: ids::uuid(),
-            kind: MessageType::Msg,
-            created_at: now,
-            sender,
-            text: Some(text.to_owned()),
-            purged_at: None,
-            attachments: Vec::new(),
-        };
-        let message_id = message.id.clone();
-        chat.messages.push(message);
-        if let Some(membership) = chat.membership_mut(visitor_id) {
-            membership.message_count += 1;
-            membership.updated_at = now;
-        }
-        if waiting_on_visitor && !chat.is_waiting {
-            chat.is_waiting = true;
-            chat.waiting_started_at = Some(now);
+        let attachments = attachments.into_iter().map(with_ids).collect();
+        tracing::info!(%chat_id, %visitor_id, text = text.as_deref().unwrap_or_default(), ?kind, "visitor message");
+        let message_id = push_message(chat, kind, now, sender, text, attachments);
+        if kind == MessageType::Msg {
+            if let Some(membership) = chat.membership_mut(visitor_id) {
+                membership.message_count += 1;
+                membership.updated_at = now;
+            }
+            if waiting_on_visitor && !chat.is_waiting {
+                chat.is_waiting = true;
+                chat.waiting_started_at = Some(now);
+            }
         }
         chat.updated_at = now;
-        tracing::info!(%chat_id, %visitor_id, text, "visitor message");
         let resource = self.render_message(chat_id, &message_id, &self.stamper())?;
         if self.behaviour.echo_visitor_messages {
             self.emit_message(
@@ -85,7 +97,8 @@ impl SimState {
         self.messages(chat_id)
     }
 
-    pub(super) fn messages(
+    /// The messages of any chat (organization side), in `(created_at, id)` order.
+    pub(crate) fn messages(
         &self,
         chat_id: &str,
     ) -> Result<Vec<(SortKey, MessageResource)>, StateError> {
@@ -130,7 +143,7 @@ impl SimState {
         message_id: &str,
     ) -> Result<MessageResource, StateError> {
         let before = self.canonical_message(chat_id, message_id)?;
-        let now = self.clock.now();
+        let now = self.now();
         let chat = self
             .chats
             .get_mut(chat_id)
@@ -152,7 +165,7 @@ impl SimState {
     ) -> Result<(), StateError> {
         let before = self.canonical_chat(chat_id)?;
         let last_state = to_json(&self.render_message(chat_id, message_id, &self.stamper())?);
-        let now = self.clock.now();
+        let now = self.now();
         let chat = self
             .chats
             .get_mut(chat_id)
@@ -164,7 +177,7 @@ impl SimState {
         {
             membership.message_count = membership.message_count.saturating_sub(1);
         }
-        let resource = self.removed_resource(last_state);
+        let resource = self.removed_message_resource(chat_id, last_state);
         self.emit_message(WebhookAction::Removed, chat_id, message_id, resource);
         let after = self.canonical_chat(chat_id)?;
         if !changed_keys(&before, &after).is_empty() {

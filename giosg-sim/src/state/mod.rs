@@ -13,6 +13,7 @@
 //! - `render`: records as the resources Giosg sends.
 //! - `emit`: the webhooks of a change, from rendered resources.
 //! - `visitors`: visitor auth, access tokens, presence, variables.
+//! - `rules`: the rooms' automation rules and the messages they post (greetings, notices).
 //! - `chats`: the chat lifecycle (start, read, end, delete) and memberships.
 //! - `messages`: sending, listing, editing, purging and deleting messages.
 //! - `agents`: the agent roster, and agents joining, replying and leaving.
@@ -27,6 +28,7 @@ mod messages;
 mod model;
 mod render;
 mod rooms;
+mod rules;
 mod visitors;
 
 pub(crate) use agents::DEFAULT_AGENT;
@@ -41,7 +43,7 @@ use crate::ids;
 use crate::time::{Clock, Stamper};
 
 use agents::DEFAULT_AGENTS;
-use model::{Agent, Chat, Grant, Visitor, new_agent};
+use model::{Agent, Chat, Grant, RoomRules, Visitor, new_agent};
 
 /// The whole simulated Giosg.
 pub(crate) struct SimState {
@@ -58,6 +60,8 @@ pub(crate) struct SimState {
     chats: HashMap<String, Chat>,
     clock: Clock,
     mixed_counter: AtomicU64,
+    /// The automation rules of the configured room and of the other room.
+    rules: [RoomRules; 2],
     outbox: Vec<Emission>,
     bot_user_id: String,
     socket_url: String,
@@ -66,9 +70,10 @@ pub(crate) struct SimState {
 impl SimState {
     pub(crate) fn new(config: &SimConfig, socket_url: String) -> Self {
         let mut clock = Clock::new();
+        let precision = config.behaviour.timestamp_precision;
         let agents = DEFAULT_AGENTS
             .iter()
-            .map(|(name, has_avatar)| new_agent(name, *has_avatar, clock.now()))
+            .map(|(name, has_avatar)| new_agent(name, *has_avatar, clock.now(precision)))
             .collect();
         Self {
             org_id: config.org_id.clone(),
@@ -84,6 +89,7 @@ impl SimState {
             chats: HashMap::new(),
             clock,
             mixed_counter: AtomicU64::new(0),
+            rules: [RoomRules::new(), RoomRules::new()],
             outbox: Vec::new(),
             bot_user_id: ids::uuid(),
             socket_url,
@@ -96,6 +102,15 @@ impl SimState {
     }
 
     fn stamper(&self) -> Stamper<'_> {
-        Stamper::new(self.behaviour.timestamp_format, &self.mixed_counter)
+        Stamper::new(
+            self.behaviour.timestamp_format,
+            self.behaviour.timestamp_precision,
+            &self.mixed_counter,
+        )
+    }
+
+    /// The next reading of the clock, at the current timestamp precision.
+    fn now(&mut self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now(self.behaviour.timestamp_precision)
     }
 }

@@ -69,6 +69,32 @@ impl Agent {
     }
 }
 
+/// The automation rules of one room, as message senders (`sender_type: rule`). Rules are not
+/// members of chats.
+#[derive(Debug, Clone)]
+pub(super) struct RoomRules {
+    /// Posts the `autosuggest` greeting when a chat starts, and control API rule messages.
+    pub(super) greeting: Participant,
+    /// Posts `system` notices such as "Smith joined the chat".
+    pub(super) notices: Participant,
+}
+
+impl RoomRules {
+    pub(super) fn new() -> Self {
+        let rule = |name: &str, public_name: &str| Participant {
+            id: ids::uuid(),
+            kind: ParticipantType::Rule,
+            name: Some(name.to_owned()),
+            public_name: Some(public_name.to_owned()),
+            avatar: None,
+        };
+        Self {
+            greeting: rule("Greeting rule", "Assistant"),
+            notices: rule("Chat notices rule", "Giosg"),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(super) struct Participant {
     pub(super) id: String,

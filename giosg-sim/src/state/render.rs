@@ -112,7 +112,7 @@ impl SimState {
             id: message.id.clone(),
             kind: message.kind,
             chat_id: chat.id.clone(),
-            room_id: chat.room_id.clone(),
+            room_id: self.behaviour.message_room_id.then(|| chat.room_id.clone()),
             created_at: stamper.stamp(message.created_at),
             sender_type: message.sender.kind,
             sender_id: message.sender.id.clone(),

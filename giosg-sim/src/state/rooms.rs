@@ -6,6 +6,7 @@ use crate::resources::{OnlineUserResource, RoomResource};
 
 use super::SimState;
 use super::error::StateError;
+use super::model::RoomRules;
 
 impl SimState {
     pub(super) fn require_room(&self, room_id: &str) -> Result<(), StateError> {
@@ -21,6 +22,15 @@ impl SimState {
             "Simulated Support Room".to_owned()
         } else {
             "Simulated Website Room".to_owned()
+        }
+    }
+
+    /// The automation rules of a room (the other room's for any room but the configured one).
+    pub(super) fn rules_of(&self, room_id: &str) -> &RoomRules {
+        if room_id == self.room_id {
+            &self.rules[0]
+        } else {
+            &self.rules[1]
         }
     }
 

@@ -173,7 +173,7 @@ impl SimState {
             .ok_or(StateError::VisitorNotFound)?;
         visitor.variables.insert(key.clone(), value.clone());
         if key == USERNAME_VARIABLE {
-            let now = self.clock.now();
+            let now = self.now();
             for chat in self
                 .chats
                 .values_mut()

@@ -63,6 +63,7 @@ async fn chat_views_show_chats_of_both_rooms_with_messages_and_memberships() {
                     }],
                     ..Default::default()
                 }],
+                ..Default::default()
             },
         )
         .await
