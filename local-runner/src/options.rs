@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
+use giosg_sim::Profile;
 use shared::config::MIN_WEBHOOK_SECRET_LEN;
 use shared::secret::Secret;
 use url::Url;
@@ -42,6 +43,18 @@ pub struct Args {
         conflicts_with = "dynamodb_endpoint"
     )]
     pub data_file: Option<PathBuf>,
+
+    /// Behaviour of the Giosg simulator: `default` (our best guesses about Giosg) or `contrary`
+    /// (every guess flipped: refusals 400, messages without room_id, offset-less microsecond
+    /// times, rule messages, ...; see giosg-sim/README.md).
+    #[arg(
+        long,
+        env = "LOCAL_RUNNER_SIM_PROFILE",
+        value_name = "NAME",
+        default_value = "default",
+        value_parser = parse_profile
+    )]
+    pub sim_profile: Profile,
 
     /// Use DynamoDB instead of the in-memory store: the URL of a local server (moto, DynamoDB
     /// Local; the table is created if missing), or `aws` for real AWS with the default
@@ -125,7 +138,11 @@ pub enum DynamoEndpoint {
 #[derive(Debug)]
 pub enum GiosgChoice {
     /// The Giosg simulator, in-process, posting webhooks with a secret made for this run.
-    Simulator { port: u16, webhook_secret: Secret },
+    Simulator {
+        port: u16,
+        webhook_secret: Secret,
+        profile: Profile,
+    },
     Real {
         base_url: Url,
         org_id: String,
@@ -151,6 +168,8 @@ pub enum OptionsError {
     ShortWebhookSecret,
     #[error("--port and --sim-port must differ (both are {0})")]
     SamePorts(u16),
+    #[error("--sim-profile applies to the simulator only; real Giosg (--giosg-url) is as it is")]
+    ProfileWithRealGiosg,
 }
 
 impl Args {
@@ -177,7 +196,11 @@ impl Args {
                 GiosgChoice::Simulator {
                     port: self.sim_port,
                     webhook_secret: webhook_secret.unwrap_or_else(random_webhook_secret),
+                    profile: self.sim_profile,
                 }
+            }
+            Some(_) if self.sim_profile != Profile::Default => {
+                return Err(OptionsError::ProfileWithRealGiosg);
             }
             Some(url) => GiosgChoice::Real {
                 base_url: parse_http_url("--giosg-url", url)?,
@@ -241,6 +264,10 @@ fn random_webhook_secret() -> Secret {
     Secret::new(hex::encode(rand::random::<[u8; 16]>()))
 }
 
+fn parse_profile(name: &str) -> Result<Profile, String> {
+    Profile::parse(name).map_err(|error| error.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,12 +290,40 @@ mod tests {
         let GiosgChoice::Simulator {
             port,
             webhook_secret,
+            profile,
         } = options.giosg
         else {
             panic!("the simulator is the default");
         };
         assert_eq!(port, 3001);
+        assert_eq!(profile, Profile::Default);
         assert!(webhook_secret.expose().len() >= MIN_WEBHOOK_SECRET_LEN);
+    }
+
+    #[test]
+    fn the_simulator_profile_is_chosen_by_name() {
+        let options = args(&["--sim-profile", "contrary"])
+            .resolve(no_env)
+            .unwrap();
+        assert!(matches!(
+            options.giosg,
+            GiosgChoice::Simulator {
+                profile: Profile::Contrary,
+                ..
+            }
+        ));
+        let unknown =
+            Args::try_parse_from(["local-runner", "--sim-profile", "strict"]).unwrap_err();
+        assert!(unknown.to_string().contains("contrary"), "{unknown}");
+        let with_real = args(&[
+            "--sim-profile",
+            "contrary",
+            "--giosg-url",
+            "https://service.giosg.com",
+        ])
+        .resolve(no_env)
+        .unwrap_err();
+        assert!(matches!(with_real, OptionsError::ProfileWithRealGiosg));
     }
 
     #[test]

@@ -52,9 +52,11 @@ pub(super) async fn connect_giosg(
         GiosgChoice::Simulator {
             port,
             webhook_secret,
+            profile,
         } => {
             let bind = SocketAddr::new(bind, port);
             let mut config = SimConfig::new(bind);
+            config.behaviour = profile.behaviour();
             config.org_id = SIM_ORG_ID.to_owned();
             config.room_id = SIM_ROOM_ID.to_owned();
             config.other_room_id = SIM_OTHER_ROOM_ID.to_owned();

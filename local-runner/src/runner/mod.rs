@@ -32,7 +32,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::data_file::Saver;
-use crate::options::{DynamoEndpoint, Options, StoreChoice};
+use crate::options::{DynamoEndpoint, GiosgChoice, Options, StoreChoice};
 use crate::visitor_page;
 use dynamodb::dynamo_store;
 use giosg::connect_giosg;
@@ -68,16 +68,21 @@ pub async fn start(options: Options) -> anyhow::Result<Running> {
         })?;
     let api_url = format!("http://{}", reachable(listener.local_addr()?));
 
+    let profile = match &options.giosg {
+        GiosgChoice::Simulator { profile, .. } => Some(*profile),
+        GiosgChoice::Real { .. } => None,
+    };
     let (giosg, sim) = connect_giosg(options.giosg, options.bind, &api_url).await?;
     let org_id = giosg.org_id.clone();
-    let giosg_description = match &sim {
-        Some(sim) => format!(
-            "simulator at {} (org {}, room {}); webhooks posted with a secret made for this run",
+    let giosg_description = match (&sim, profile) {
+        (Some(sim), profile) => format!(
+            "simulator at {} (org {}, room {}, profile {}); webhooks posted with a secret made for this run",
             sim.base_url(),
             sim.org_id(),
-            sim.room_id()
+            sim.room_id(),
+            profile.unwrap_or_default()
         ),
-        None => format!(
+        (None, _) => format!(
             "real Giosg at {} (org {}, room {})",
             giosg.base_url, giosg.org_id, giosg.room_id
         ),

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 
+use giosg_sim::{MessageChatId, TimestampFormat, TimestampPrecision};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use shared::domain::chat::ChatRecord;
@@ -22,8 +23,82 @@ pub enum Delivery {
     Message(Value),
 }
 
-fn time(second: u32) -> String {
-    format!("2026-11-24T10:{:02}:{:02}.000Z", second / 60, second % 60)
+/// How the generated deliveries are written: Giosg's wire habits as the simulator profile of
+/// this run (`GIOSG_SIM_PROFILE`) has them, so the property holds for the contrary guesses too.
+#[derive(Clone, Copy, Debug)]
+pub struct WireShape {
+    /// Message resources carry `room_id` (the contrary profile leaves it out).
+    message_room_id: bool,
+    /// `changed` and `removed` message resources carry `chat_id` too.
+    chat_id_always: bool,
+    /// `changed` resources carry `id`.
+    changed_includes_id: bool,
+    /// Timestamps: with or without `Z`, or alternating.
+    format: TimestampFormat,
+    /// Six fractional digits instead of three.
+    micros: bool,
+    /// Rule messages (`autosuggest`, `action`, `system`, sender `rule`) are generated too.
+    extra_types: bool,
+}
+
+impl WireShape {
+    pub fn of_profile() -> Self {
+        let behaviour = giosg_sim::Profile::from_env()
+            .expect("GIOSG_SIM_PROFILE names a simulator profile")
+            .behaviour();
+        Self {
+            message_room_id: behaviour.message_room_id,
+            chat_id_always: behaviour.message_chat_id == MessageChatId::Always,
+            changed_includes_id: behaviour.changed_includes_id,
+            format: behaviour.timestamp_format,
+            micros: behaviour.timestamp_precision == TimestampPrecision::Micros,
+            extra_types: behaviour.extra_message_types,
+        }
+    }
+
+    /// The time `second` seconds into the test day, in this shape (mixed forms alternate by
+    /// second, so one chat's stream carries both).
+    fn time(&self, second: u32) -> String {
+        let fraction = if self.micros { "000417" } else { "000" };
+        let offset = match self.format {
+            TimestampFormat::Z => "Z",
+            TimestampFormat::NoOffset => "",
+            TimestampFormat::Mixed if second.is_multiple_of(2) => "Z",
+            TimestampFormat::Mixed => "",
+        };
+        format!(
+            "2026-11-24T10:{:02}:{:02}.{fraction}{offset}",
+            second / 60,
+            second % 60
+        )
+    }
+
+    fn message_kinds(&self) -> &'static [&'static str] {
+        if self.extra_types {
+            &["msg", "join", "leave", "autosuggest", "action", "system"]
+        } else {
+            &["msg", "join", "leave", "autosuggest"]
+        }
+    }
+
+    fn sender(&self, plan: &MessagePlan) -> &'static str {
+        match (plan.sender_is_visitor, self.extra_types && plan.kind >= 3) {
+            (true, _) => "visitor",
+            (false, true) => "rule",
+            (false, false) => "user",
+        }
+    }
+
+    /// A `changed` message resource: the changed fields, and what the profile adds.
+    fn message_changed(&self, mut fields: Value, id: &str, chat_id: &str) -> Value {
+        if self.changed_includes_id {
+            fields["id"] = json!(id);
+        }
+        if self.chat_id_always {
+            fields["chat_id"] = json!(chat_id);
+        }
+        fields
+    }
 }
 
 fn chat_channel() -> String {
@@ -71,10 +146,10 @@ fn chat_change() -> impl Strategy<Value = ChatChange> {
         })
 }
 
-fn message_plan() -> impl Strategy<Value = MessagePlan> {
+fn message_plan(kinds: usize) -> impl Strategy<Value = MessagePlan> {
     (
         any::<bool>(),
-        0usize..4,
+        0usize..kinds,
         proptest::option::of("[a-z]{1,8}"),
         prop::bool::weighted(0.2),
         proptest::option::weighted(0.2, 0usize..3),
@@ -90,12 +165,12 @@ fn message_plan() -> impl Strategy<Value = MessagePlan> {
         )
 }
 
-fn chat_plan() -> impl Strategy<Value = ChatPlan> {
+fn chat_plan(kinds: usize) -> impl Strategy<Value = ChatPlan> {
     (
         prop::bool::weighted(0.8),
         prop::collection::vec(chat_change(), 0..5),
         proptest::option::weighted(0.15, 0usize..3),
-        prop::collection::vec(message_plan(), 0..6),
+        prop::collection::vec(message_plan(kinds), 0..6),
     )
         .prop_map(|(ours, changes, removed, messages)| ChatPlan {
             room: if ours { ROOM } else { OTHER_ROOM },
@@ -125,8 +200,10 @@ fn envelope(channel: String, action: &str, id: &str, resource: Option<Value>) ->
 /// each with timestamped `changed`s, messages with at most one untimestamped edit, purges and
 /// removals. (Two untimestamped edits of one message are order-dependent by contract: the later
 /// arrival wins; that rule has its own example test.)
-pub fn deliveries() -> impl Strategy<Value = Vec<Delivery>> {
-    prop::collection::vec(chat_plan(), 1..4).prop_map(|chats| {
+pub fn deliveries(shape: WireShape) -> impl Strategy<Value = Vec<Delivery>> {
+    let kinds = shape.message_kinds().len();
+    prop::collection::vec(chat_plan(kinds), 1..4).prop_map(move |chats| {
+        let time = |second: u32| shape.time(second);
         let mut out = Vec::new();
         for (c, plan) in chats.iter().enumerate() {
             let chat_id = format!("c0000000-0000-4000-8000-00000000000{c}");
@@ -145,6 +222,9 @@ pub fn deliveries() -> impl Strategy<Value = Vec<Delivery>> {
             for (k, change) in plan.changes.iter().enumerate() {
                 let at = time(created + 100 + k as u32);
                 let mut resource = json!({"updated_at": at});
+                if shape.changed_includes_id {
+                    resource["id"] = json!(chat_id);
+                }
                 if let Some(waiting) = change.is_waiting {
                     resource["is_waiting"] = json!(waiting);
                 }
@@ -163,15 +243,19 @@ pub fn deliveries() -> impl Strategy<Value = Vec<Delivery>> {
             }
             for (m, message) in plan.messages.iter().enumerate() {
                 let message_id = format!("m{c}{m}000000-0000-4000-8000-000000000000");
-                let kind = ["msg", "join", "leave", "autosuggest"][message.kind];
-                let full = json!({
+                let kind = shape.message_kinds()[message.kind];
+                let mut full = json!({
                     "id": message_id, "chat_id": chat_id, "room_id": plan.room,
                     "created_at": time(created + 1 + m as u32 / 2), "type": kind,
-                    "sender_type": if message.sender_is_visitor { "visitor" } else { "user" },
+                    "sender_type": shape.sender(message),
                     "sender_name": "Internal Name", "sender_public_name": "Public",
                     "sender_avatar": null, "message": format!("text {m}"), "attachments": [],
                     "is_encrypted": false, "sensitive_data_purged_at": null
                 });
+                if !shape.message_room_id {
+                    full.as_object_mut().unwrap().remove("room_id");
+                }
+                let changed = |fields: Value| shape.message_changed(fields, &message_id, &chat_id);
                 let channel = message_channel(&chat_id);
                 out.push(Delivery::Message(envelope(
                     channel.clone(),
@@ -184,7 +268,7 @@ pub fn deliveries() -> impl Strategy<Value = Vec<Delivery>> {
                         channel.clone(),
                         "changed",
                         &message_id,
-                        Some(json!({"message": edit})),
+                        Some(changed(json!({"message": edit}))),
                     )));
                 }
                 if message.purge {
@@ -194,7 +278,7 @@ pub fn deliveries() -> impl Strategy<Value = Vec<Delivery>> {
                         channel.clone(),
                         "changed",
                         &message_id,
-                        Some(purge),
+                        Some(changed(purge)),
                     )));
                 }
                 if let Some(variant) = message.removed {
@@ -272,6 +356,13 @@ pub struct Observed {
     chats: Vec<Option<ChatRecord>>,
     messages: Vec<Option<MessageRecord>>,
     histories: Vec<Vec<MessageRecord>>,
+}
+
+impl Observed {
+    /// How many messages the histories show, all chats together.
+    pub fn messages_in_history(&self) -> usize {
+        self.histories.iter().map(Vec::len).sum()
+    }
 }
 
 pub async fn observe<S: ChatStore>(store: &S, deliveries: &[Delivery]) -> Observed {

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use giosg_sim::{SimConfig, SimHandle, Simulator};
+use giosg_sim::{Profile, SimConfig, SimHandle, Simulator};
 use reqwest::Method;
 use serde_json::{Value, json};
 use shared::api::{self, Api};
@@ -54,6 +54,14 @@ impl Default for Options {
     }
 }
 
+/// The simulator behaviour of the profile this run uses (`GIOSG_SIM_PROFILE`), for the few
+/// expectations that depend on what Giosg does.
+pub fn behaviour() -> giosg_sim::Behaviour {
+    Profile::from_env()
+        .expect("GIOSG_SIM_PROFILE names a simulator profile")
+        .behaviour()
+}
+
 pub async fn start<S: ChatStore>(store: S) -> TestEnv<S> {
     start_with(store, Options::default()).await
 }
@@ -65,6 +73,8 @@ pub async fn start_with<S: ChatStore>(store: S, options: Options) -> TestEnv<S> 
 
     let secret = options.webhook_secret.clone();
     let mut sim_config = SimConfig::new("127.0.0.1:0".parse().unwrap());
+    // The profile the suite runs under: `GIOSG_SIM_PROFILE=contrary` flips every guess.
+    sim_config.behaviour = behaviour();
     if let Some(api_token) = &options.api_token {
         sim_config.api_token = api_token.clone();
     }
