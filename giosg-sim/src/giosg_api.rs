@@ -70,6 +70,11 @@ async fn giosg_traffic(State(app): State<Arc<App>>, request: Request, next: Next
     }
     let response = match fault {
         Some(fault) => {
+            if fault.after_effect {
+                // Giosg acted; only its answer is lost.
+                let acted = next.run(request).await;
+                tracing::info!(%endpoint, status = %acted.status(), "call carried out before the injected fault");
+            }
             if let Some(delay_ms) = fault.delay_ms {
                 tokio::time::sleep(Duration::from_millis(delay_ms)).await;
             }

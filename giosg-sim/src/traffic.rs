@@ -163,6 +163,12 @@ pub struct FaultSpec {
     /// Wait this long before failing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay_ms: Option<u64>,
+    /// Carry the call out first (the message is stored, the chat started, the webhooks
+    /// emitted), then answer with the fault instead of the real answer: Giosg acted, and the
+    /// caller cannot know. With `delay_ms` beyond the client's timeout, the answer never
+    /// arrives at all.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub after_effect: bool,
 }
 
 /// Delay the next `count` calls of an endpoint, or every call while `count` is absent
@@ -306,6 +312,7 @@ mod tests {
             count: 2,
             retry_after: None,
             delay_ms: None,
+            after_effect: false,
         });
         assert!(traffic.take(Endpoint::StartChat).0.is_none());
         assert!(traffic.take(Endpoint::Room).0.is_some());

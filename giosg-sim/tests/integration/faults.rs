@@ -18,6 +18,7 @@ async fn fault_fails_the_next_n_calls_then_succeeds_with_retry_after() {
             count: 2,
             retry_after: Some(1),
             delay_ms: None,
+            after_effect: false,
         })
         .await
         .unwrap();
@@ -50,6 +51,7 @@ async fn fault_fails_the_next_n_calls_then_succeeds_with_retry_after() {
                 count: 1,
                 retry_after: None,
                 delay_ms: None,
+                after_effect: false,
             })
             .await
             .is_err(),
@@ -99,6 +101,7 @@ async fn clearing_faults_removes_pending_faults_and_delays() {
             count: 5,
             retry_after: None,
             delay_ms: None,
+            after_effect: false,
         })
         .await
         .unwrap();
@@ -167,4 +170,35 @@ async fn request_log_counts_calls_per_endpoint_and_resets() {
     let log = h.control().requests().await.unwrap();
     assert_eq!(log.total, 0, "control calls are not Giosg calls");
     assert!(log.counts.is_empty());
+}
+
+/// `after_effect`: Giosg acts on the call, and only its answer is lost.
+#[tokio::test]
+async fn an_after_effect_fault_carries_the_call_out_and_loses_the_answer() {
+    let h = Harness::start().await;
+    let (visitor, chat_id) = h.visitor_with_chat().await;
+    h.control()
+        .add_fault(&FaultSpec {
+            endpoint: Endpoint::SendMessage.into(),
+            status: 502,
+            count: 1,
+            retry_after: None,
+            delay_ms: None,
+            after_effect: true,
+        })
+        .await
+        .unwrap();
+    let path = Harness::messages_path(&visitor, &chat_id);
+    let body = json!({"type": "msg", "message": "landed anyway"});
+    let (status, _) = h.bearer(&visitor, "POST", &path, Some(body)).await;
+    assert_eq!(status, 502);
+    let (status, listing) = h.bearer(&visitor, "GET", &path, None).await;
+    assert_eq!(status, 200);
+    let texts: Vec<&str> = listing["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["message"].as_str())
+        .collect();
+    assert_eq!(texts, ["landed anyway"], "{listing}");
 }

@@ -424,6 +424,7 @@ async fn text_error_bodies_are_html_pages_with_the_same_statuses() {
             count: 1,
             retry_after: None,
             delay_ms: None,
+            after_effect: false,
         })
         .await
         .unwrap();
