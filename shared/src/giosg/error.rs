@@ -27,6 +27,10 @@ pub enum GiosgError {
         reason: String,
         /// The last HTTP status seen, if Giosg answered at all.
         status: Option<u16>,
+        /// Whether Giosg may have carried the request out (a timeout, a lost answer or a 5xx
+        /// other than 503 on a call that is not repeated): the outcome is unknown, so a send or
+        /// a start must be found out from Giosg before it is tried again.
+        may_have_acted: bool,
     },
 
     /// Giosg answered 2xx with a body this client cannot understand (so it did act on the
@@ -56,6 +60,18 @@ impl GiosgError {
     /// Giosg could not be reached or kept failing: the frontend should see `giosg_unavailable`.
     pub fn is_unavailable(&self) -> bool {
         matches!(self, Self::Unavailable { .. })
+    }
+
+    /// Giosg may have carried the request out although the call failed (see
+    /// [`GiosgError::Unavailable::may_have_acted`]).
+    pub fn may_have_acted(&self) -> bool {
+        matches!(
+            self,
+            Self::Unavailable {
+                may_have_acted: true,
+                ..
+            }
+        )
     }
 
     /// Giosg answered with a 4xx.
@@ -212,7 +228,9 @@ mod tests {
             endpoint: "room",
             reason: "timed out".into(),
             status: None,
+            may_have_acted: false,
         };
+        assert!(!unavailable.may_have_acted());
         assert!(unavailable.is_unavailable());
         assert_eq!(unavailable.status(), None);
         assert_eq!(unavailable.endpoint(), Some("room"));

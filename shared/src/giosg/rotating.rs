@@ -35,6 +35,7 @@ impl RotatingGiosg {
                 endpoint: "api_token",
                 reason: error.to_string(),
                 status: None,
+                may_have_acted: false,
             })?;
         let current = self
             .client

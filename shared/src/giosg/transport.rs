@@ -246,12 +246,18 @@ impl Transport {
                 endpoint: endpoint.name,
                 reason,
                 status: last_status,
+                may_have_acted: false,
             };
             if !failure.repeatable {
-                return Err(unavailable(format!(
-                    "{} (not retried: Giosg may have acted on the request)",
-                    failure.reason
-                )));
+                return Err(GiosgError::Unavailable {
+                    endpoint: endpoint.name,
+                    reason: format!(
+                        "{} (not retried: Giosg may have acted on the request)",
+                        failure.reason
+                    ),
+                    status: last_status,
+                    may_have_acted: true,
+                });
             }
             if attempt >= config.max_attempts {
                 return Err(unavailable(format!(

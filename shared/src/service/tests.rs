@@ -289,6 +289,7 @@ async fn a_send_giosg_failed_releases_its_key_so_a_retry_sends() {
         endpoint: "send_message",
         reason: "HTTP 503".into(),
         status: Some(503),
+        may_have_acted: false,
     });
     let failed = service
         .send_message(send(&token, &chat, "hello", Some("k1")))
