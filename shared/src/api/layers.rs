@@ -87,7 +87,7 @@ async fn limit_body(limit: usize, request: Request, next: Next) -> Response {
 /// A route the router does not serve is logged as `unmatched`.
 pub(super) async fn log_request(
     serves: &'static [RouteKind],
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let started = Instant::now();
@@ -95,7 +95,11 @@ pub(super) async fn log_request(
         .extensions()
         .get::<RequestId>()
         .map(|id| id.0.clone())
-        .unwrap_or_else(|| format!("{:016x}", rand::random::<u64>()));
+        .unwrap_or_else(|| format!("{:032x}", rand::random::<u128>()));
+    // Handlers read it too (the owner of an idempotency claim).
+    request
+        .extensions_mut()
+        .insert(RequestId(request_id.clone()));
     let method = request.method().clone();
     let route = request
         .extensions()

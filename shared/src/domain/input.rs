@@ -75,6 +75,18 @@ impl MessageText {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A digest of the text (SHA-256, hex) to recognise the message later without keeping
+    /// the text itself in a send claim.
+    pub fn digest(&self) -> String {
+        text_digest(&self.0)
+    }
+}
+
+/// The digest [`MessageText::digest`] gives, for a text Giosg shows.
+pub fn text_digest(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(text.as_bytes()))
 }
 
 /// A visitor's idempotency key for a send (`client_message_id` or `Idempotency-Key`): 1 to 64

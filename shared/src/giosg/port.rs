@@ -3,7 +3,8 @@
 //! The service layer is generic over [`GiosgPort`] so that its flows can be tested with a fake,
 //! without HTTP; [`GiosgClient`] is the real implementation. The port covers exactly what the
 //! flows use today (authenticate, join the room, name the visitor, start a chat, send a
-//! message, read the room, read a chat as the organization); the client's other calls stay
+//! message, read the room, read a chat as the organization, list the visitor's chats and a
+//! chat's messages to find out what an unknown outcome did); the client's other calls stay
 //! inherent until a flow needs them.
 
 use std::future::Future;
@@ -66,6 +67,21 @@ pub trait GiosgPort: Send + Sync + 'static {
         &self,
         chat: &ChatId,
     ) -> impl Future<Output = Result<ChatResource, GiosgError>> + Send;
+
+    /// The messages of one of the visitor's chats, to find out whether a send whose outcome
+    /// was unknown landed; see [`GiosgClient::visitor_messages`].
+    fn visitor_messages(
+        &self,
+        session: &mut VisitorSession,
+        chat: &ChatId,
+    ) -> impl Future<Output = Result<Vec<MessageResource>, GiosgError>> + Send;
+
+    /// The visitor's chats, to find a chat whose start had an unknown outcome; see
+    /// [`GiosgClient::visitor_chats`].
+    fn visitor_chats(
+        &self,
+        session: &mut VisitorSession,
+    ) -> impl Future<Output = Result<Vec<ChatResource>, GiosgError>> + Send;
 }
 
 // Each method hands back the inherent method's future (inherent methods win name resolution,
@@ -121,6 +137,21 @@ impl GiosgPort for GiosgClient {
         chat: &ChatId,
     ) -> impl Future<Output = Result<ChatResource, GiosgError>> + Send {
         GiosgClient::owned_chat(self, chat)
+    }
+
+    fn visitor_messages(
+        &self,
+        session: &mut VisitorSession,
+        chat: &ChatId,
+    ) -> impl Future<Output = Result<Vec<MessageResource>, GiosgError>> + Send {
+        GiosgClient::visitor_messages(self, session, chat)
+    }
+
+    fn visitor_chats(
+        &self,
+        session: &mut VisitorSession,
+    ) -> impl Future<Output = Result<Vec<ChatResource>, GiosgError>> + Send {
+        GiosgClient::visitor_chats(self, session)
     }
 }
 

@@ -93,4 +93,19 @@ impl GiosgPort for RotatingGiosg {
     async fn owned_chat(&self, chat: &ChatId) -> Result<ChatResource, GiosgError> {
         self.current().await?.owned_chat(chat).await
     }
+
+    async fn visitor_messages(
+        &self,
+        session: &mut VisitorSession,
+        chat: &ChatId,
+    ) -> Result<Vec<MessageResource>, GiosgError> {
+        self.current().await?.visitor_messages(session, chat).await
+    }
+
+    async fn visitor_chats(
+        &self,
+        session: &mut VisitorSession,
+    ) -> Result<Vec<ChatResource>, GiosgError> {
+        self.current().await?.visitor_chats(session).await
+    }
 }

@@ -4,19 +4,27 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use super::{Service, ServiceError, session};
 use crate::domain::chat::ChatEvent;
-use crate::domain::input::{IdempotencyKey, MessageText};
+use crate::domain::input::{IdempotencyKey, MessageText, text_digest};
 use crate::domain::message::{MessageEvent, MessageRecord};
 use crate::domain::visitor::VisitorToken;
-use crate::domain::{ChatId, ChatResource, EventAction, Field, GiosgTime, MessageId};
-use crate::giosg::{GiosgError, GiosgPort};
-use crate::store::{ChatStore, Reservation, SendState, SentMessage};
+use crate::domain::{
+    ChatId, ChatResource, EventAction, Field, GiosgTime, MessageId, MessageResource, SenderType,
+};
+use crate::giosg::{GiosgError, GiosgPort, VisitorSession};
+use crate::store::{ChatStore, Reservation, SendClaim, SendState, SentMessage};
 
-/// After this long an in-flight send whose sender never finished may be retried.
-pub const SEND_CLAIM_STALE_AFTER: Duration = Duration::from_secs(60);
+/// After this long an in-flight send whose sender never finished is treated as an unknown
+/// outcome: longer than the send function's timeout (10 s in the template), so its sender is
+/// gone, maybe after Giosg took the message.
+pub const SEND_CLAIM_STALE_AFTER: Duration = Duration::from_secs(20);
+
+/// How much earlier than its claim a landed message may be stamped by Giosg (clock skew between
+/// Giosg and us) and still be recognised as the claim's.
+const LANDING_SKEW: chrono::Duration = chrono::Duration::minutes(2);
 
 /// `POST /v1/chats/{chat_id}/messages`.
 #[derive(Debug)]
@@ -25,6 +33,8 @@ pub struct SendMessage {
     pub chat_id: ChatId,
     pub text: MessageText,
     pub idempotency_key: Option<IdempotencyKey>,
+    /// Who is asking (the request id): the owner of the key's claim.
+    pub request_id: String,
 }
 
 #[derive(Debug)]
@@ -42,6 +52,7 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
             chat_id,
             text,
             idempotency_key,
+            request_id,
         } = command;
         let key = token.key();
         let context = self
@@ -58,28 +69,31 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
             .filter(|chat| chat.is_visible_to(&key))
             .ok_or(ServiceError::ChatNotFound)?;
         if let Some(SendState::Sent { message_id }) = &context.key_state {
-            return self.replay(&chat_id, message_id).await;
+            return Ok(SendOutcome::Replayed(
+                self.replay(&chat_id, message_id).await?,
+            ));
         }
         if chat.is_ended.is_set() {
             return Err(ServiceError::ChatEnded);
         }
+        let mut session = session::open(&visitor, &token)?;
+        let claim = SendClaim {
+            owner: request_id,
+            text_digest: text.digest(),
+        };
         if let Some(idempotency_key) = &idempotency_key {
-            match self
-                .store
-                .reserve_send(&chat_id, idempotency_key.as_str(), SEND_CLAIM_STALE_AFTER)
-                .await?
-            {
-                Reservation::Reserved => {}
-                Reservation::Taken(SendState::Sent { message_id }) => {
-                    return self.replay(&chat_id, &message_id).await;
-                }
-                Reservation::Taken(SendState::InFlight { .. }) => {
-                    return Err(ServiceError::SendInProgress);
-                }
+            let claimed = self
+                .claim_key(&mut session, &chat_id, idempotency_key.as_str(), &claim)
+                .await;
+            let refreshed = session::keep_refreshed(&mut visitor, &mut session, &token);
+            if refreshed && let Err(error) = self.store.put_visitor(&visitor).await {
+                tracing::warn!(%error, "could not save a refreshed Giosg session");
+            }
+            if let Some(landed) = claimed? {
+                return Ok(SendOutcome::Replayed(landed));
             }
         }
 
-        let mut session = session::open(&visitor, &token)?;
         let sent = self
             .giosg
             .send_message(&mut session, &chat_id, text.as_str())
@@ -89,13 +103,9 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
         let mut resource = match sent {
             Ok(resource) => resource,
             Err(error) => {
-                if let Some(idempotency_key) = &idempotency_key
-                    && let Err(release_error) = self
-                        .store
-                        .release_send(&chat_id, idempotency_key.as_str())
-                        .await
-                {
-                    tracing::warn!(error = %release_error, "could not release a send claim");
+                if let Some(idempotency_key) = &idempotency_key {
+                    self.settle_failed_claim(&chat_id, idempotency_key.as_str(), &claim, &error)
+                        .await;
                 }
                 if refreshed && let Err(store_error) = self.store.put_visitor(&visitor).await {
                     tracing::warn!(error = %store_error, "could not save a refreshed Giosg session");
@@ -109,13 +119,7 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
                 reason: "the message has no id".into(),
             })
         })?;
-        // Giosg's answer is about our chat in our room even where it leaves that unsaid.
-        if resource.room_id.is_absent() {
-            resource.room_id = Field::Value(self.rules.room_id().clone());
-        }
-        if resource.chat_id.is_absent() {
-            resource.chat_id = Field::Value(chat_id.clone());
-        }
+        self.ours(&chat_id, &mut resource);
         let idempotency_key = idempotency_key.map(IdempotencyKey::into_string);
         let record = self
             .store
@@ -137,20 +141,163 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
         Ok(SendOutcome::Sent(record))
     }
 
+    /// Giosg's answer is about our chat in our room even where it leaves that unsaid.
+    fn ours(&self, chat_id: &ChatId, resource: &mut MessageResource) {
+        if resource.room_id.is_absent() {
+            resource.room_id = Field::Value(self.rules.room_id().clone());
+        }
+        if resource.chat_id.is_absent() {
+            resource.chat_id = Field::Value(chat_id.clone());
+        }
+    }
+
+    /// Claims the idempotency key for this request: `None` when it is this request's to send,
+    /// or the key's message when it is in Giosg already (answer with it, send nothing). A
+    /// holder whose outcome is unknown (Giosg failed halfway, or its sender died) is found out
+    /// first; only when Giosg shows its message did not land is the key taken over.
+    async fn claim_key(
+        &self,
+        session: &mut VisitorSession,
+        chat_id: &ChatId,
+        idempotency_key: &str,
+        claim: &SendClaim,
+    ) -> Result<Option<MessageRecord>, ServiceError> {
+        let mut reservation = self
+            .store
+            .reserve_send(chat_id, idempotency_key, claim)
+            .await?;
+        // One take-over at most: a second stranger in between is a concurrent retry.
+        for _ in 0..2 {
+            let held = match reservation {
+                Reservation::Reserved => return Ok(None),
+                Reservation::Taken(SendState::Sent { message_id }) => {
+                    return Ok(Some(self.replay(chat_id, &message_id).await?));
+                }
+                Reservation::Taken(held) => held,
+            };
+            let Some((holder, since)) = held.to_find_out(Utc::now(), SEND_CLAIM_STALE_AFTER) else {
+                return Err(ServiceError::SendInProgress);
+            };
+            if let Some(record) = self
+                .find_landed(session, chat_id, idempotency_key, holder, since)
+                .await?
+            {
+                return Ok(Some(record));
+            }
+            tracing::info!(
+                chat_id = %chat_id,
+                "a send with an unknown outcome did not land in Giosg; sending it now"
+            );
+            reservation = self
+                .store
+                .take_over_send(chat_id, idempotency_key, &holder.owner, claim)
+                .await?;
+        }
+        Err(ServiceError::SendInProgress)
+    }
+
+    /// The message `holder`'s send put in Giosg, if it landed: the visitor's message with the
+    /// claim's text, stamped no earlier than the claim (less clock skew) and not another key's.
+    /// Giosg's own listing decides; found, it is stored as the key's message.
+    async fn find_landed(
+        &self,
+        session: &mut VisitorSession,
+        chat_id: &ChatId,
+        idempotency_key: &str,
+        holder: &SendClaim,
+        since: DateTime<Utc>,
+    ) -> Result<Option<MessageRecord>, ServiceError> {
+        let earliest = GiosgTime::from(since - LANDING_SKEW);
+        let mut candidates: Vec<MessageResource> = self
+            .giosg
+            .visitor_messages(session, chat_id)
+            .await
+            .map_err(ServiceError::Giosg)?
+            .into_iter()
+            .filter(|m| {
+                m.id.is_some()
+                    && m.sender_type.value() == Some(&SenderType::Visitor)
+                    && m.created_at.value().is_some_and(|at| *at >= earliest)
+                    && m.message
+                        .value()
+                        .is_some_and(|text| text_digest(text) == holder.text_digest)
+            })
+            .collect();
+        candidates.sort_by_key(|m| m.created_at.value().copied());
+        for mut resource in candidates {
+            let Some(message_id) = resource.id.clone() else {
+                continue;
+            };
+            let stored = self.store.get_message(chat_id, &message_id).await?;
+            let claimed_by_another = stored
+                .as_ref()
+                .and_then(|record| record.client_message_id.as_deref())
+                .is_some_and(|other| other != idempotency_key);
+            if claimed_by_another {
+                continue;
+            }
+            tracing::info!(
+                chat_id = %chat_id,
+                message_id = %message_id,
+                "a send with an unknown outcome had landed in Giosg; answering with it"
+            );
+            self.ours(chat_id, &mut resource);
+            let record = self
+                .store
+                .record_sent_message(
+                    &SentMessage {
+                        chat_id: chat_id.clone(),
+                        message_id,
+                        event: MessageEvent {
+                            action: EventAction::Added,
+                            resource: Some(resource),
+                            client_message_id: Some(idempotency_key.to_owned()),
+                        },
+                        idempotency_key: Some(idempotency_key.to_owned()),
+                        visitor: None,
+                    },
+                    &self.rules.store_context,
+                )
+                .await?;
+            return Ok(Some(record));
+        }
+        Ok(None)
+    }
+
+    /// After a failed Giosg call: a call Giosg may have carried out leaves the claim with an
+    /// unknown outcome (a retry finds out); one that certainly did not reach Giosg gives the
+    /// key back.
+    async fn settle_failed_claim(
+        &self,
+        chat_id: &ChatId,
+        idempotency_key: &str,
+        claim: &SendClaim,
+        error: &GiosgError,
+    ) {
+        let settled = if error.may_have_acted() {
+            self.store
+                .mark_send_unknown(chat_id, idempotency_key, &claim.owner)
+                .await
+        } else {
+            self.store
+                .release_send(chat_id, idempotency_key, &claim.owner)
+                .await
+        };
+        if let Err(store_error) = settled {
+            tracing::warn!(error = %store_error, "could not settle a send claim after a Giosg failure");
+        }
+    }
+
     /// The first answer for an idempotency key that was already used.
     async fn replay(
         &self,
         chat_id: &ChatId,
         message_id: &MessageId,
-    ) -> Result<SendOutcome, ServiceError> {
-        let record = self
-            .store
+    ) -> Result<MessageRecord, ServiceError> {
+        self.store
             .get_message(chat_id, message_id)
             .await?
-            .ok_or_else(|| {
-                ServiceError::Internal("a sent idempotency key names no message".into())
-            })?;
-        Ok(SendOutcome::Replayed(record))
+            .ok_or_else(|| ServiceError::Internal("a sent idempotency key names no message".into()))
     }
 
     /// Giosg's refusal of a send, in the API's terms. What a 4xx means is not documented, so a

@@ -32,6 +32,13 @@ struct FakeState {
     chats: u32,
     messages: u32,
     send_failures: VecDeque<GiosgError>,
+    /// Carries the next sends out, then fails them with these errors (the answer is lost).
+    lost_send_answers: VecDeque<GiosgError>,
+    /// Carries the next starts out, then fails them with these errors.
+    lost_start_answers: VecDeque<GiosgError>,
+    /// What Giosg holds: every message sent, every chat started.
+    sent: Vec<MessageResource>,
+    started: Vec<ChatResource>,
     /// Refuses the next start with this error, and goes offline when `offline_when_refusing`.
     start_failure: Option<GiosgError>,
     offline_when_refusing: bool,
@@ -108,13 +115,18 @@ impl GiosgPort for FakeGiosg {
         }
         state.chats += 1;
         let now = GiosgTime::from(Utc::now());
-        Ok(ChatResource {
+        let chat = ChatResource {
             id: Some(ChatId::new(format!("chat-{}", state.chats))),
             created_at: Field::Value(now),
             updated_at: Field::Value(now),
             is_ended: Field::Value(false),
             ..ChatResource::default()
-        })
+        };
+        state.started.push(chat.clone());
+        match state.lost_start_answers.pop_front() {
+            Some(error) => Err(error),
+            None => Ok(chat),
+        }
     }
 
     async fn send_message(
@@ -128,7 +140,7 @@ impl GiosgPort for FakeGiosg {
             return Err(error);
         }
         state.messages += 1;
-        Ok(MessageResource {
+        let message = MessageResource {
             id: Some(MessageId::new(format!("message-{}", state.messages))),
             message_type: Field::Value(MessageType::Msg),
             chat_id: Field::Value(chat.clone()),
@@ -136,7 +148,33 @@ impl GiosgPort for FakeGiosg {
             sender_type: Field::Value(SenderType::Visitor),
             message: Field::Value(text.to_owned()),
             ..MessageResource::default()
-        })
+        };
+        state.sent.push(message.clone());
+        match state.lost_send_answers.pop_front() {
+            Some(error) => Err(error),
+            None => Ok(message),
+        }
+    }
+
+    async fn visitor_messages(
+        &self,
+        _session: &mut VisitorSession,
+        chat: &ChatId,
+    ) -> Result<Vec<MessageResource>, GiosgError> {
+        let state = self.record("visitor_messages");
+        Ok(state
+            .sent
+            .iter()
+            .filter(|m| m.chat_id.value() == Some(chat))
+            .cloned()
+            .collect())
+    }
+
+    async fn visitor_chats(
+        &self,
+        _session: &mut VisitorSession,
+    ) -> Result<Vec<ChatResource>, GiosgError> {
+        Ok(self.record("visitor_chats").started.clone())
     }
 
     async fn owned_chat(&self, chat: &ChatId) -> Result<ChatResource, GiosgError> {
@@ -200,6 +238,7 @@ fn send(token: &VisitorToken, chat: &ChatId, words: &str, key: Option<&str>) -> 
         chat_id: chat.clone(),
         text: text(words),
         idempotency_key: key.map(|k| IdempotencyKey::parse(k.into()).unwrap()),
+        request_id: format!("request-{:016x}", rand::random::<u64>()),
     }
 }
 

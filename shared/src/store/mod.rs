@@ -72,14 +72,58 @@ pub struct HistoryPage {
     pub has_older: bool,
 }
 
+/// Who holds an idempotency key and for which text: the request that claimed it (so that a
+/// retry of its own claim write is not mistaken for someone else's, and a late release cannot
+/// drop another request's claim) and a digest of the text it sends (to recognise the message
+/// in Giosg when the outcome is unknown).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendClaim {
+    pub owner: String,
+    pub text_digest: String,
+}
+
 /// The state of an idempotency key (`client_message_id` / `Idempotency-Key`) within a chat.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum SendState {
-    /// A send with this key is under way (or died; after a while it may be taken over).
-    InFlight { since: DateTime<Utc> },
+    /// A send with this key is under way (or its sender died: once older than the function's
+    /// timeout, it is treated like [`SendState::Unknown`]).
+    InFlight {
+        since: DateTime<Utc>,
+        #[serde(flatten)]
+        claim: SendClaim,
+    },
+    /// The call to Giosg failed in a way that leaves open whether Giosg stored the message: a
+    /// retry must find out from Giosg before sending again.
+    Unknown {
+        since: DateTime<Utc>,
+        #[serde(flatten)]
+        claim: SendClaim,
+    },
     /// Sent: the message Giosg created for it.
     Sent { message_id: MessageId },
+}
+
+impl SendState {
+    /// The claim whose outcome must be found out from Giosg before the key is used again, with
+    /// when it was made: an unknown outcome, or a send in flight for longer than a request can
+    /// live (`stale_after`: its sender died, maybe after Giosg took the message).
+    pub fn to_find_out(
+        &self,
+        now: DateTime<Utc>,
+        stale_after: Duration,
+    ) -> Option<(&SendClaim, DateTime<Utc>)> {
+        match self {
+            Self::Unknown { since, claim } => Some((claim, *since)),
+            Self::InFlight { since, claim }
+                if chrono::Duration::from_std(stale_after)
+                    .is_ok_and(|limit| now - *since >= limit) =>
+            {
+                Some((claim, *since))
+            }
+            Self::InFlight { .. } | Self::Sent { .. } => None,
+        }
+    }
 }
 
 /// Everything the send-message handler reads before it decides, in one round trip.
@@ -169,20 +213,41 @@ pub trait ChatStore: Send + Sync + 'static {
         idempotency_key: Option<&str>,
     ) -> impl Future<Output = StoreResult<SendContext>> + Send;
 
-    /// Claims an idempotency key for a send. An in-flight claim older than `stale_after` may be
-    /// taken over (the sender died); a sent one never.
+    /// Claims an idempotency key for a send: `Reserved` when the key was free or is already
+    /// this owner's (its own earlier write, retried), else the holder's state.
     fn reserve_send(
         &self,
         chat: &ChatId,
         idempotency_key: &str,
-        stale_after: Duration,
+        claim: &SendClaim,
     ) -> impl Future<Output = StoreResult<Reservation>> + Send;
 
-    /// Gives up a claim after a send that Giosg refused, so that a retry may send.
+    /// Takes a key over from `from` (an owner whose outcome was found out: its message did not
+    /// land): `Reserved` only if `from` still holds it and it is not sent.
+    fn take_over_send(
+        &self,
+        chat: &ChatId,
+        idempotency_key: &str,
+        from: &str,
+        claim: &SendClaim,
+    ) -> impl Future<Output = StoreResult<Reservation>> + Send;
+
+    /// Records that `owner`'s send has an unknown outcome (Giosg may have the message). Does
+    /// nothing if `owner` no longer holds the key in flight.
+    fn mark_send_unknown(
+        &self,
+        chat: &ChatId,
+        idempotency_key: &str,
+        owner: &str,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Gives up `owner`'s claim after a send that certainly did not reach Giosg, so that a retry
+    /// may send. Does nothing if another owner holds it or it is sent.
     fn release_send(
         &self,
         chat: &ChatId,
         idempotency_key: &str,
+        owner: &str,
     ) -> impl Future<Output = StoreResult<()>> + Send;
 
     /// Stores a sent message (folded like any event, so a webhook echo that came first merges),

@@ -8,6 +8,7 @@
 mod support;
 
 mod errors;
+mod exactly_once;
 mod history;
 mod sending;
 mod starting;
@@ -64,6 +65,9 @@ scenarios!(
     webhooks::unreadable_fields_are_left_out_not_the_message,
     webhooks::unkeyable_ids_are_refused_and_nothing_is_stored,
     webhooks::big_bot_cards_are_stored_and_oversized_ones_trimmed,
+    exactly_once::a_send_giosg_took_whose_answer_was_lost_is_not_sent_again,
+    exactly_once::a_send_with_an_unknown_outcome_that_did_not_land_is_sent_by_the_retry,
+    exactly_once::overlapping_sends_with_one_key_send_once,
     errors::giosg_outage_is_giosg_unavailable,
     errors::unknown_or_malformed_tokens_are_unauthorized,
     errors::another_visitors_chat_is_not_found,

@@ -121,7 +121,10 @@ async fn non_idempotent_send_is_not_retried_after_500() -> Result<()> {
         .await
         .expect_err("500");
     assert!(error.is_unavailable(), "{error:?}");
-    assert!(error.may_have_acted(), "a 500 on a send leaves its outcome unknown");
+    assert!(
+        error.may_have_acted(),
+        "a 500 on a send leaves its outcome unknown"
+    );
     assert_eq!(error.status(), Some(500));
     assert_eq!(h.count("send_message").await?, 1);
     Ok(())
@@ -181,7 +184,10 @@ async fn non_idempotent_send_is_not_retried_after_a_timeout() -> Result<()> {
     assert!(error.is_unavailable(), "{error:?}");
     assert_eq!(error.status(), None);
     assert!(error.to_string().contains("timed out"), "{error}");
-    assert!(error.may_have_acted(), "a timeout on a send leaves its outcome unknown");
+    assert!(
+        error.may_have_acted(),
+        "a timeout on a send leaves its outcome unknown"
+    );
     let messages = h.client.visitor_messages(&mut session, &chat).await?;
     assert!(texts_from(&messages, SenderType::Visitor).is_empty());
     Ok(())

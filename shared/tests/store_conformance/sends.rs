@@ -9,62 +9,130 @@ use shared::domain::cursor::PageRequest;
 use shared::domain::message::MessageEvent;
 use shared::domain::visitor::VisitorRecord;
 use shared::domain::{Field, MessageId, MessageResource};
-use shared::store::{Applied, ChatStore, Reservation, SendState};
+use shared::store::{Applied, ChatStore, Reservation, SendClaim, SendState};
 
 use crate::{
     apply_chat, apply_message, at, chat_id, chat_started, context, history, ids, message_changed,
     sent_message, visitor, visitor_key, visitor_message,
 };
 
-pub(crate) async fn send_key_is_taken_while_in_flight_and_stale_claims_are_taken_over<
-    S: ChatStore,
->(
+fn claim(owner: &str) -> SendClaim {
+    SendClaim {
+        owner: owner.to_owned(),
+        text_digest: format!("digest-of-{owner}"),
+    }
+}
+
+pub(crate) async fn a_send_key_has_one_owner_whose_own_retry_is_not_a_stranger<S: ChatStore>(
     store: S,
 ) {
     let chat = chat_id("c1");
-    let hour = Duration::from_secs(3600);
+    let (a, b) = (claim("request-a"), claim("request-b"));
     assert_eq!(
-        store.reserve_send(&chat, "k1", hour).await.unwrap(),
+        store.reserve_send(&chat, "k1", &a).await.unwrap(),
         Reservation::Reserved
     );
-    match store.reserve_send(&chat, "k1", hour).await.unwrap() {
-        Reservation::Taken(SendState::InFlight { since }) => {
+    // The same request's claim again (an SDK retry of a write that landed): still its own.
+    assert_eq!(
+        store.reserve_send(&chat, "k1", &a).await.unwrap(),
+        Reservation::Reserved
+    );
+    match store.reserve_send(&chat, "k1", &b).await.unwrap() {
+        Reservation::Taken(SendState::InFlight { since, claim }) => {
             assert!((Utc::now() - since).num_seconds().abs() < 60);
+            assert_eq!(claim, a, "the holder and its text digest come back");
         }
         other => panic!("expected the key in flight, got {other:?}"),
     }
     // The same key in another chat is another key.
     assert_eq!(
-        store
-            .reserve_send(&chat_id("c2"), "k1", hour)
-            .await
-            .unwrap(),
+        store.reserve_send(&chat_id("c2"), "k1", &b).await.unwrap(),
         Reservation::Reserved
     );
-    // A claim older than `stale_after` is abandoned: it may be taken over.
-    assert_eq!(
-        store
-            .reserve_send(&chat, "k1", Duration::ZERO)
-            .await
-            .unwrap(),
-        Reservation::Reserved
-    );
+    // A late release by a stranger drops nothing.
+    store.release_send(&chat, "k1", "request-b").await.unwrap();
     let sending = store
         .send_context(&visitor_key("ada"), &chat, Some("k1"))
         .await
         .unwrap();
+    assert!(
+        matches!(&sending.key_state, Some(SendState::InFlight { claim, .. }) if claim.owner == "request-a")
+    );
+    // Staleness is the caller's to judge, from `since`.
+    let state = sending.key_state.unwrap();
+    assert!(
+        state
+            .to_find_out(Utc::now(), Duration::from_secs(3600))
+            .is_none()
+    );
+    let (holder, _) = state.to_find_out(Utc::now(), Duration::ZERO).unwrap();
+    assert_eq!(holder.owner, "request-a");
+}
+
+pub(crate) async fn an_unknown_outcome_is_kept_until_taken_over_by_name<S: ChatStore>(store: S) {
+    let chat = chat_id("c1");
+    let (a, b, c) = (claim("request-a"), claim("request-b"), claim("request-c"));
+    store.reserve_send(&chat, "k1", &a).await.unwrap();
+    // Only the holder marks its outcome unknown.
+    store
+        .mark_send_unknown(&chat, "k1", "request-b")
+        .await
+        .unwrap();
     assert!(matches!(
-        sending.key_state,
-        Some(SendState::InFlight { .. })
+        store.reserve_send(&chat, "k1", &b).await.unwrap(),
+        Reservation::Taken(SendState::InFlight { .. })
+    ));
+    store
+        .mark_send_unknown(&chat, "k1", "request-a")
+        .await
+        .unwrap();
+    let unknown = match store.reserve_send(&chat, "k1", &b).await.unwrap() {
+        Reservation::Taken(state @ SendState::Unknown { .. }) => state,
+        other => panic!("expected an unknown outcome, got {other:?}"),
+    };
+    assert!(
+        unknown
+            .to_find_out(Utc::now(), Duration::from_secs(3600))
+            .is_some(),
+        "an unknown outcome is found out at once"
+    );
+    // Even its holder cannot claim it again as if new: it was marked unknown.
+    assert!(matches!(
+        store.reserve_send(&chat, "k1", &a).await.unwrap(),
+        Reservation::Taken(SendState::Unknown { .. })
+    ));
+    // A take-over names the holder it found out about: the wrong one changes nothing.
+    assert!(matches!(
+        store
+            .take_over_send(&chat, "k1", "request-c", &b)
+            .await
+            .unwrap(),
+        Reservation::Taken(SendState::Unknown { .. })
+    ));
+    assert_eq!(
+        store
+            .take_over_send(&chat, "k1", "request-a", &b)
+            .await
+            .unwrap(),
+        Reservation::Reserved
+    );
+    // A second stranger taking over from the same old holder loses.
+    assert!(matches!(
+        store.take_over_send(&chat, "k1", "request-a", &c).await.unwrap(),
+        Reservation::Taken(SendState::InFlight { claim, .. }) if claim.owner == "request-b"
+    ));
+    // The old holder's late release does not drop the new claim.
+    store.release_send(&chat, "k1", "request-a").await.unwrap();
+    assert!(matches!(
+        store.reserve_send(&chat, "k1", &c).await.unwrap(),
+        Reservation::Taken(SendState::InFlight { claim, .. }) if claim.owner == "request-b"
     ));
 }
 
 pub(crate) async fn sent_key_is_final<S: ChatStore>(store: S) {
     let chat = chat_id("c1");
-    store
-        .reserve_send(&chat, "k1", Duration::ZERO)
-        .await
-        .unwrap();
+    let a = claim("request-a");
+    store.reserve_send(&chat, "k1", &a).await.unwrap();
     store
         .record_sent_message(&sent_message("c1", "m1", 10, Some("k1"), None), &context())
         .await
@@ -73,16 +141,24 @@ pub(crate) async fn sent_key_is_final<S: ChatStore>(store: S) {
         message_id: MessageId::new("m1"),
     };
     assert_eq!(
+        store.reserve_send(&chat, "k1", &a).await.unwrap(),
+        Reservation::Taken(sent.clone())
+    );
+    store.release_send(&chat, "k1", "request-a").await.unwrap();
+    store
+        .mark_send_unknown(&chat, "k1", "request-a")
+        .await
+        .unwrap();
+    assert_eq!(
         store
-            .reserve_send(&chat, "k1", Duration::ZERO)
+            .take_over_send(&chat, "k1", "request-a", &a)
             .await
             .unwrap(),
         Reservation::Taken(sent.clone())
     );
-    store.release_send(&chat, "k1").await.unwrap();
     assert_eq!(
         store
-            .reserve_send(&chat, "k1", Duration::ZERO)
+            .reserve_send(&chat, "k1", &claim("request-b"))
             .await
             .unwrap(),
         Reservation::Taken(sent)
@@ -91,18 +167,21 @@ pub(crate) async fn sent_key_is_final<S: ChatStore>(store: S) {
 
 pub(crate) async fn release_frees_an_in_flight_key<S: ChatStore>(store: S) {
     let chat = chat_id("c1");
-    let hour = Duration::from_secs(3600);
+    let a = claim("request-a");
     // Releasing a key nobody holds is harmless.
-    store.release_send(&chat, "k1").await.unwrap();
-    store.reserve_send(&chat, "k1", hour).await.unwrap();
-    store.release_send(&chat, "k1").await.unwrap();
+    store.release_send(&chat, "k1", "request-a").await.unwrap();
+    store.reserve_send(&chat, "k1", &a).await.unwrap();
+    store.release_send(&chat, "k1", "request-a").await.unwrap();
     let sending = store
         .send_context(&visitor_key("ada"), &chat, Some("k1"))
         .await
         .unwrap();
     assert_eq!(sending.key_state, None);
     assert_eq!(
-        store.reserve_send(&chat, "k1", hour).await.unwrap(),
+        store
+            .reserve_send(&chat, "k1", &claim("request-b"))
+            .await
+            .unwrap(),
         Reservation::Reserved
     );
 }

@@ -1,10 +1,8 @@
 //! Visitors: stored, read back and replaced; a visitor's chats, newest first; the combined reads
 //! (visitor and chat, and the send context).
 
-use std::time::Duration;
-
 use shared::domain::visitor::VisitorRecord;
-use shared::store::{ChatStore, SendState};
+use shared::store::{ChatStore, SendClaim, SendState};
 
 use crate::{apply_chat, chat_added, chat_id, chat_started, visitor, visitor_key};
 
@@ -81,7 +79,14 @@ pub(crate) async fn combined_reads_return_what_was_stored<S: ChatStore>(store: S
     assert_eq!(without_key.chat, chat);
     assert_eq!(without_key.key_state, None);
     store
-        .reserve_send(&chat_id("c1"), "k1", Duration::from_secs(60))
+        .reserve_send(
+            &chat_id("c1"),
+            "k1",
+            &SendClaim {
+                owner: "request-a".into(),
+                text_digest: "digest".into(),
+            },
+        )
         .await
         .unwrap();
     let with_key = store

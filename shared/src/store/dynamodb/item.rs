@@ -14,16 +14,21 @@ use crate::domain::chat::ChatRecord;
 use crate::domain::message::MessageRecord;
 use crate::domain::visitor::{VisitorKey, VisitorRecord};
 use crate::domain::{ChatId, MessageId};
-use crate::store::{SendState, StoreContext, StoreError, StoreResult};
+use crate::store::{SendClaim, SendState, StoreContext, StoreError, StoreResult};
 
 // Beside the keys: the record's serde image and, on chats and messages, its version.
 const RECORD: &str = "record";
 pub(super) const VERSION: &str = "version";
-// A send key's item: its state and, by state, since when or which message.
+// A send key's item: its state and, by state, since when, whose and for which text, or which
+// message.
 pub(super) const STATE: &str = "state";
 pub(super) const SINCE: &str = "since";
+/// Not `owner`: that name is the visitor index's key on chat items.
+pub(super) const CLAIMED_BY: &str = "claimed_by";
+pub(super) const TEXT_DIGEST: &str = "text_digest";
 pub(super) const MESSAGE_ID: &str = "message_id";
 pub(super) const IN_FLIGHT: &str = "in_flight";
+pub(super) const UNKNOWN: &str = "unknown";
 pub(super) const SENT: &str = "sent";
 
 pub(super) type Item = HashMap<String, AttributeValue>;
@@ -220,14 +225,24 @@ fn is_expired(item: &Item, kind: &str) -> StoreResult<bool> {
 
 pub(super) fn decode_send_state(item: &Item) -> StoreResult<SendState> {
     let text = |name| item.get(name).and_then(|value| value.as_s().ok());
+    let claimed = || -> StoreResult<(DateTime<Utc>, SendClaim)> {
+        let since = text(SINCE)
+            .and_then(|since| DateTime::parse_from_rfc3339(since).ok())
+            .ok_or_else(|| corrupt("send key", "has an unreadable time"))?;
+        let claim = SendClaim {
+            owner: text(CLAIMED_BY).cloned().unwrap_or_default(),
+            text_digest: text(TEXT_DIGEST).cloned().unwrap_or_default(),
+        };
+        Ok((since.with_timezone(&Utc), claim))
+    };
     match text(STATE).map(String::as_str) {
         Some(IN_FLIGHT) => {
-            let since = text(SINCE)
-                .and_then(|since| DateTime::parse_from_rfc3339(since).ok())
-                .ok_or_else(|| corrupt("send key", "has an unreadable time"))?;
-            Ok(SendState::InFlight {
-                since: since.with_timezone(&Utc),
-            })
+            let (since, claim) = claimed()?;
+            Ok(SendState::InFlight { since, claim })
+        }
+        Some(UNKNOWN) => {
+            let (since, claim) = claimed()?;
+            Ok(SendState::Unknown { since, claim })
         }
         Some(SENT) => {
             let message_id =
@@ -238,6 +253,16 @@ pub(super) fn decode_send_state(item: &Item) -> StoreResult<SendState> {
         }
         _ => Err(corrupt("send key", "has an unknown state")),
     }
+}
+
+/// A send key's item in flight for `claim`, claimed now.
+pub(super) fn in_flight_item(key: &ItemKey, claim: &SendClaim) -> Item {
+    let mut item = key.attributes();
+    item.insert(STATE.into(), string(IN_FLIGHT));
+    item.insert(SINCE.into(), string(fixed_width_time(Utc::now())));
+    item.insert(CLAIMED_BY.into(), string(&claim.owner));
+    item.insert(TEXT_DIGEST.into(), string(&claim.text_digest));
+    item
 }
 
 /// RFC 3339 with nanoseconds, always the same width, so that string order is time order.

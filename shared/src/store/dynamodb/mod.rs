@@ -13,7 +13,7 @@
 //! | visitor | `VISITOR#<visitor key>` | `VISITOR` | `record` |
 //! | chat | `CHAT#<chat id>` | `CHAT` | `record`, `version` (N); when owned: `owner` (S, visitor key), `chat_order` (S, `<created_at sortable or empty>#<chat id>`) |
 //! | message | `CHAT#<chat id>` | `MSG#<message id>` | `record`, `version` (N); when it has a `created_at`: `msg_order` (S, the [`OrderKey`]) |
-//! | send key | `CHAT#<chat id>` | `SENDKEY#<key>` | `state` (S, `in_flight` or `sent`), `since` (S, fixed-width RFC 3339, in flight) or `message_id` (S, sent) |
+//! | send key | `CHAT#<chat id>` | `SENDKEY#<key>` | `state` (S: `in_flight`, `unknown` or `sent`); in flight or unknown: `since` (S, fixed-width RFC 3339), `claimed_by` (S, the request that holds it), `text_digest` (S, SHA-256 of the text); sent: `message_id` (S) |
 //!
 //! `expires_at` (N, epoch seconds) is the table's TTL attribute, set from
 //! [`StoreContext::expiry`] on chats and messages: pending records expire after the pending TTL,
@@ -36,8 +36,9 @@
 //! | `visitor_chats` | 1 `Query` on `visitor-chats`, newest first (eventually consistent, as every GSI read; more pages only past 1 MB) |
 //! | `history_page` | 1 `Query` on `history` (consistent): `Latest` descending with `Limit` limit+1; `Before` `msg_order < cursor` descending, limit+1; `After` `msg_order > cursor` (or the whole chat for the start cursor) ascending, limit. Descending pages are reversed to oldest first; the extra item tells `has_older`. A second request only when DynamoDB cut the page at 1 MB |
 //! | `apply_chat_event`, `apply_message_event` | `GetItem` (consistent), the domain fold, then on `Write` a `PutItem` conditioned on `attribute_not_exists(pk)` (new) or `version = <read version>` with the version bumped, on `Delete` a `DeleteItem` conditioned on the version; nothing for `Unchanged` / `Ignore`. A failed condition (a concurrent writer) re-reads and re-folds, up to 8 attempts with a few jittered milliseconds between, then `Contention`. 2 round trips, 1 when nothing changes. Placement by chat (`placement.rs`): a message resource without `room_id` first reads its chat (`GetItem`), and once more after writing if it had to wait; a chat placed in the room for the first time then `Query`s its items and places the messages that waited (a conditional `PutItem` each) |
-//! | `reserve_send` | 1 `PutItem` of an in-flight state conditioned on `attribute_not_exists(pk) OR (state = in_flight AND since <= now - stale_after)`; when taken, the holder's state comes back with the failure (`ReturnValuesOnConditionCheckFailure = ALL_OLD`; a `GetItem` if it does not) |
-//! | `release_send` | 1 `DeleteItem` conditioned on `state = in_flight` |
+//! | `reserve_send`, `take_over_send` | 1 `PutItem` of an in-flight claim conditioned on `attribute_not_exists(pk) OR (state = in_flight AND claimed_by = me)` (a retried write of our own claim is ours), or for a take-over on `state IN (in_flight, unknown) AND claimed_by = the holder found out about`; when taken, the holder's state comes back with the failure (`ReturnValuesOnConditionCheckFailure = ALL_OLD`; a `GetItem` if it does not) |
+//! | `mark_send_unknown` | 1 `UpdateItem` `SET state = unknown` conditioned on `state = in_flight AND claimed_by = me` |
+//! | `release_send` | 1 `DeleteItem` conditioned on `state IN (in_flight, unknown) AND claimed_by = me` |
 //! | `record_sent_message` | Usually 1 `TransactWriteItems`: the message folded from nothing, put only if absent, the send key marked sent, and the visitor when given. If the message already exists (its webhook echo won the race), the event is folded in like a webhook (`GetItem` + conditional `PutItem`) and then the send key and visitor are written (1 `PutItem` or `TransactWriteItems`): 4 round trips on that rare path |
 //! | `record_started_chat` | Usually 1 `TransactWriteItems`: the chat folded from nothing, put only if absent, and the visitor. If a webhook stored the chat first, the event is folded in (`GetItem` + conditional `PutItem`) and the visitor put: 3 round trips on that rare path. Then one `Query` of the chat's items, placing any message whose webhook won the race (usually none) |
 //!
@@ -61,18 +62,15 @@ mod requests;
 mod retry;
 mod schema;
 
-use std::time::Duration;
-
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
-use chrono::Utc;
 
 pub use schema::{EXPIRES_AT, HISTORY_INDEX, VISITOR_CHATS_INDEX, create_table};
 
 use super::{
-    Applied, ChatStore, HistoryPage, Reservation, SendContext, SentMessage, StoreContext,
-    StoreError, StoreResult,
+    Applied, ChatStore, HistoryPage, Reservation, SendClaim, SendContext, SentMessage,
+    StoreContext, StoreError, StoreResult,
 };
 use crate::domain::Decision;
 use crate::domain::chat::{ChatEvent, ChatRecord, apply_chat_event};
@@ -82,8 +80,8 @@ use crate::domain::visitor::{VisitorKey, VisitorRecord};
 use crate::domain::{ChatId, MessageId};
 use error::{is_condition_failure, unavailable};
 use item::{
-    IN_FLIGHT, Item, ItemKey, MESSAGE_ID, SENT, SINCE, STATE, Versioned, decode_record,
-    decode_send_state, fixed_width_time, string, versioned_item, visitor_item,
+    CLAIMED_BY, IN_FLIGHT, Item, ItemKey, MESSAGE_ID, SENT, STATE, UNKNOWN, Versioned,
+    decode_record, decode_send_state, in_flight_item, string, versioned_item, visitor_item,
 };
 use requests::HistoryCondition;
 use retry::Attempts;
@@ -254,69 +252,80 @@ impl ChatStore for DynamoStore {
         &self,
         chat: &ChatId,
         idempotency_key: &str,
-        stale_after: Duration,
+        claim: &SendClaim,
     ) -> StoreResult<Reservation> {
         let key = ItemKey::send_key(chat, idempotency_key);
-        let mut attempts = Attempts::new();
-        while attempts.another().await {
-            let now = Utc::now();
-            let mut item = key.attributes();
-            item.insert(STATE.into(), string(IN_FLIGHT));
-            item.insert(SINCE.into(), string(fixed_width_time(now)));
-            let request = self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .expression_attribute_names("#pk", PK)
-                .return_values_on_condition_check_failure(
-                    ReturnValuesOnConditionCheckFailure::AllOld,
-                );
-            // A claim this old is abandoned: its sender died between reserving and recording.
-            let stale_cutoff = chrono::Duration::from_std(stale_after)
-                .ok()
-                .and_then(|limit| now.checked_sub_signed(limit));
-            let request = match stale_cutoff {
-                Some(cutoff) => request
-                    .condition_expression(
-                        "attribute_not_exists(#pk) OR (#state = :in_flight AND #since <= :cutoff)",
-                    )
-                    .expression_attribute_names("#state", STATE)
-                    .expression_attribute_names("#since", SINCE)
-                    .expression_attribute_values(":in_flight", string(IN_FLIGHT))
-                    .expression_attribute_values(":cutoff", string(fixed_width_time(cutoff))),
-                None => request.condition_expression("attribute_not_exists(#pk)"),
-            };
-            let error = match request.send().await {
-                Ok(_) => return Ok(Reservation::Reserved),
-                Err(error) if is_condition_failure(&error) => error,
-                Err(error) => return Err(unavailable("PutItem", &error)),
-            };
-            let holder = match error.as_service_error() {
-                Some(PutItemError::ConditionalCheckFailedException(failed)) => failed.item.clone(),
-                _ => None,
-            };
-            let holder = match holder {
-                Some(item) if !item.is_empty() => Some(item),
-                _ => self.get_item(&key).await?,
-            };
-            // Released between our write and our read: try again.
-            if let Some(item) = holder {
-                return Ok(Reservation::Taken(decode_send_state(&item)?));
-            }
-        }
-        Err(StoreError::Contention)
+        // Free, or ours already: an SDK retry of a write that landed must not see a stranger.
+        self.put_claim(
+            &key,
+            claim,
+            "attribute_not_exists(#pk) OR (#state = :in_flight AND #owner = :owner)",
+            &claim.owner,
+        )
+        .await
     }
 
-    async fn release_send(&self, chat: &ChatId, idempotency_key: &str) -> StoreResult<()> {
+    async fn take_over_send(
+        &self,
+        chat: &ChatId,
+        idempotency_key: &str,
+        from: &str,
+        claim: &SendClaim,
+    ) -> StoreResult<Reservation> {
+        let key = ItemKey::send_key(chat, idempotency_key);
+        self.put_claim(
+            &key,
+            claim,
+            "attribute_not_exists(#pk) OR (#state IN (:in_flight, :unknown) AND #owner = :owner)",
+            from,
+        )
+        .await
+    }
+
+    async fn mark_send_unknown(
+        &self,
+        chat: &ChatId,
+        idempotency_key: &str,
+        owner: &str,
+    ) -> StoreResult<()> {
+        let updated = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(ItemKey::send_key(chat, idempotency_key).attributes()))
+            .update_expression("SET #state = :unknown")
+            .condition_expression("#state = :in_flight AND #owner = :owner")
+            .expression_attribute_names("#state", STATE)
+            .expression_attribute_names("#owner", CLAIMED_BY)
+            .expression_attribute_values(":unknown", string(UNKNOWN))
+            .expression_attribute_values(":in_flight", string(IN_FLIGHT))
+            .expression_attribute_values(":owner", string(owner))
+            .send()
+            .await;
+        match updated {
+            Ok(_) => Ok(()),
+            Err(error) if is_condition_failure(&error) => Ok(()),
+            Err(error) => Err(unavailable("UpdateItem", &error)),
+        }
+    }
+
+    async fn release_send(
+        &self,
+        chat: &ChatId,
+        idempotency_key: &str,
+        owner: &str,
+    ) -> StoreResult<()> {
         let deleted = self
             .client
             .delete_item()
             .table_name(&self.table)
             .set_key(Some(ItemKey::send_key(chat, idempotency_key).attributes()))
-            .condition_expression("#state = :in_flight")
+            .condition_expression("#state IN (:in_flight, :unknown) AND #owner = :owner")
             .expression_attribute_names("#state", STATE)
+            .expression_attribute_names("#owner", CLAIMED_BY)
             .expression_attribute_values(":in_flight", string(IN_FLIGHT))
+            .expression_attribute_values(":unknown", string(UNKNOWN))
+            .expression_attribute_values(":owner", string(owner))
             .send()
             .await;
         match deleted {
@@ -410,5 +419,59 @@ impl ChatStore for DynamoStore {
         context: &StoreContext,
     ) -> StoreResult<(Applied, Option<MessageRecord>)> {
         self.fold_message(chat, id, event, context).await
+    }
+}
+
+impl DynamoStore {
+    /// Puts `claim` in flight on a send key under `condition` (which may name `#pk`, `#state`,
+    /// `#owner`, `:in_flight`, `:unknown` and `:owner` = `owner`); when the condition fails,
+    /// the holder's state (returned with the failure, or read) is the answer.
+    async fn put_claim(
+        &self,
+        key: &ItemKey,
+        claim: &SendClaim,
+        condition: &str,
+        owner: &str,
+    ) -> StoreResult<Reservation> {
+        let mut attempts = Attempts::new();
+        while attempts.another().await {
+            let request = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(in_flight_item(key, claim)))
+                .condition_expression(condition)
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#state", STATE)
+                .expression_attribute_names("#owner", CLAIMED_BY)
+                .expression_attribute_values(":in_flight", string(IN_FLIGHT))
+                .expression_attribute_values(":owner", string(owner))
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                );
+            let request = if condition.contains(":unknown") {
+                request.expression_attribute_values(":unknown", string(UNKNOWN))
+            } else {
+                request
+            };
+            let error = match request.send().await {
+                Ok(_) => return Ok(Reservation::Reserved),
+                Err(error) if is_condition_failure(&error) => error,
+                Err(error) => return Err(unavailable("PutItem", &error)),
+            };
+            let holder = match error.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(failed)) => failed.item.clone(),
+                _ => None,
+            };
+            let holder = match holder {
+                Some(item) if !item.is_empty() => Some(item),
+                _ => self.get_item(key).await?,
+            };
+            // Released between our write and our read: try again.
+            if let Some(item) = holder {
+                return Ok(Reservation::Taken(decode_send_state(&item)?));
+            }
+        }
+        Err(StoreError::Contention)
     }
 }

@@ -9,12 +9,11 @@ mod snapshot;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
 use super::{
-    Applied, ChatStore, HistoryPage, Reservation, SendContext, SendState, SentMessage,
+    Applied, ChatStore, HistoryPage, Reservation, SendClaim, SendContext, SendState, SentMessage,
     StoreContext, StoreResult,
 };
 use crate::domain::Decision;
@@ -298,29 +297,91 @@ impl ChatStore for MemoryStore {
         &self,
         chat: &ChatId,
         idempotency_key: &str,
-        stale_after: Duration,
+        claim: &SendClaim,
     ) -> StoreResult<Reservation> {
         let mut state = self.lock_for_write();
         let slot = (chat.clone(), idempotency_key.to_owned());
-        let now = Utc::now();
         match state.send_keys.get(&slot) {
-            Some(SendState::InFlight { since }) if !is_stale(*since, now, stale_after) => {
-                Ok(Reservation::Taken(SendState::InFlight { since: *since }))
-            }
-            Some(sent @ SendState::Sent { .. }) => Ok(Reservation::Taken(sent.clone())),
-            _ => {
+            None => {
+                let since = Utc::now();
+                let claim = claim.clone();
                 state
                     .send_keys
-                    .insert(slot, SendState::InFlight { since: now });
+                    .insert(slot, SendState::InFlight { since, claim });
+                Ok(Reservation::Reserved)
+            }
+            Some(SendState::InFlight { claim: held, .. }) if held.owner == claim.owner => {
+                Ok(Reservation::Reserved)
+            }
+            Some(other) => Ok(Reservation::Taken(other.clone())),
+        }
+    }
+
+    async fn take_over_send(
+        &self,
+        chat: &ChatId,
+        idempotency_key: &str,
+        from: &str,
+        claim: &SendClaim,
+    ) -> StoreResult<Reservation> {
+        let mut state = self.lock_for_write();
+        let slot = (chat.clone(), idempotency_key.to_owned());
+        match state.send_keys.get(&slot) {
+            Some(
+                SendState::InFlight { claim: held, .. } | SendState::Unknown { claim: held, .. },
+            ) if held.owner == from => {
+                let since = Utc::now();
+                let claim = claim.clone();
+                state
+                    .send_keys
+                    .insert(slot, SendState::InFlight { since, claim });
+                Ok(Reservation::Reserved)
+            }
+            Some(other) => Ok(Reservation::Taken(other.clone())),
+            // Released meanwhile: claim it afresh.
+            None => {
+                let since = Utc::now();
+                let claim = claim.clone();
+                state
+                    .send_keys
+                    .insert(slot, SendState::InFlight { since, claim });
                 Ok(Reservation::Reserved)
             }
         }
     }
 
-    async fn release_send(&self, chat: &ChatId, idempotency_key: &str) -> StoreResult<()> {
+    async fn mark_send_unknown(
+        &self,
+        chat: &ChatId,
+        idempotency_key: &str,
+        owner: &str,
+    ) -> StoreResult<()> {
         let mut state = self.lock_for_write();
         let slot = (chat.clone(), idempotency_key.to_owned());
-        if matches!(state.send_keys.get(&slot), Some(SendState::InFlight { .. })) {
+        if let Some(SendState::InFlight { since, claim }) = state.send_keys.get(&slot)
+            && claim.owner == owner
+        {
+            let unknown = SendState::Unknown {
+                since: *since,
+                claim: claim.clone(),
+            };
+            state.send_keys.insert(slot, unknown);
+        }
+        Ok(())
+    }
+
+    async fn release_send(
+        &self,
+        chat: &ChatId,
+        idempotency_key: &str,
+        owner: &str,
+    ) -> StoreResult<()> {
+        let mut state = self.lock_for_write();
+        let slot = (chat.clone(), idempotency_key.to_owned());
+        if let Some(SendState::InFlight { claim, .. } | SendState::Unknown { claim, .. }) =
+            state.send_keys.get(&slot)
+            && claim.owner == owner
+        {
             state.send_keys.remove(&slot);
         }
         Ok(())
@@ -411,9 +472,4 @@ impl ChatStore for MemoryStore {
             .lock_for_write()
             .apply_message(chat, id, event, context))
     }
-}
-
-/// Whether an in-flight claim made at `since` may be taken over at `now`.
-pub(crate) fn is_stale(since: DateTime<Utc>, now: DateTime<Utc>, stale_after: Duration) -> bool {
-    chrono::Duration::from_std(stale_after).is_ok_and(|limit| now - since >= limit)
 }

@@ -146,7 +146,6 @@ struct SnapshotSendKey {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
 
     use super::*;
     use crate::domain::EventAction;
@@ -160,7 +159,7 @@ mod tests {
     use crate::domain::{
         ChatResource, Field, GiosgTime, MessageResource, MessageType, RoomId, SenderType, VisitorId,
     };
-    use crate::store::{ChatStore, Reservation, StoreContext};
+    use crate::store::{ChatStore, Reservation, SendClaim, StoreContext};
 
     const ROOM: &str = "room";
 
@@ -226,10 +225,17 @@ mod tests {
                 .unwrap();
         }
         store
-            .reserve_send(&chat, "client-key", Duration::from_secs(30))
+            .reserve_send(&chat, "client-key", &snapshot_claim("snapshot-request"))
             .await
             .unwrap();
         (store, key, chat)
+    }
+
+    fn snapshot_claim(owner: &str) -> SendClaim {
+        SendClaim {
+            owner: owner.to_owned(),
+            text_digest: "digest".to_owned(),
+        }
     }
 
     #[tokio::test]
@@ -252,10 +258,10 @@ mod tests {
         assert_eq!(ids, ["message-0", "message-1"]);
         assert!(matches!(
             restored
-                .reserve_send(&chat, "client-key", Duration::from_secs(30))
+                .reserve_send(&chat, "client-key", &snapshot_claim("another-request"))
                 .await
                 .unwrap(),
-            Reservation::Taken(SendState::InFlight { .. })
+            Reservation::Taken(SendState::InFlight { claim, .. }) if claim.owner == "snapshot-request"
         ));
     }
 
@@ -267,7 +273,10 @@ mod tests {
         store.get_chat(&chat).await.unwrap();
         store.snapshot();
         assert_eq!(store.revision(), before);
-        store.release_send(&chat, "client-key").await.unwrap();
+        store
+            .release_send(&chat, "client-key", "snapshot-request")
+            .await
+            .unwrap();
         assert_ne!(store.revision(), before);
     }
 }
