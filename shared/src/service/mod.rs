@@ -48,6 +48,9 @@ pub struct Rules {
     pub allow_offline_chats: bool,
     /// How long the room's availability is cached.
     pub availability_cache: Duration,
+    /// When a send still in flight counts as an unknown outcome (its sender is gone): longer
+    /// than the send function's timeout.
+    pub send_claim_stale_after: Duration,
 }
 
 impl Rules {
@@ -59,6 +62,7 @@ impl Rules {
             store_context,
             allow_offline_chats: settings.allow_offline_chats,
             availability_cache: settings.availability_cache,
+            send_claim_stale_after: send::SEND_CLAIM_STALE_AFTER,
         }
     }
 

@@ -120,25 +120,41 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
             })
         })?;
         self.ours(&chat_id, &mut resource);
-        let idempotency_key = idempotency_key.map(IdempotencyKey::into_string);
-        let record = self
+        let key = idempotency_key.map(IdempotencyKey::into_string);
+        let recorded = self
             .store
             .record_sent_message(
                 &SentMessage {
-                    chat_id,
+                    chat_id: chat_id.clone(),
                     message_id,
                     event: MessageEvent {
                         action: EventAction::Added,
                         resource: Some(resource),
-                        client_message_id: idempotency_key.clone(),
+                        client_message_id: key.clone(),
                     },
-                    idempotency_key,
+                    idempotency_key: key.clone(),
                     visitor: refreshed.then_some(visitor),
                 },
                 &self.rules.store_context,
             )
-            .await?;
-        Ok(SendOutcome::Sent(record))
+            .await;
+        match recorded {
+            Ok(record) => Ok(SendOutcome::Sent(record)),
+            Err(error) => {
+                // Giosg has the message; the echo webhook or a retry (which finds it in Giosg)
+                // stores it. Say so on the key where storage still answers, so that the retry
+                // finds out at once instead of waiting for the claim to go stale.
+                if let Some(key) = &key
+                    && let Err(also) = self
+                        .store
+                        .mark_send_unknown(&chat_id, key, &claim.owner)
+                        .await
+                {
+                    tracing::warn!(error = %also, "could not mark a sent message's key after storing it failed");
+                }
+                Err(error.into())
+            }
+        }
     }
 
     /// Giosg's answer is about our chat in our room even where it leaves that unsaid.
@@ -175,7 +191,9 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
                 }
                 Reservation::Taken(held) => held,
             };
-            let Some((holder, since)) = held.to_find_out(Utc::now(), SEND_CLAIM_STALE_AFTER) else {
+            let Some((holder, since)) =
+                held.to_find_out(Utc::now(), self.rules.send_claim_stale_after)
+            else {
                 return Err(ServiceError::SendInProgress);
             };
             if let Some(record) = self

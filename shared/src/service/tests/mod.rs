@@ -1,204 +1,20 @@
 //! The flows against a fake Giosg port and the in-memory store: no HTTP anywhere. (The same
 //! flows are tested over HTTP against the simulator in `shared/tests/api/`.)
 
-use std::collections::VecDeque;
-use std::sync::Mutex;
-
-use chrono::{Duration, Utc};
-
 use super::*;
 use crate::domain::cursor::PageRequest;
 use crate::domain::input::{IdempotencyKey, MessageText, VisitorName};
 use crate::domain::visitor::VisitorToken;
 use crate::domain::webhook::parse_chat_webhook;
-use crate::domain::{
-    ChatId, ChatResource, Field, GiosgTime, MessageId, MessageResource, MessageType, SenderType,
-    VisitorId,
-};
-use crate::giosg::{GiosgError, GiosgPort, Room, VisitorSession};
+use crate::domain::{ChatId, MessageId, SenderType};
+use crate::giosg::GiosgError;
 use crate::secret::Secret;
 use crate::store::memory::MemoryStore;
 
-/// Giosg as a few lines of state: an online flag, the calls made, and failures to hand out.
-#[derive(Default)]
-struct FakeGiosg {
-    state: Mutex<FakeState>,
-}
+mod exactly_once;
+mod fake;
 
-#[derive(Default)]
-struct FakeState {
-    offline: bool,
-    calls: Vec<&'static str>,
-    chats: u32,
-    messages: u32,
-    send_failures: VecDeque<GiosgError>,
-    /// Carries the next sends out, then fails them with these errors (the answer is lost).
-    lost_send_answers: VecDeque<GiosgError>,
-    /// Carries the next starts out, then fails them with these errors.
-    lost_start_answers: VecDeque<GiosgError>,
-    /// What Giosg holds: every message sent, every chat started.
-    sent: Vec<MessageResource>,
-    started: Vec<ChatResource>,
-    /// Refuses the next start with this error, and goes offline when `offline_when_refusing`.
-    start_failure: Option<GiosgError>,
-    offline_when_refusing: bool,
-    /// What the organization API says of every chat.
-    chats_ended: bool,
-    /// Refuses the room to every visitor but the newest (Giosg forgot the older ones).
-    forgot_older_visitors: bool,
-    visitors: u32,
-}
-
-impl FakeGiosg {
-    fn calls(&self, name: &str) -> usize {
-        let state = self.state.lock().unwrap();
-        state.calls.iter().filter(|call| **call == name).count()
-    }
-
-    fn fail_next_send(&self, error: GiosgError) {
-        self.state.lock().unwrap().send_failures.push_back(error);
-    }
-
-    /// Notes a call; the state it returns is for the call to read or change.
-    fn record(&self, call: &'static str) -> std::sync::MutexGuard<'_, FakeState> {
-        let mut state = self.state.lock().unwrap();
-        state.calls.push(call);
-        state
-    }
-}
-
-impl GiosgPort for FakeGiosg {
-    async fn authenticate_visitor(
-        &self,
-        secret: Option<&Secret>,
-    ) -> Result<VisitorSession, GiosgError> {
-        let mut state = self.record("visitor_auth");
-        state.visitors += 1;
-        Ok(VisitorSession::from_parts(
-            VisitorId::new(format!("{:032x}", state.visitors)),
-            secret
-                .cloned()
-                .unwrap_or_else(|| Secret::new("visitor-secret")),
-            Secret::new("access-token"),
-            Utc::now() + Duration::hours(1),
-        ))
-    }
-
-    async fn join_room(&self, _session: &mut VisitorSession) -> Result<(), GiosgError> {
-        drop(self.record("join_room"));
-        Ok(())
-    }
-
-    async fn set_username(&self, _visitor: &VisitorId, _name: &str) -> Result<(), GiosgError> {
-        drop(self.record("set_variable"));
-        Ok(())
-    }
-
-    async fn room(&self, session: &mut VisitorSession) -> Result<Room, GiosgError> {
-        let state = self.record("room");
-        if state.forgot_older_visitors
-            && session.visitor_id() != &VisitorId::new(format!("{:032x}", state.visitors))
-        {
-            return Err(refused("room", 403));
-        }
-        Ok(Room {
-            is_online: !state.offline,
-            ..Room::default()
-        })
-    }
-
-    async fn start_chat(&self, _session: &mut VisitorSession) -> Result<ChatResource, GiosgError> {
-        let mut state = self.record("start_chat");
-        if let Some(error) = state.start_failure.take() {
-            state.offline = state.offline_when_refusing;
-            return Err(error);
-        }
-        state.chats += 1;
-        let now = GiosgTime::from(Utc::now());
-        let chat = ChatResource {
-            id: Some(ChatId::new(format!("chat-{}", state.chats))),
-            created_at: Field::Value(now),
-            updated_at: Field::Value(now),
-            is_ended: Field::Value(false),
-            ..ChatResource::default()
-        };
-        state.started.push(chat.clone());
-        match state.lost_start_answers.pop_front() {
-            Some(error) => Err(error),
-            None => Ok(chat),
-        }
-    }
-
-    async fn send_message(
-        &self,
-        _session: &mut VisitorSession,
-        chat: &ChatId,
-        text: &str,
-    ) -> Result<MessageResource, GiosgError> {
-        let mut state = self.record("send_message");
-        if let Some(error) = state.send_failures.pop_front() {
-            return Err(error);
-        }
-        state.messages += 1;
-        let message = MessageResource {
-            id: Some(MessageId::new(format!("message-{}", state.messages))),
-            message_type: Field::Value(MessageType::Msg),
-            chat_id: Field::Value(chat.clone()),
-            created_at: Field::Value(GiosgTime::from(Utc::now())),
-            sender_type: Field::Value(SenderType::Visitor),
-            message: Field::Value(text.to_owned()),
-            ..MessageResource::default()
-        };
-        state.sent.push(message.clone());
-        match state.lost_send_answers.pop_front() {
-            Some(error) => Err(error),
-            None => Ok(message),
-        }
-    }
-
-    async fn visitor_messages(
-        &self,
-        _session: &mut VisitorSession,
-        chat: &ChatId,
-    ) -> Result<Vec<MessageResource>, GiosgError> {
-        let state = self.record("visitor_messages");
-        Ok(state
-            .sent
-            .iter()
-            .filter(|m| m.chat_id.value() == Some(chat))
-            .cloned()
-            .collect())
-    }
-
-    async fn visitor_chats(
-        &self,
-        _session: &mut VisitorSession,
-    ) -> Result<Vec<ChatResource>, GiosgError> {
-        Ok(self.record("visitor_chats").started.clone())
-    }
-
-    async fn owned_chat(&self, chat: &ChatId) -> Result<ChatResource, GiosgError> {
-        let state = self.record("owned_chat");
-        Ok(ChatResource {
-            id: Some(chat.clone()),
-            is_ended: Field::Value(state.chats_ended),
-            ended_at: if state.chats_ended {
-                Field::Value(GiosgTime::from(Utc::now()))
-            } else {
-                Field::Null
-            },
-            ..ChatResource::default()
-        })
-    }
-}
-
-fn refused(endpoint: &'static str, status: u16) -> GiosgError {
-    GiosgError::Refused {
-        endpoint,
-        status,
-        message: "refused".into(),
-    }
-}
+use fake::{FakeGiosg, refused};
 
 fn rules() -> Rules {
     Rules {
@@ -206,6 +22,7 @@ fn rules() -> Rules {
         store_context: crate::store::StoreContext::new(crate::domain::RoomId::new("room")),
         allow_offline_chats: false,
         availability_cache: std::time::Duration::ZERO,
+        send_claim_stale_after: super::send::SEND_CLAIM_STALE_AFTER,
     }
 }
 
@@ -221,7 +38,9 @@ fn text(text: &str) -> MessageText {
     MessageText::parse(Some(text.into())).unwrap()
 }
 
-async fn new_chat(service: &Service<MemoryStore, FakeGiosg>) -> (VisitorToken, ChatId) {
+async fn new_chat<S: crate::store::ChatStore>(
+    service: &Service<S, FakeGiosg>,
+) -> (VisitorToken, ChatId) {
     let started = service
         .start_chat(StartChat {
             token: None,

@@ -1,0 +1,352 @@
+//! Exactly once when things fail halfway, in the send flow (spec §8): a sender that died or
+//! could not store, and a Giosg call whose outcome is unknown, found out from Giosg's listing.
+//! The same over HTTP against the simulator: `shared/tests/api/exactly_once.rs`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::*;
+use crate::domain::chat::{ChatEvent, ChatRecord};
+use crate::domain::input::text_digest;
+use crate::domain::message::{MessageEvent, MessageRecord};
+use crate::domain::visitor::{VisitorKey, VisitorRecord};
+use crate::store::{
+    Applied, ChatStore, HistoryPage, Reservation, SendClaim, SendContext, SentMessage,
+    StoreContext, StoreError, StoreResult,
+};
+
+/// The in-memory store, but storing a sent message fails once when asked to.
+#[derive(Default)]
+struct FlakyStore {
+    inner: MemoryStore,
+    fail_record: AtomicBool,
+}
+
+impl ChatStore for FlakyStore {
+    async fn get_visitor(&self, key: &VisitorKey) -> StoreResult<Option<VisitorRecord>> {
+        self.inner.get_visitor(key).await
+    }
+
+    async fn put_visitor(&self, visitor: &VisitorRecord) -> StoreResult<()> {
+        self.inner.put_visitor(visitor).await
+    }
+
+    async fn get_chat(&self, id: &ChatId) -> StoreResult<Option<ChatRecord>> {
+        self.inner.get_chat(id).await
+    }
+
+    async fn get_visitor_and_chat(
+        &self,
+        key: &VisitorKey,
+        chat: &ChatId,
+    ) -> StoreResult<(Option<VisitorRecord>, Option<ChatRecord>)> {
+        self.inner.get_visitor_and_chat(key, chat).await
+    }
+
+    async fn visitor_chats(&self, key: &VisitorKey) -> StoreResult<Vec<ChatRecord>> {
+        self.inner.visitor_chats(key).await
+    }
+
+    async fn get_message(
+        &self,
+        chat: &ChatId,
+        id: &MessageId,
+    ) -> StoreResult<Option<MessageRecord>> {
+        self.inner.get_message(chat, id).await
+    }
+
+    async fn history_page(&self, chat: &ChatId, request: &PageRequest) -> StoreResult<HistoryPage> {
+        self.inner.history_page(chat, request).await
+    }
+
+    async fn send_context(
+        &self,
+        key: &VisitorKey,
+        chat: &ChatId,
+        idempotency_key: Option<&str>,
+    ) -> StoreResult<SendContext> {
+        self.inner.send_context(key, chat, idempotency_key).await
+    }
+
+    async fn reserve_send(
+        &self,
+        chat: &ChatId,
+        idempotency_key: &str,
+        claim: &SendClaim,
+    ) -> StoreResult<Reservation> {
+        self.inner.reserve_send(chat, idempotency_key, claim).await
+    }
+
+    async fn take_over_send(
+        &self,
+        chat: &ChatId,
+        idempotency_key: &str,
+        from: &str,
+        claim: &SendClaim,
+    ) -> StoreResult<Reservation> {
+        self.inner
+            .take_over_send(chat, idempotency_key, from, claim)
+            .await
+    }
+
+    async fn mark_send_unknown(
+        &self,
+        chat: &ChatId,
+        idempotency_key: &str,
+        owner: &str,
+    ) -> StoreResult<()> {
+        self.inner
+            .mark_send_unknown(chat, idempotency_key, owner)
+            .await
+    }
+
+    async fn release_send(
+        &self,
+        chat: &ChatId,
+        idempotency_key: &str,
+        owner: &str,
+    ) -> StoreResult<()> {
+        self.inner.release_send(chat, idempotency_key, owner).await
+    }
+
+    async fn record_sent_message(
+        &self,
+        sent: &SentMessage,
+        context: &StoreContext,
+    ) -> StoreResult<MessageRecord> {
+        if self.fail_record.swap(false, Ordering::SeqCst) {
+            return Err(StoreError::Unavailable("injected: storage failed".into()));
+        }
+        self.inner.record_sent_message(sent, context).await
+    }
+
+    async fn record_started_chat(
+        &self,
+        visitor: &VisitorRecord,
+        chat_id: &ChatId,
+        event: &ChatEvent,
+        context: &StoreContext,
+    ) -> StoreResult<ChatRecord> {
+        self.inner
+            .record_started_chat(visitor, chat_id, event, context)
+            .await
+    }
+
+    async fn apply_chat_event(
+        &self,
+        id: &ChatId,
+        event: &ChatEvent,
+        context: &StoreContext,
+    ) -> StoreResult<(Applied, Option<ChatRecord>)> {
+        self.inner.apply_chat_event(id, event, context).await
+    }
+
+    async fn apply_message_event(
+        &self,
+        chat: &ChatId,
+        id: &MessageId,
+        event: &MessageEvent,
+        context: &StoreContext,
+    ) -> StoreResult<(Applied, Option<MessageRecord>)> {
+        self.inner
+            .apply_message_event(chat, id, event, context)
+            .await
+    }
+}
+
+fn dead_claim(text: &str) -> SendClaim {
+    SendClaim {
+        owner: "a-request-that-died".into(),
+        text_digest: text_digest(text),
+    }
+}
+
+fn impatient_rules() -> Rules {
+    Rules {
+        send_claim_stale_after: std::time::Duration::ZERO,
+        ..rules()
+    }
+}
+
+fn visitor_texts(history: &[MessageRecord]) -> Vec<(String, Option<String>)> {
+    history
+        .iter()
+        .filter(|m| m.sender_type.get() == Some(&SenderType::Visitor))
+        .map(|m| {
+            (
+                m.text.get().cloned().unwrap_or_default(),
+                m.client_message_id.clone(),
+            )
+        })
+        .collect()
+}
+
+async fn stored<S: ChatStore>(
+    service: &Service<S, FakeGiosg>,
+    chat: &ChatId,
+) -> Vec<(String, Option<String>)> {
+    let page = service
+        .store
+        .history_page(chat, &PageRequest::Latest { limit: 50 })
+        .await
+        .unwrap();
+    visitor_texts(&page.messages)
+}
+
+#[tokio::test]
+async fn a_sender_that_died_after_giosg_took_its_message_is_found_out_not_sent_again() {
+    let service = Service::new(MemoryStore::new(), FakeGiosg::default(), impatient_rules());
+    let (token, chat) = new_chat(&service).await;
+    // The request that died had claimed the key, and Giosg had taken its message.
+    let claim = dead_claim("hello");
+    assert_eq!(
+        service
+            .store
+            .reserve_send(&chat, "k1", &claim)
+            .await
+            .unwrap(),
+        Reservation::Reserved
+    );
+    service.giosg.holds(&chat, "hello");
+
+    let outcome = service
+        .send_message(send(&token, &chat, "hello", Some("k1")))
+        .await
+        .unwrap();
+    let SendOutcome::Replayed(record) = outcome else {
+        panic!("the landed message is the answer, not a new send: {outcome:?}");
+    };
+    assert_eq!(record.text.get().map(String::as_str), Some("hello"));
+    assert_eq!(service.giosg.calls("send_message"), 0);
+    assert_eq!(service.giosg.calls("visitor_messages"), 1);
+    assert_eq!(
+        stored(&service, &chat).await,
+        [("hello".into(), Some("k1".into()))]
+    );
+}
+
+#[tokio::test]
+async fn a_sender_that_died_before_giosg_took_its_message_is_sent_by_the_retry() {
+    let service = Service::new(MemoryStore::new(), FakeGiosg::default(), impatient_rules());
+    let (token, chat) = new_chat(&service).await;
+    service
+        .store
+        .reserve_send(&chat, "k1", &dead_claim("hello"))
+        .await
+        .unwrap();
+    let outcome = service
+        .send_message(send(&token, &chat, "hello", Some("k1")))
+        .await
+        .unwrap();
+    assert!(matches!(outcome, SendOutcome::Sent(_)), "{outcome:?}");
+    assert_eq!(service.giosg.calls("send_message"), 1);
+    assert_eq!(
+        stored(&service, &chat).await,
+        [("hello".into(), Some("k1".into()))]
+    );
+}
+
+#[tokio::test]
+async fn a_send_in_flight_elsewhere_is_in_progress_until_it_goes_stale() {
+    let service = service();
+    let (token, chat) = new_chat(&service).await;
+    service
+        .store
+        .reserve_send(&chat, "k1", &dead_claim("hello"))
+        .await
+        .unwrap();
+    let error = service
+        .send_message(send(&token, &chat, "hello", Some("k1")))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ServiceError::SendInProgress), "{error:?}");
+    assert_eq!(service.giosg.calls("send_message"), 0);
+    assert_eq!(
+        service.giosg.calls("visitor_messages"),
+        0,
+        "nothing to find out yet"
+    );
+}
+
+#[tokio::test]
+async fn another_keys_message_with_the_same_text_is_not_taken_for_this_one() {
+    let service = Service::new(MemoryStore::new(), FakeGiosg::default(), impatient_rules());
+    let (token, chat) = new_chat(&service).await;
+    service
+        .send_message(send(&token, &chat, "ok", Some("k0")))
+        .await
+        .unwrap();
+    service
+        .store
+        .reserve_send(&chat, "k1", &dead_claim("ok"))
+        .await
+        .unwrap();
+    let outcome = service
+        .send_message(send(&token, &chat, "ok", Some("k1")))
+        .await
+        .unwrap();
+    assert!(matches!(outcome, SendOutcome::Sent(_)), "{outcome:?}");
+    assert_eq!(service.giosg.calls("send_message"), 2);
+    assert_eq!(
+        stored(&service, &chat).await,
+        [
+            ("ok".into(), Some("k0".into())),
+            ("ok".into(), Some("k1".into()))
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_outcome_is_503_and_the_retry_answers_with_what_landed() {
+    let service = service();
+    let (token, chat) = new_chat(&service).await;
+    service
+        .giosg
+        .lose_next_send_answer(GiosgError::Unavailable {
+            endpoint: "send_message",
+            reason: "timed out".into(),
+            status: None,
+            may_have_acted: true,
+        });
+    let error = service
+        .send_message(send(&token, &chat, "are you there?", Some("k1")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, ServiceError::Giosg(e) if e.may_have_acted()),
+        "{error:?}"
+    );
+    assert!(stored(&service, &chat).await.is_empty());
+    // The retry needs no waiting: the key says the outcome is unknown.
+    let outcome = service
+        .send_message(send(&token, &chat, "are you there?", Some("k1")))
+        .await
+        .unwrap();
+    assert!(matches!(outcome, SendOutcome::Replayed(_)), "{outcome:?}");
+    assert_eq!(service.giosg.calls("send_message"), 1);
+    assert_eq!(
+        stored(&service, &chat).await,
+        [("are you there?".into(), Some("k1".into()))]
+    );
+}
+
+#[tokio::test]
+async fn giosg_took_the_message_and_storing_it_failed_the_retry_returns_it() {
+    let service = Service::new(FlakyStore::default(), FakeGiosg::default(), rules());
+    let (token, chat) = new_chat(&service).await;
+    service.store.fail_record.store(true, Ordering::SeqCst);
+    let error = service
+        .send_message(send(&token, &chat, "stored later", Some("k1")))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ServiceError::Store(_)), "{error:?}");
+    let outcome = service
+        .send_message(send(&token, &chat, "stored later", Some("k1")))
+        .await
+        .unwrap();
+    assert!(matches!(outcome, SendOutcome::Replayed(_)), "{outcome:?}");
+    assert_eq!(service.giosg.calls("send_message"), 1, "Giosg has it once");
+    assert_eq!(
+        stored(&service, &chat).await,
+        [("stored later".into(), Some("k1".into()))]
+    );
+}
