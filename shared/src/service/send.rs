@@ -15,7 +15,7 @@ use crate::domain::{
     ChatId, ChatResource, EventAction, Field, GiosgTime, MessageId, MessageResource, SenderType,
 };
 use crate::giosg::{GiosgError, GiosgPort, VisitorSession};
-use crate::store::{ChatStore, Reservation, SendClaim, SendState, SentMessage};
+use crate::store::{ChatStore, Claim, Reservation, SendState, SentMessage};
 
 /// After this long an in-flight send whose sender never finished is treated as an unknown
 /// outcome: longer than the send function's timeout (10 s in the template), so its sender is
@@ -77,7 +77,7 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
             return Err(ServiceError::ChatEnded);
         }
         let mut session = session::open(&visitor, &token)?;
-        let claim = SendClaim {
+        let claim = Claim {
             owner: request_id,
             text_digest: text.digest(),
         };
@@ -176,7 +176,7 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
         session: &mut VisitorSession,
         chat_id: &ChatId,
         idempotency_key: &str,
-        claim: &SendClaim,
+        claim: &Claim,
     ) -> Result<Option<MessageRecord>, ServiceError> {
         let mut reservation = self
             .store
@@ -222,7 +222,7 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
         session: &mut VisitorSession,
         chat_id: &ChatId,
         idempotency_key: &str,
-        holder: &SendClaim,
+        holder: &Claim,
         since: DateTime<Utc>,
     ) -> Result<Option<MessageRecord>, ServiceError> {
         let earliest = GiosgTime::from(since - LANDING_SKEW);
@@ -289,7 +289,7 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
         &self,
         chat_id: &ChatId,
         idempotency_key: &str,
-        claim: &SendClaim,
+        claim: &Claim,
         error: &GiosgError,
     ) {
         let settled = if error.may_have_acted() {

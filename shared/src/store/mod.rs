@@ -72,12 +72,12 @@ pub struct HistoryPage {
     pub has_older: bool,
 }
 
-/// Who holds an idempotency key and for which text: the request that claimed it (so that a
-/// retry of its own claim write is not mistaken for someone else's, and a late release cannot
-/// drop another request's claim) and a digest of the text it sends (to recognise the message
-/// in Giosg when the outcome is unknown).
+/// Who holds an idempotency key (or a visitor's start) and for which text: the request that
+/// claimed it (so that a retry of its own claim write is not mistaken for someone else's, and a
+/// late release cannot drop another request's claim) and a digest of the text it sends (to
+/// recognise the message in Giosg when the outcome is unknown; empty for a start).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SendClaim {
+pub struct Claim {
     pub owner: String,
     pub text_digest: String,
 }
@@ -91,14 +91,14 @@ pub enum SendState {
     InFlight {
         since: DateTime<Utc>,
         #[serde(flatten)]
-        claim: SendClaim,
+        claim: Claim,
     },
     /// The call to Giosg failed in a way that leaves open whether Giosg stored the message: a
     /// retry must find out from Giosg before sending again.
     Unknown {
         since: DateTime<Utc>,
         #[serde(flatten)]
-        claim: SendClaim,
+        claim: Claim,
     },
     /// Sent: the message Giosg created for it.
     Sent { message_id: MessageId },
@@ -112,7 +112,7 @@ impl SendState {
         &self,
         now: DateTime<Utc>,
         stale_after: Duration,
-    ) -> Option<(&SendClaim, DateTime<Utc>)> {
+    ) -> Option<(&Claim, DateTime<Utc>)> {
         match self {
             Self::Unknown { since, claim } => Some((claim, *since)),
             Self::InFlight { since, claim }
@@ -219,7 +219,7 @@ pub trait ChatStore: Send + Sync + 'static {
         &self,
         chat: &ChatId,
         idempotency_key: &str,
-        claim: &SendClaim,
+        claim: &Claim,
     ) -> impl Future<Output = StoreResult<Reservation>> + Send;
 
     /// Takes a key over from `from` (an owner whose outcome was found out: its message did not
@@ -229,7 +229,7 @@ pub trait ChatStore: Send + Sync + 'static {
         chat: &ChatId,
         idempotency_key: &str,
         from: &str,
-        claim: &SendClaim,
+        claim: &Claim,
     ) -> impl Future<Output = StoreResult<Reservation>> + Send;
 
     /// Records that `owner`'s send has an unknown outcome (Giosg may have the message). Does
@@ -247,6 +247,37 @@ pub trait ChatStore: Send + Sync + 'static {
         &self,
         chat: &ChatId,
         idempotency_key: &str,
+        owner: &str,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Claims the right to start a chat for a visitor (overlapping starts with one token open
+    /// at most one Giosg chat): like [`ChatStore::reserve_send`], on the visitor's start slot.
+    /// A start never becomes `Sent`: its chat is recorded on the visitor and the claim released.
+    fn claim_start(
+        &self,
+        visitor: &VisitorKey,
+        claim: &Claim,
+    ) -> impl Future<Output = StoreResult<Reservation>> + Send;
+
+    /// Like [`ChatStore::take_over_send`], for the visitor's start slot.
+    fn take_over_start(
+        &self,
+        visitor: &VisitorKey,
+        from: &str,
+        claim: &Claim,
+    ) -> impl Future<Output = StoreResult<Reservation>> + Send;
+
+    /// Like [`ChatStore::mark_send_unknown`]: Giosg may have started the chat.
+    fn mark_start_unknown(
+        &self,
+        visitor: &VisitorKey,
+        owner: &str,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Like [`ChatStore::release_send`]: the start is over (stored, or certainly not made).
+    fn release_start(
+        &self,
+        visitor: &VisitorKey,
         owner: &str,
     ) -> impl Future<Output = StoreResult<()>> + Send;
 

@@ -9,15 +9,15 @@ use shared::domain::cursor::PageRequest;
 use shared::domain::message::MessageEvent;
 use shared::domain::visitor::VisitorRecord;
 use shared::domain::{Field, MessageId, MessageResource};
-use shared::store::{Applied, ChatStore, Reservation, SendClaim, SendState};
+use shared::store::{Applied, ChatStore, Claim, Reservation, SendState};
 
 use crate::{
     apply_chat, apply_message, at, chat_id, chat_started, context, history, ids, message_changed,
     sent_message, visitor, visitor_key, visitor_message,
 };
 
-fn claim(owner: &str) -> SendClaim {
-    SendClaim {
+fn claim(owner: &str) -> Claim {
+    Claim {
         owner: owner.to_owned(),
         text_digest: format!("digest-of-{owner}"),
     }
@@ -298,4 +298,48 @@ pub(crate) async fn echo_after_a_sent_message_is_not_duplicated<S: ChatStore>(st
     );
     let page = history(&store, "c1", PageRequest::Latest { limit: 10 }).await;
     assert_eq!(page.messages, [record]);
+}
+
+/// A visitor's start slot follows the same rules as a send key, per visitor.
+pub(crate) async fn a_visitor_start_is_claimed_by_one_request_at_a_time<S: ChatStore>(store: S) {
+    let ada = visitor_key("ada");
+    let (a, b) = (claim("request-a"), claim("request-b"));
+    assert_eq!(
+        store.claim_start(&ada, &a).await.unwrap(),
+        Reservation::Reserved
+    );
+    assert_eq!(
+        store.claim_start(&ada, &a).await.unwrap(),
+        Reservation::Reserved,
+        "its own retried write"
+    );
+    assert!(matches!(
+        store.claim_start(&ada, &b).await.unwrap(),
+        Reservation::Taken(SendState::InFlight { claim, .. }) if claim.owner == "request-a"
+    ));
+    assert_eq!(
+        store.claim_start(&visitor_key("bob"), &b).await.unwrap(),
+        Reservation::Reserved,
+        "another visitor's slot"
+    );
+    store.mark_start_unknown(&ada, "request-b").await.unwrap();
+    store.mark_start_unknown(&ada, "request-a").await.unwrap();
+    assert!(matches!(
+        store.claim_start(&ada, &b).await.unwrap(),
+        Reservation::Taken(SendState::Unknown { .. })
+    ));
+    assert_eq!(
+        store.take_over_start(&ada, "request-a", &b).await.unwrap(),
+        Reservation::Reserved
+    );
+    store.release_start(&ada, "request-a").await.unwrap();
+    assert!(matches!(
+        store.claim_start(&ada, &a).await.unwrap(),
+        Reservation::Taken(SendState::InFlight { claim, .. }) if claim.owner == "request-b"
+    ));
+    store.release_start(&ada, "request-b").await.unwrap();
+    assert_eq!(
+        store.claim_start(&ada, &a).await.unwrap(),
+        Reservation::Reserved
+    );
 }

@@ -2,7 +2,7 @@
 //! (visitor and chat, and the send context).
 
 use shared::domain::visitor::VisitorRecord;
-use shared::store::{ChatStore, SendClaim, SendState};
+use shared::store::{ChatStore, Claim, SendState};
 
 use crate::{apply_chat, chat_added, chat_id, chat_started, visitor, visitor_key};
 
@@ -82,7 +82,7 @@ pub(crate) async fn combined_reads_return_what_was_stored<S: ChatStore>(store: S
         .reserve_send(
             &chat_id("c1"),
             "k1",
-            &SendClaim {
+            &Claim {
                 owner: "request-a".into(),
                 text_digest: "digest".into(),
             },

@@ -10,8 +10,8 @@ use crate::domain::input::text_digest;
 use crate::domain::message::{MessageEvent, MessageRecord};
 use crate::domain::visitor::{VisitorKey, VisitorRecord};
 use crate::store::{
-    Applied, ChatStore, HistoryPage, Reservation, SendClaim, SendContext, SentMessage,
-    StoreContext, StoreError, StoreResult,
+    Applied, ChatStore, Claim, HistoryPage, Reservation, SendContext, SentMessage, StoreContext,
+    StoreError, StoreResult,
 };
 
 /// The in-memory store, but storing a sent message fails once when asked to.
@@ -71,7 +71,7 @@ impl ChatStore for FlakyStore {
         &self,
         chat: &ChatId,
         idempotency_key: &str,
-        claim: &SendClaim,
+        claim: &Claim,
     ) -> StoreResult<Reservation> {
         self.inner.reserve_send(chat, idempotency_key, claim).await
     }
@@ -81,7 +81,7 @@ impl ChatStore for FlakyStore {
         chat: &ChatId,
         idempotency_key: &str,
         from: &str,
-        claim: &SendClaim,
+        claim: &Claim,
     ) -> StoreResult<Reservation> {
         self.inner
             .take_over_send(chat, idempotency_key, from, claim)
@@ -153,8 +153,8 @@ impl ChatStore for FlakyStore {
     }
 }
 
-fn dead_claim(text: &str) -> SendClaim {
-    SendClaim {
+fn dead_claim(text: &str) -> Claim {
+    Claim {
         owner: "a-request-that-died".into(),
         text_digest: text_digest(text),
     }

@@ -14,7 +14,7 @@ use crate::domain::chat::ChatRecord;
 use crate::domain::message::MessageRecord;
 use crate::domain::visitor::{VisitorKey, VisitorRecord};
 use crate::domain::{ChatId, MessageId};
-use crate::store::{SendClaim, SendState, StoreContext, StoreError, StoreResult};
+use crate::store::{Claim, SendState, StoreContext, StoreError, StoreResult};
 
 // Beside the keys: the record's serde image and, on chats and messages, its version.
 const RECORD: &str = "record";
@@ -41,6 +41,14 @@ pub(super) struct ItemKey {
 }
 
 impl ItemKey {
+    /// The visitor's start slot: who is starting a chat for it right now.
+    pub(super) fn start_claim(key: &VisitorKey) -> Self {
+        Self {
+            pk: format!("VISITOR#{}", key.as_str()),
+            sk: "STARTCLAIM".into(),
+        }
+    }
+
     pub(super) fn visitor(key: &VisitorKey) -> Self {
         Self {
             pk: format!("VISITOR#{}", key.as_str()),
@@ -225,11 +233,11 @@ fn is_expired(item: &Item, kind: &str) -> StoreResult<bool> {
 
 pub(super) fn decode_send_state(item: &Item) -> StoreResult<SendState> {
     let text = |name| item.get(name).and_then(|value| value.as_s().ok());
-    let claimed = || -> StoreResult<(DateTime<Utc>, SendClaim)> {
+    let claimed = || -> StoreResult<(DateTime<Utc>, Claim)> {
         let since = text(SINCE)
             .and_then(|since| DateTime::parse_from_rfc3339(since).ok())
             .ok_or_else(|| corrupt("send key", "has an unreadable time"))?;
-        let claim = SendClaim {
+        let claim = Claim {
             owner: text(CLAIMED_BY).cloned().unwrap_or_default(),
             text_digest: text(TEXT_DIGEST).cloned().unwrap_or_default(),
         };
@@ -256,7 +264,7 @@ pub(super) fn decode_send_state(item: &Item) -> StoreResult<SendState> {
 }
 
 /// A send key's item in flight for `claim`, claimed now.
-pub(super) fn in_flight_item(key: &ItemKey, claim: &SendClaim) -> Item {
+pub(super) fn in_flight_item(key: &ItemKey, claim: &Claim) -> Item {
     let mut item = key.attributes();
     item.insert(STATE.into(), string(IN_FLIGHT));
     item.insert(SINCE.into(), string(fixed_width_time(Utc::now())));

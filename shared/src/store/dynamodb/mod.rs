@@ -55,6 +55,7 @@
 //! - An expired message that DynamoDB has not swept yet is dropped from a history page after the
 //!   query, so near the retention boundary a page can be shorter than `limit`.
 
+mod claims;
 mod error;
 mod item;
 mod placement;
@@ -63,14 +64,12 @@ mod retry;
 mod schema;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 
 pub use schema::{EXPIRES_AT, HISTORY_INDEX, VISITOR_CHATS_INDEX, create_table};
 
 use super::{
-    Applied, ChatStore, HistoryPage, Reservation, SendClaim, SendContext, SentMessage,
-    StoreContext, StoreError, StoreResult,
+    Applied, ChatStore, Claim, HistoryPage, Reservation, SendContext, SentMessage, StoreContext,
+    StoreError, StoreResult,
 };
 use crate::domain::Decision;
 use crate::domain::chat::{ChatEvent, ChatRecord, apply_chat_event};
@@ -78,14 +77,14 @@ use crate::domain::cursor::PageRequest;
 use crate::domain::message::{MessageEvent, MessageRecord, apply_message_event};
 use crate::domain::visitor::{VisitorKey, VisitorRecord};
 use crate::domain::{ChatId, MessageId};
-use error::{is_condition_failure, unavailable};
+use claims::{FREE_OR_HELD_BY, FREE_OR_OURS};
+use error::unavailable;
 use item::{
-    CLAIMED_BY, IN_FLIGHT, Item, ItemKey, MESSAGE_ID, SENT, STATE, UNKNOWN, Versioned,
-    decode_record, decode_send_state, in_flight_item, string, versioned_item, visitor_item,
+    Item, ItemKey, MESSAGE_ID, SENT, STATE, Versioned, decode_record, decode_send_state, string,
+    versioned_item, visitor_item,
 };
 use requests::HistoryCondition;
-use retry::Attempts;
-use schema::{OWNER, PK};
+use schema::OWNER;
 
 #[cfg(doc)]
 use crate::domain::message::OrderKey;
@@ -252,17 +251,12 @@ impl ChatStore for DynamoStore {
         &self,
         chat: &ChatId,
         idempotency_key: &str,
-        claim: &SendClaim,
+        claim: &Claim,
     ) -> StoreResult<Reservation> {
         let key = ItemKey::send_key(chat, idempotency_key);
         // Free, or ours already: an SDK retry of a write that landed must not see a stranger.
-        self.put_claim(
-            &key,
-            claim,
-            "attribute_not_exists(#pk) OR (#state = :in_flight AND #owner = :owner)",
-            &claim.owner,
-        )
-        .await
+        self.put_claim(&key, claim, FREE_OR_OURS, &claim.owner)
+            .await
     }
 
     async fn take_over_send(
@@ -270,16 +264,10 @@ impl ChatStore for DynamoStore {
         chat: &ChatId,
         idempotency_key: &str,
         from: &str,
-        claim: &SendClaim,
+        claim: &Claim,
     ) -> StoreResult<Reservation> {
         let key = ItemKey::send_key(chat, idempotency_key);
-        self.put_claim(
-            &key,
-            claim,
-            "attribute_not_exists(#pk) OR (#state IN (:in_flight, :unknown) AND #owner = :owner)",
-            from,
-        )
-        .await
+        self.put_claim(&key, claim, FREE_OR_HELD_BY, from).await
     }
 
     async fn mark_send_unknown(
@@ -288,25 +276,8 @@ impl ChatStore for DynamoStore {
         idempotency_key: &str,
         owner: &str,
     ) -> StoreResult<()> {
-        let updated = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(ItemKey::send_key(chat, idempotency_key).attributes()))
-            .update_expression("SET #state = :unknown")
-            .condition_expression("#state = :in_flight AND #owner = :owner")
-            .expression_attribute_names("#state", STATE)
-            .expression_attribute_names("#owner", CLAIMED_BY)
-            .expression_attribute_values(":unknown", string(UNKNOWN))
-            .expression_attribute_values(":in_flight", string(IN_FLIGHT))
-            .expression_attribute_values(":owner", string(owner))
-            .send()
-            .await;
-        match updated {
-            Ok(_) => Ok(()),
-            Err(error) if is_condition_failure(&error) => Ok(()),
-            Err(error) => Err(unavailable("UpdateItem", &error)),
-        }
+        self.mark_unknown(&ItemKey::send_key(chat, idempotency_key), owner)
+            .await
     }
 
     async fn release_send(
@@ -315,24 +286,38 @@ impl ChatStore for DynamoStore {
         idempotency_key: &str,
         owner: &str,
     ) -> StoreResult<()> {
-        let deleted = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(ItemKey::send_key(chat, idempotency_key).attributes()))
-            .condition_expression("#state IN (:in_flight, :unknown) AND #owner = :owner")
-            .expression_attribute_names("#state", STATE)
-            .expression_attribute_names("#owner", CLAIMED_BY)
-            .expression_attribute_values(":in_flight", string(IN_FLIGHT))
-            .expression_attribute_values(":unknown", string(UNKNOWN))
-            .expression_attribute_values(":owner", string(owner))
-            .send()
-            .await;
-        match deleted {
-            Ok(_) => Ok(()),
-            Err(error) if is_condition_failure(&error) => Ok(()),
-            Err(error) => Err(unavailable("DeleteItem", &error)),
-        }
+        self.release_claim(&ItemKey::send_key(chat, idempotency_key), owner)
+            .await
+    }
+
+    async fn claim_start(&self, visitor: &VisitorKey, claim: &Claim) -> StoreResult<Reservation> {
+        self.put_claim(
+            &ItemKey::start_claim(visitor),
+            claim,
+            FREE_OR_OURS,
+            &claim.owner,
+        )
+        .await
+    }
+
+    async fn take_over_start(
+        &self,
+        visitor: &VisitorKey,
+        from: &str,
+        claim: &Claim,
+    ) -> StoreResult<Reservation> {
+        self.put_claim(&ItemKey::start_claim(visitor), claim, FREE_OR_HELD_BY, from)
+            .await
+    }
+
+    async fn mark_start_unknown(&self, visitor: &VisitorKey, owner: &str) -> StoreResult<()> {
+        self.mark_unknown(&ItemKey::start_claim(visitor), owner)
+            .await
+    }
+
+    async fn release_start(&self, visitor: &VisitorKey, owner: &str) -> StoreResult<()> {
+        self.release_claim(&ItemKey::start_claim(visitor), owner)
+            .await
     }
 
     async fn record_sent_message(
@@ -419,59 +404,5 @@ impl ChatStore for DynamoStore {
         context: &StoreContext,
     ) -> StoreResult<(Applied, Option<MessageRecord>)> {
         self.fold_message(chat, id, event, context).await
-    }
-}
-
-impl DynamoStore {
-    /// Puts `claim` in flight on a send key under `condition` (which may name `#pk`, `#state`,
-    /// `#owner`, `:in_flight`, `:unknown` and `:owner` = `owner`); when the condition fails,
-    /// the holder's state (returned with the failure, or read) is the answer.
-    async fn put_claim(
-        &self,
-        key: &ItemKey,
-        claim: &SendClaim,
-        condition: &str,
-        owner: &str,
-    ) -> StoreResult<Reservation> {
-        let mut attempts = Attempts::new();
-        while attempts.another().await {
-            let request = self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(in_flight_item(key, claim)))
-                .condition_expression(condition)
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_names("#state", STATE)
-                .expression_attribute_names("#owner", CLAIMED_BY)
-                .expression_attribute_values(":in_flight", string(IN_FLIGHT))
-                .expression_attribute_values(":owner", string(owner))
-                .return_values_on_condition_check_failure(
-                    ReturnValuesOnConditionCheckFailure::AllOld,
-                );
-            let request = if condition.contains(":unknown") {
-                request.expression_attribute_values(":unknown", string(UNKNOWN))
-            } else {
-                request
-            };
-            let error = match request.send().await {
-                Ok(_) => return Ok(Reservation::Reserved),
-                Err(error) if is_condition_failure(&error) => error,
-                Err(error) => return Err(unavailable("PutItem", &error)),
-            };
-            let holder = match error.as_service_error() {
-                Some(PutItemError::ConditionalCheckFailedException(failed)) => failed.item.clone(),
-                _ => None,
-            };
-            let holder = match holder {
-                Some(item) if !item.is_empty() => Some(item),
-                _ => self.get_item(key).await?,
-            };
-            // Released between our write and our read: try again.
-            if let Some(item) = holder {
-                return Ok(Reservation::Taken(decode_send_state(&item)?));
-            }
-        }
-        Err(StoreError::Contention)
     }
 }

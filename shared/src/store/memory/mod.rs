@@ -5,6 +5,7 @@
 //! [`MemoryStore::from_snapshot`] let the local runner keep the store in a file across restarts;
 //! [`MemoryStore::revision`] tells it when there is something new to save.
 
+mod claims;
 mod snapshot;
 
 use std::collections::{BTreeMap, HashMap};
@@ -13,7 +14,7 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 
 use super::{
-    Applied, ChatStore, HistoryPage, Reservation, SendClaim, SendContext, SendState, SentMessage,
+    Applied, ChatStore, Claim, HistoryPage, Reservation, SendContext, SendState, SentMessage,
     StoreContext, StoreResult,
 };
 use crate::domain::Decision;
@@ -38,6 +39,8 @@ struct State {
     chats: HashMap<ChatId, Expiring<ChatRecord>>,
     messages: HashMap<ChatId, ChatMessages>,
     send_keys: HashMap<(ChatId, String), SendState>,
+    /// Who is starting a chat for a visitor. Not kept in snapshots: a start lasts one request.
+    start_claims: HashMap<VisitorKey, SendState>,
     /// Bumped by every operation that may write, so a saver can tell when to save.
     revision: u64,
 }
@@ -297,24 +300,14 @@ impl ChatStore for MemoryStore {
         &self,
         chat: &ChatId,
         idempotency_key: &str,
-        claim: &SendClaim,
+        claim: &Claim,
     ) -> StoreResult<Reservation> {
-        let mut state = self.lock_for_write();
         let slot = (chat.clone(), idempotency_key.to_owned());
-        match state.send_keys.get(&slot) {
-            None => {
-                let since = Utc::now();
-                let claim = claim.clone();
-                state
-                    .send_keys
-                    .insert(slot, SendState::InFlight { since, claim });
-                Ok(Reservation::Reserved)
-            }
-            Some(SendState::InFlight { claim: held, .. }) if held.owner == claim.owner => {
-                Ok(Reservation::Reserved)
-            }
-            Some(other) => Ok(Reservation::Taken(other.clone())),
-        }
+        Ok(claims::reserve(
+            &mut self.lock_for_write().send_keys,
+            slot,
+            claim,
+        ))
     }
 
     async fn take_over_send(
@@ -322,32 +315,15 @@ impl ChatStore for MemoryStore {
         chat: &ChatId,
         idempotency_key: &str,
         from: &str,
-        claim: &SendClaim,
+        claim: &Claim,
     ) -> StoreResult<Reservation> {
-        let mut state = self.lock_for_write();
         let slot = (chat.clone(), idempotency_key.to_owned());
-        match state.send_keys.get(&slot) {
-            Some(
-                SendState::InFlight { claim: held, .. } | SendState::Unknown { claim: held, .. },
-            ) if held.owner == from => {
-                let since = Utc::now();
-                let claim = claim.clone();
-                state
-                    .send_keys
-                    .insert(slot, SendState::InFlight { since, claim });
-                Ok(Reservation::Reserved)
-            }
-            Some(other) => Ok(Reservation::Taken(other.clone())),
-            // Released meanwhile: claim it afresh.
-            None => {
-                let since = Utc::now();
-                let claim = claim.clone();
-                state
-                    .send_keys
-                    .insert(slot, SendState::InFlight { since, claim });
-                Ok(Reservation::Reserved)
-            }
-        }
+        Ok(claims::take_over(
+            &mut self.lock_for_write().send_keys,
+            slot,
+            from,
+            claim,
+        ))
     }
 
     async fn mark_send_unknown(
@@ -356,17 +332,8 @@ impl ChatStore for MemoryStore {
         idempotency_key: &str,
         owner: &str,
     ) -> StoreResult<()> {
-        let mut state = self.lock_for_write();
         let slot = (chat.clone(), idempotency_key.to_owned());
-        if let Some(SendState::InFlight { since, claim }) = state.send_keys.get(&slot)
-            && claim.owner == owner
-        {
-            let unknown = SendState::Unknown {
-                since: *since,
-                claim: claim.clone(),
-            };
-            state.send_keys.insert(slot, unknown);
-        }
+        claims::mark_unknown(&mut self.lock_for_write().send_keys, slot, owner);
         Ok(())
     }
 
@@ -376,14 +343,44 @@ impl ChatStore for MemoryStore {
         idempotency_key: &str,
         owner: &str,
     ) -> StoreResult<()> {
-        let mut state = self.lock_for_write();
         let slot = (chat.clone(), idempotency_key.to_owned());
-        if let Some(SendState::InFlight { claim, .. } | SendState::Unknown { claim, .. }) =
-            state.send_keys.get(&slot)
-            && claim.owner == owner
-        {
-            state.send_keys.remove(&slot);
-        }
+        claims::release(&mut self.lock_for_write().send_keys, slot, owner);
+        Ok(())
+    }
+
+    async fn claim_start(&self, visitor: &VisitorKey, claim: &Claim) -> StoreResult<Reservation> {
+        let mut state = self.lock_for_write();
+        Ok(claims::reserve(
+            &mut state.start_claims,
+            visitor.clone(),
+            claim,
+        ))
+    }
+
+    async fn take_over_start(
+        &self,
+        visitor: &VisitorKey,
+        from: &str,
+        claim: &Claim,
+    ) -> StoreResult<Reservation> {
+        let mut state = self.lock_for_write();
+        Ok(claims::take_over(
+            &mut state.start_claims,
+            visitor.clone(),
+            from,
+            claim,
+        ))
+    }
+
+    async fn mark_start_unknown(&self, visitor: &VisitorKey, owner: &str) -> StoreResult<()> {
+        let mut state = self.lock_for_write();
+        claims::mark_unknown(&mut state.start_claims, visitor.clone(), owner);
+        Ok(())
+    }
+
+    async fn release_start(&self, visitor: &VisitorKey, owner: &str) -> StoreResult<()> {
+        let mut state = self.lock_for_write();
+        claims::release(&mut state.start_claims, visitor.clone(), owner);
         Ok(())
     }
 

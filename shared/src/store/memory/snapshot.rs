@@ -159,7 +159,7 @@ mod tests {
     use crate::domain::{
         ChatResource, Field, GiosgTime, MessageResource, MessageType, RoomId, SenderType, VisitorId,
     };
-    use crate::store::{ChatStore, Reservation, SendClaim, StoreContext};
+    use crate::store::{ChatStore, Claim, Reservation, StoreContext};
 
     const ROOM: &str = "room";
 
@@ -231,8 +231,8 @@ mod tests {
         (store, key, chat)
     }
 
-    fn snapshot_claim(owner: &str) -> SendClaim {
-        SendClaim {
+    fn snapshot_claim(owner: &str) -> Claim {
+        Claim {
             owner: owner.to_owned(),
             text_digest: "digest".to_owned(),
         }

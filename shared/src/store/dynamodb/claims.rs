@@ -1,0 +1,121 @@
+//! Claims in DynamoDB: an idempotency key's or a visitor start's slot, held by one owner at a
+//! time through conditional writes (see the table in the module above).
+
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
+
+use super::DynamoStore;
+use super::error::{is_condition_failure, unavailable};
+use super::item::{
+    CLAIMED_BY, IN_FLIGHT, ItemKey, STATE, UNKNOWN, decode_send_state, in_flight_item, string,
+};
+use super::retry::Attempts;
+use super::schema::PK;
+use crate::store::{Claim, Reservation, StoreError, StoreResult};
+
+/// A claim is taken when the slot is free or already ours (an SDK retry of a write that landed
+/// must not see a stranger).
+pub(super) const FREE_OR_OURS: &str =
+    "attribute_not_exists(#pk) OR (#state = :in_flight AND #owner = :owner)";
+/// A take-over names the holder it found out about.
+pub(super) const FREE_OR_HELD_BY: &str =
+    "attribute_not_exists(#pk) OR (#state IN (:in_flight, :unknown) AND #owner = :owner)";
+
+impl DynamoStore {
+    /// `owner`'s claim on `key`, in flight, becomes an unknown outcome (nothing if not held).
+    pub(super) async fn mark_unknown(&self, key: &ItemKey, owner: &str) -> StoreResult<()> {
+        let updated = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key.attributes()))
+            .update_expression("SET #state = :unknown")
+            .condition_expression("#state = :in_flight AND #owner = :owner")
+            .expression_attribute_names("#state", STATE)
+            .expression_attribute_names("#owner", CLAIMED_BY)
+            .expression_attribute_values(":unknown", string(UNKNOWN))
+            .expression_attribute_values(":in_flight", string(IN_FLIGHT))
+            .expression_attribute_values(":owner", string(owner))
+            .send()
+            .await;
+        match updated {
+            Ok(_) => Ok(()),
+            Err(error) if is_condition_failure(&error) => Ok(()),
+            Err(error) => Err(unavailable("UpdateItem", &error)),
+        }
+    }
+
+    /// Deletes `owner`'s claim on `key` unless it is done or someone else's.
+    pub(super) async fn release_claim(&self, key: &ItemKey, owner: &str) -> StoreResult<()> {
+        let deleted = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key.attributes()))
+            .condition_expression("#state IN (:in_flight, :unknown) AND #owner = :owner")
+            .expression_attribute_names("#state", STATE)
+            .expression_attribute_names("#owner", CLAIMED_BY)
+            .expression_attribute_values(":in_flight", string(IN_FLIGHT))
+            .expression_attribute_values(":unknown", string(UNKNOWN))
+            .expression_attribute_values(":owner", string(owner))
+            .send()
+            .await;
+        match deleted {
+            Ok(_) => Ok(()),
+            Err(error) if is_condition_failure(&error) => Ok(()),
+            Err(error) => Err(unavailable("DeleteItem", &error)),
+        }
+    }
+
+    /// Puts `claim` in flight on a send key under `condition` (which may name `#pk`, `#state`,
+    /// `#owner`, `:in_flight`, `:unknown` and `:owner` = `owner`); when the condition fails,
+    /// the holder's state (returned with the failure, or read) is the answer.
+    pub(super) async fn put_claim(
+        &self,
+        key: &ItemKey,
+        claim: &Claim,
+        condition: &str,
+        owner: &str,
+    ) -> StoreResult<Reservation> {
+        let mut attempts = Attempts::new();
+        while attempts.another().await {
+            let request = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(in_flight_item(key, claim)))
+                .condition_expression(condition)
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#state", STATE)
+                .expression_attribute_names("#owner", CLAIMED_BY)
+                .expression_attribute_values(":in_flight", string(IN_FLIGHT))
+                .expression_attribute_values(":owner", string(owner))
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                );
+            let request = if condition == FREE_OR_HELD_BY {
+                request.expression_attribute_values(":unknown", string(UNKNOWN))
+            } else {
+                request
+            };
+            let error = match request.send().await {
+                Ok(_) => return Ok(Reservation::Reserved),
+                Err(error) if is_condition_failure(&error) => error,
+                Err(error) => return Err(unavailable("PutItem", &error)),
+            };
+            let holder = match error.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(failed)) => failed.item.clone(),
+                _ => None,
+            };
+            let holder = match holder {
+                Some(item) if !item.is_empty() => Some(item),
+                _ => self.get_item(key).await?,
+            };
+            // Released between our write and our read: try again.
+            if let Some(item) = holder {
+                return Ok(Reservation::Taken(decode_send_state(&item)?));
+            }
+        }
+        Err(StoreError::Contention)
+    }
+}
