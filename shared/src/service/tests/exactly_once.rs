@@ -22,6 +22,27 @@ struct FlakyStore {
 }
 
 impl ChatStore for FlakyStore {
+    async fn claim_start(&self, visitor: &VisitorKey, claim: &Claim) -> StoreResult<Reservation> {
+        self.inner.claim_start(visitor, claim).await
+    }
+
+    async fn take_over_start(
+        &self,
+        visitor: &VisitorKey,
+        from: &str,
+        claim: &Claim,
+    ) -> StoreResult<Reservation> {
+        self.inner.take_over_start(visitor, from, claim).await
+    }
+
+    async fn mark_start_unknown(&self, visitor: &VisitorKey, owner: &str) -> StoreResult<()> {
+        self.inner.mark_start_unknown(visitor, owner).await
+    }
+
+    async fn release_start(&self, visitor: &VisitorKey, owner: &str) -> StoreResult<()> {
+        self.inner.release_start(visitor, owner).await
+    }
+
     async fn get_visitor(&self, key: &VisitorKey) -> StoreResult<Option<VisitorRecord>> {
         self.inner.get_visitor(key).await
     }
