@@ -5,7 +5,7 @@ use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 
-use super::extract::{ChatIdPath, json_body, optional_visitor_token, visitor_token};
+use super::extract::{ChatIdPath, RequestOwner, json_body, optional_visitor_token, visitor_token};
 use super::{ApiError, State, json_response};
 use crate::domain::chat::Chat;
 use crate::domain::input::VisitorName;
@@ -39,13 +39,21 @@ pub(super) async fn availability<S: ChatStore, G: GiosgPort>(
 
 pub(super) async fn start<S: ChatStore, G: GiosgPort>(
     api: State<S, G>,
+    RequestOwner(request_id): RequestOwner,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let token = optional_visitor_token(&headers)?;
     let body: StartChatBody = json_body(&headers, &body)?;
     let name = VisitorName::parse(body.visitor_name)?;
-    let started = api.service.start_chat(StartChat { token, name }).await?;
+    let started = api
+        .service
+        .start_chat(StartChat {
+            token,
+            name,
+            request_id,
+        })
+        .await?;
     let status = if started.resumed {
         StatusCode::OK
     } else {

@@ -31,6 +31,8 @@ pub enum ApiError {
     AgentsOffline,
     #[error("A message with this client_message_id is still being sent; retry shortly.")]
     SendInProgress,
+    #[error("A chat is still being started for this visitor; retry shortly.")]
+    StartInProgress,
     /// 413; the message says what is too large.
     #[error("{0}")]
     PayloadTooLarge(String),
@@ -55,7 +57,10 @@ impl ApiError {
             Self::Unauthorized | Self::WebhookUnauthorized => StatusCode::UNAUTHORIZED,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::ChatEnded | Self::AgentsOffline | Self::SendInProgress => StatusCode::CONFLICT,
+            Self::ChatEnded
+            | Self::AgentsOffline
+            | Self::SendInProgress
+            | Self::StartInProgress => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::GiosgUnavailable { status } => *status,
@@ -72,6 +77,7 @@ impl ApiError {
             Self::ChatEnded => "chat_ended",
             Self::AgentsOffline => "agents_offline",
             Self::SendInProgress => "send_in_progress",
+            Self::StartInProgress => "start_in_progress",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::RateLimited => "rate_limited",
             Self::GiosgUnavailable { .. } => "giosg_unavailable",
@@ -137,6 +143,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::ChatEnded => Self::ChatEnded,
             ServiceError::AgentsOffline => Self::AgentsOffline,
             ServiceError::SendInProgress => Self::SendInProgress,
+            ServiceError::StartInProgress => Self::StartInProgress,
             ServiceError::TextRefused => Self::invalid("Giosg refused the message text."),
             ServiceError::Giosg(error) => Self::from(error),
             ServiceError::Store(error) => Self::from(error),

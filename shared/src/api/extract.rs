@@ -6,7 +6,7 @@ use http::HeaderMap;
 use http::header;
 use http::request::Parts;
 
-use super::ApiError;
+use super::{ApiError, RequestId};
 use crate::domain::ChatId;
 use crate::domain::visitor::VisitorToken;
 
@@ -89,6 +89,21 @@ fn is_plausible_id(id: &str) -> bool {
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The request's id (see [`RequestId`]): the owner of the claims it makes. The request log
+/// layer puts it in the extensions; without that layer, a fresh random one.
+pub(super) struct RequestOwner(pub(super) String);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestOwner {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(parts.extensions.get::<RequestId>().map_or_else(
+            || format!("{:032x}", rand::random::<u128>()),
+            |id| id.0.clone(),
+        )))
+    }
 }
 
 #[cfg(test)]

@@ -1,14 +1,13 @@
 //! `POST /v1/chats/{chat_id}/messages` and `GET /v1/chats/{chat_id}/messages`.
 
-use axum::Extension;
 use axum::extract::RawQuery;
 use axum::response::Response;
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 
-use super::extract::{ChatIdPath, json_body, visitor_token};
-use super::{ApiError, RequestId, State, json_response};
+use super::extract::{ChatIdPath, RequestOwner, json_body, visitor_token};
+use super::{ApiError, State, json_response};
 use crate::domain::chat::Chat;
 use crate::domain::cursor::{Cursor, PageRequest};
 use crate::domain::input::{IdempotencyKey, MessageText};
@@ -42,7 +41,7 @@ struct HistoryBody {
 pub(super) async fn send<S: ChatStore, G: GiosgPort>(
     api: State<S, G>,
     ChatIdPath(chat_id): ChatIdPath,
-    request_id: Option<Extension<RequestId>>,
+    RequestOwner(request_id): RequestOwner,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -55,10 +54,7 @@ pub(super) async fn send<S: ChatStore, G: GiosgPort>(
         chat_id,
         text,
         idempotency_key,
-        request_id: request_id.map_or_else(
-            || format!("{:032x}", rand::random::<u128>()),
-            |Extension(RequestId(id))| id,
-        ),
+        request_id,
     };
     let (status, record) = match api.service.send_message(command).await? {
         SendOutcome::Sent(record) => (StatusCode::CREATED, record),

@@ -18,6 +18,9 @@ pub enum ServiceError {
     /// Another request with the same idempotency key is sending right now.
     #[error("a send with this idempotency key is in flight")]
     SendInProgress,
+    /// Another request is starting a chat for this visitor and has not finished in time.
+    #[error("another start for this visitor is in flight")]
+    StartInProgress,
     /// Giosg refused the message text itself (a 400).
     #[error("Giosg refused the message text")]
     TextRefused,

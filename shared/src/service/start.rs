@@ -1,22 +1,40 @@
 //! Starting a chat: a new visitor gets a Giosg visitor, a chat and a token; a returning one
 //! resumes its open chat or gets a new one with the same Giosg visitor.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use super::{Service, ServiceError, session};
 use crate::domain::EventAction;
 use crate::domain::chat::{ChatEvent, ChatOwner, ChatRecord};
 use crate::domain::input::VisitorName;
 use crate::domain::visitor::{VisitorRecord, VisitorToken};
-use crate::domain::{ChatId, ChatResource, Field};
+use crate::domain::{ChatId, ChatResource, Field, GiosgTime};
 use crate::giosg::{GiosgError, GiosgPort, VisitorSession};
-use crate::store::ChatStore;
+use crate::store::{ChatStore, Claim, Reservation};
 
 /// `POST /v1/chats`: with the caller's token when it has one.
 #[derive(Debug)]
 pub struct StartChat {
     pub token: Option<VisitorToken>,
     pub name: VisitorName,
+    /// Who is asking (the request id): the owner of the visitor's start claim.
+    pub request_id: String,
+}
+
+/// How long an overlapping start waits for the one under way, in steps of [`START_WAIT_STEP`].
+const START_WAIT_STEPS: u32 = 40;
+const START_WAIT_STEP: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// How much earlier than its claim a chat Giosg started may be stamped and still be the claim's.
+const STARTED_SKEW: chrono::Duration = chrono::Duration::minutes(2);
+
+/// What claiming a visitor's start slot came to.
+enum StartSlot {
+    /// This request starts the chat.
+    Ours,
+    /// Another request started one meanwhile, or an earlier start whose outcome was unknown
+    /// had: that chat is the answer.
+    Chat { chat: ChatRecord, resumed: bool },
 }
 
 /// The chat the visitor chats in now.
@@ -33,7 +51,10 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
     pub async fn start_chat(&self, command: StartChat) -> Result<StartedChat, ServiceError> {
         match command.token {
             None => self.start_for_new_visitor(command.name).await,
-            Some(token) => self.start_for_returning_visitor(token, command.name).await,
+            Some(token) => {
+                self.start_for_returning_visitor(token, command.name, command.request_id)
+                    .await
+            }
         }
     }
 
@@ -69,6 +90,7 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
         &self,
         token: VisitorToken,
         name: VisitorName,
+        request_id: String,
     ) -> Result<StartedChat, ServiceError> {
         let mut visitor = self
             .store
@@ -77,39 +99,204 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
             .ok_or(ServiceError::UnknownVisitor)?;
         let name = name.as_str();
         if let Some(open) = self.latest_open_chat(&visitor).await? {
-            if visitor.name != name {
-                self.giosg
-                    .set_username(&visitor.giosg_visitor_id, name)
-                    .await?;
-                visitor.name = name.to_owned();
-                self.store.put_visitor(&visitor).await?;
-            }
-            return Ok(StartedChat {
-                chat: open,
-                issued_token: None,
-                resumed: true,
-            });
+            return self.resume(visitor, open, name).await;
         }
-        self.ensure_agents_online().await?;
         let mut session = session::open(&visitor, &token)?;
-        self.giosg.join_room(&mut session).await?;
-        let rebound = session.visitor_id() != &visitor.giosg_visitor_id;
-        if rebound || visitor.name != name {
-            self.giosg.set_username(session.visitor_id(), name).await?;
+        let claim = Claim {
+            owner: request_id,
+            text_digest: String::new(),
+        };
+        match self
+            .claim_start_slot(&visitor, &mut session, &claim)
+            .await?
+        {
+            StartSlot::Ours => {}
+            StartSlot::Chat { chat, resumed } => {
+                return Ok(StartedChat {
+                    chat,
+                    issued_token: None,
+                    resumed,
+                });
+            }
         }
-        let resource = self.start_giosg_chat(&mut session).await?;
-        let chat_id = chat_id_of(&resource)?;
-        session::keep_refreshed(&mut visitor, &mut session, &token);
-        visitor.name = name.to_owned();
-        visitor.latest_chat_id = Some(chat_id.clone());
-        let chat = self
-            .store_started_chat(&visitor, &chat_id, resource)
-            .await?;
+        let started = self
+            .start_claimed(&mut visitor, &token, &mut session, name)
+            .await;
+        // Settle the claim: released once the chat is stored or certainly not started; kept as
+        // an unknown outcome when Giosg may hold a chat we did not store (the retry finds it).
+        let settled = match &started {
+            Err(StartFailure::MayHaveStarted(_)) => {
+                self.store
+                    .mark_start_unknown(&visitor.key, &claim.owner)
+                    .await
+            }
+            Ok(_) | Err(StartFailure::NotStarted(_)) => {
+                self.store.release_start(&visitor.key, &claim.owner).await
+            }
+        };
+        if let Err(error) = settled {
+            tracing::warn!(%error, "could not settle a visitor's start claim");
+        }
+        let chat = started.map_err(StartFailure::into_error)?;
         Ok(StartedChat {
             chat,
             issued_token: None,
             resumed: false,
         })
+    }
+
+    /// The visitor's open chat, with the name agents see updated if it changed.
+    async fn resume(
+        &self,
+        mut visitor: VisitorRecord,
+        open: ChatRecord,
+        name: &str,
+    ) -> Result<StartedChat, ServiceError> {
+        if visitor.name != name {
+            self.giosg
+                .set_username(&visitor.giosg_visitor_id, name)
+                .await?;
+            visitor.name = name.to_owned();
+            self.store.put_visitor(&visitor).await?;
+        }
+        Ok(StartedChat {
+            chat: open,
+            issued_token: None,
+            resumed: true,
+        })
+    }
+
+    /// Starts a chat in Giosg for a returning visitor whose start slot this request holds, and
+    /// stores it with the visitor.
+    async fn start_claimed(
+        &self,
+        visitor: &mut VisitorRecord,
+        token: &VisitorToken,
+        session: &mut VisitorSession,
+        name: &str,
+    ) -> Result<ChatRecord, StartFailure> {
+        let not_started = StartFailure::NotStarted;
+        self.ensure_agents_online().await.map_err(not_started)?;
+        self.giosg
+            .join_room(session)
+            .await
+            .map_err(|e| not_started(e.into()))?;
+        let rebound = session.visitor_id() != &visitor.giosg_visitor_id;
+        if rebound || visitor.name != name {
+            self.giosg
+                .set_username(session.visitor_id(), name)
+                .await
+                .map_err(|e| not_started(e.into()))?;
+        }
+        let resource = self
+            .start_giosg_chat(session)
+            .await
+            .map_err(StartFailure::of_start)?;
+        let chat_id = chat_id_of(&resource).map_err(StartFailure::MayHaveStarted)?;
+        session::keep_refreshed(visitor, session, token);
+        visitor.name = name.to_owned();
+        visitor.latest_chat_id = Some(chat_id.clone());
+        self.store_started_chat(visitor, &chat_id, resource)
+            .await
+            .map_err(StartFailure::MayHaveStarted)
+    }
+
+    /// Claims the visitor's start slot. A start under way elsewhere is waited for (its chat is
+    /// then resumed); one whose outcome is unknown (Giosg failed halfway, or its request died)
+    /// is found out from the visitor's chats in Giosg: a chat it started and nobody stored is
+    /// stored and answered; only when there is none is the slot taken over.
+    async fn claim_start_slot(
+        &self,
+        visitor: &VisitorRecord,
+        session: &mut VisitorSession,
+        claim: &Claim,
+    ) -> Result<StartSlot, ServiceError> {
+        let mut reservation = self.store.claim_start(&visitor.key, claim).await?;
+        for _ in 0..START_WAIT_STEPS {
+            let held = match reservation {
+                Reservation::Reserved => return Ok(StartSlot::Ours),
+                Reservation::Taken(held) => held,
+            };
+            match held.to_find_out(Utc::now(), self.rules.send_claim_stale_after) {
+                None => {
+                    tokio::time::sleep(START_WAIT_STEP).await;
+                    let fresh = self.store.get_visitor(&visitor.key).await?;
+                    if let Some(fresh) = fresh
+                        && let Some(open) = self.latest_open_chat(&fresh).await?
+                    {
+                        return Ok(StartSlot::Chat {
+                            chat: open,
+                            resumed: true,
+                        });
+                    }
+                    reservation = self.store.claim_start(&visitor.key, claim).await?;
+                }
+                Some((holder, since)) => {
+                    if let Some(chat) = self.find_started(visitor, session, since).await? {
+                        if let Err(error) =
+                            self.store.release_start(&visitor.key, &holder.owner).await
+                        {
+                            tracing::warn!(%error, "could not release a start found out");
+                        }
+                        return Ok(StartSlot::Chat {
+                            chat,
+                            resumed: false,
+                        });
+                    }
+                    reservation = self
+                        .store
+                        .take_over_start(&visitor.key, &holder.owner, claim)
+                        .await?;
+                }
+            }
+        }
+        tracing::warn!("another start for this visitor is still under way");
+        Err(ServiceError::StartInProgress)
+    }
+
+    /// The open chat an earlier start with an unknown outcome made in Giosg and nobody stored:
+    /// the visitor's newest open chat, stamped no earlier than that start (less clock skew),
+    /// unknown to the store. Found, it is stored as the visitor's latest chat.
+    async fn find_started(
+        &self,
+        visitor: &VisitorRecord,
+        session: &mut VisitorSession,
+        since: DateTime<Utc>,
+    ) -> Result<Option<ChatRecord>, ServiceError> {
+        let earliest = GiosgTime::from(since - STARTED_SKEW);
+        let mut candidates: Vec<ChatResource> = self
+            .giosg
+            .visitor_chats(session)
+            .await?
+            .into_iter()
+            .filter(|chat| {
+                chat.id.is_some()
+                    && chat.is_ended.value() != Some(&true)
+                    && chat.created_at.value().is_some_and(|at| *at >= earliest)
+            })
+            .collect();
+        candidates.sort_by_key(|chat| std::cmp::Reverse(chat.created_at.value().copied()));
+        for resource in candidates {
+            let Some(chat_id) = resource.id.clone() else {
+                continue;
+            };
+            if self
+                .store
+                .get_chat(&chat_id)
+                .await?
+                .is_some_and(|stored| stored.owner.is_some())
+            {
+                continue;
+            }
+            tracing::info!(chat_id = %chat_id, "a start with an unknown outcome had started a chat in Giosg; answering with it");
+            let mut visitor = visitor.clone();
+            visitor.latest_chat_id = Some(chat_id.clone());
+            return Ok(Some(
+                self.store_started_chat(&visitor, &chat_id, resource)
+                    .await?,
+            ));
+        }
+        Ok(None)
     }
 
     /// The visitor's latest chat if it is still open (to resume instead of opening a second one).
@@ -183,6 +370,30 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
             .store
             .record_started_chat(visitor, chat_id, &event, &self.rules.store_context)
             .await?)
+    }
+}
+
+/// Why a claimed start failed, by whether Giosg may hold a chat for it.
+enum StartFailure {
+    /// Certainly no chat in Giosg (refused, unreachable before the start call): release.
+    NotStarted(ServiceError),
+    /// Giosg may have started a chat (an unknown outcome, or storing it failed): keep the claim
+    /// as an unknown outcome for the retry to find out.
+    MayHaveStarted(ServiceError),
+}
+
+impl StartFailure {
+    fn of_start(error: ServiceError) -> Self {
+        match &error {
+            ServiceError::Giosg(giosg) if giosg.may_have_acted() => Self::MayHaveStarted(error),
+            _ => Self::NotStarted(error),
+        }
+    }
+
+    fn into_error(self) -> ServiceError {
+        match self {
+            Self::NotStarted(error) | Self::MayHaveStarted(error) => error,
+        }
     }
 }
 

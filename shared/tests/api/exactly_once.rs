@@ -139,3 +139,92 @@ pub(crate) async fn overlapping_sends_with_one_key_send_once<S: ChatStore>(store
     assert_eq!(settled.status, 200);
     env.stop().await;
 }
+
+/// The visitor's chat ends; its next start then opens a new chat. Returns the token.
+async fn visitor_whose_chat_ended<S: ChatStore>(env: &TestEnv<S>) -> String {
+    let (token, chat) = env.new_chat("Ada").await;
+    env.sim(
+        Method::POST,
+        &format!("/_sim/chats/{chat}/end"),
+        Some(json!({})),
+    )
+    .await;
+    env.flush_webhooks().await;
+    token
+}
+
+async fn start<S: ChatStore>(env: &TestEnv<S>, token: &str) -> Reply {
+    env.call(
+        Method::POST,
+        "/v1/chats",
+        Some(token),
+        Some(json!({"visitor_name": "Ada"})),
+    )
+    .await
+}
+
+/// Five overlapping starts with one token (after the visitor's chat ended): one Giosg chat,
+/// and every answer names it.
+pub(crate) async fn overlapping_starts_with_one_token_open_one_chat<S: ChatStore>(store: S) {
+    let env = support::harness::start(store).await;
+    let token = visitor_whose_chat_ended(&env).await;
+    let before = env.giosg_calls("start_chat").await;
+    env.sim(
+        Method::POST,
+        "/_sim/delays",
+        Some(json!({"endpoint": "start_chat", "delay_ms": 200, "count": 5})),
+    )
+    .await;
+    let replies = futures::future::join_all((0..5).map(|_| start(&env, &token))).await;
+    let ids: Vec<&Value> = replies.iter().map(|r| &r.body["chat"]["id"]).collect();
+    assert!(
+        replies.iter().all(|r| [200, 201].contains(&r.status)),
+        "{:?}",
+        replies
+            .iter()
+            .map(|r| (r.status, &r.body))
+            .collect::<Vec<_>>()
+    );
+    assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+    assert_eq!(replies.iter().filter(|r| r.status == 201).count(), 1);
+    assert_eq!(env.giosg_calls("start_chat").await - before, 1);
+    env.stop().await;
+}
+
+/// Giosg started the chat and the answer was lost: the visitor gets 503, and the retry answers
+/// with that chat instead of opening another.
+pub(crate) async fn a_start_giosg_took_whose_answer_was_lost_is_found_by_the_retry<S: ChatStore>(
+    store: S,
+) {
+    let env = support::harness::start(store).await;
+    let token = visitor_whose_chat_ended(&env).await;
+    fault(
+        &env,
+        json!({"endpoint": "start_chat", "status": 502, "after_effect": true}),
+    )
+    .await;
+    start(&env, &token)
+        .await
+        .assert_error(503, "giosg_unavailable");
+    let before = env.giosg_calls("start_chat").await;
+    let retry = start(&env, &token).await;
+    assert_eq!(retry.status, 201, "{}", retry.body);
+    assert_eq!(
+        env.giosg_calls("start_chat").await,
+        before,
+        "no second chat is started"
+    );
+    let chats = env.call(Method::GET, "/v1/chats", Some(&token), None).await;
+    let listed: Vec<&Value> = chats.body["chats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| &c["id"])
+        .collect();
+    assert_eq!(listed.len(), 2, "the ended chat and the one Giosg started");
+    assert_eq!(*listed[0], retry.body["chat"]["id"]);
+    // The chat works: a message goes through.
+    let chat = retry.body["chat"]["id"].as_str().unwrap();
+    assert_eq!(env.send(&token, chat, "hello again").await.status, 201);
+    env.stop().await;
+}

@@ -45,6 +45,7 @@ async fn new_chat<S: crate::store::ChatStore>(
         .start_chat(StartChat {
             token: None,
             name: name("Ada"),
+            request_id: format!("request-{:016x}", rand::random::<u64>()),
         })
         .await
         .unwrap();
@@ -68,6 +69,7 @@ async fn a_new_visitor_gets_a_token_and_a_stored_chat_in_the_room() {
         .start_chat(StartChat {
             token: None,
             name: name("Ada"),
+            request_id: format!("request-{:016x}", rand::random::<u64>()),
         })
         .await
         .unwrap();
@@ -88,6 +90,7 @@ async fn a_returning_visitor_resumes_its_open_chat_without_starting_another() {
         .start_chat(StartChat {
             token: Some(token),
             name: name("Ada"),
+            request_id: format!("request-{:016x}", rand::random::<u64>()),
         })
         .await
         .unwrap();
@@ -105,6 +108,7 @@ async fn nobody_online_refuses_a_chat_and_starts_nothing() {
         .start_chat(StartChat {
             token: None,
             name: name("Ada"),
+            request_id: format!("request-{:016x}", rand::random::<u64>()),
         })
         .await;
     assert!(matches!(refused, Err(ServiceError::AgentsOffline)));
@@ -284,6 +288,7 @@ async fn a_refused_start_is_agents_offline_only_when_the_room_is_offline() {
     let start = || StartChat {
         token: None,
         name: name("Ada"),
+        request_id: format!("request-{:016x}", rand::random::<u64>()),
     };
     let online = service.start_chat(start()).await;
     assert!(matches!(online, Err(ServiceError::Giosg(_))), "{online:?}");
