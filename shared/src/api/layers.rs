@@ -125,6 +125,9 @@ pub(super) async fn log_request(
 #[derive(Clone, Copy, Debug)]
 pub struct Deadline(pub Instant);
 
+/// Time kept after the request's last Giosg call for the writes that record its outcome.
+const ROOM_AFTER_GIOSG: std::time::Duration = std::time::Duration::from_millis(1500);
+
 /// A request still running at its [`Deadline`] is answered `503 giosg_unavailable` in the API's
 /// error shape, instead of being cut off by the platform with a bare 5xx. Only slow Giosg calls
 /// (retries within their budget) can take that long.
@@ -132,7 +135,11 @@ pub(super) async fn answer_before_deadline(request: Request, next: Next) -> Resp
     let Some(Deadline(deadline)) = request.extensions().get::<Deadline>().copied() else {
         return next.run(request).await;
     };
-    match tokio::time::timeout_at(deadline.into(), next.run(request)).await {
+    // Giosg's calls end early enough to leave room for the writes that follow them, so that a
+    // Giosg success is stored (or its outcome marked unknown) before the deadline.
+    let giosg_deadline = deadline.checked_sub(ROOM_AFTER_GIOSG).unwrap_or(deadline);
+    let serve = crate::giosg::budget::within(giosg_deadline, next.run(request));
+    match tokio::time::timeout_at(deadline.into(), serve).await {
         Ok(response) => response,
         Err(_) => {
             tracing::warn!("request deadline reached");

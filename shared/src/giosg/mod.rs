@@ -4,6 +4,7 @@
 //! The contract is `giosg-api.md`; the client's retry rules are tabled on [`GiosgClient`].
 //! [`GiosgPort`] is the part of the client the application flows use, as a trait to fake.
 
+pub mod budget;
 mod client;
 mod config;
 mod endpoints;

@@ -132,7 +132,19 @@ impl Transport {
         let body = body.map(|b| Bytes::from(b.to_string()));
 
         let started = Instant::now();
-        let deadline = started + config.retry_budget;
+        // This call's own budget, within what is left of the request's (see `budget`).
+        let deadline = match super::budget::deadline() {
+            Some(request_deadline) => request_deadline.min(started + config.retry_budget),
+            None => started + config.retry_budget,
+        };
+        if deadline <= started {
+            return Err(GiosgError::Unavailable {
+                endpoint: endpoint.name,
+                reason: "the request's time for Giosg is used up; not called".into(),
+                status: None,
+                may_have_acted: false,
+            });
+        }
         let mut attempt: u32 = 0;
         let mut last_status: Option<u16> = None;
         loop {

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use serde_json::json;
 use shared::domain::SenderType;
+use shared::giosg::budget;
 
 use crate::{Harness, texts_from};
 
@@ -201,5 +202,39 @@ async fn idempotent_read_is_retried_after_a_timeout() -> Result<()> {
         .await?;
     let room = h.client.room(&mut session).await?;
     assert!(room.is_online);
+    Ok(())
+}
+
+/// One budget for the whole request: calls made inside `budget::within` end by its deadline,
+/// retries included, and once it has passed Giosg is not called at all.
+#[tokio::test]
+async fn calls_inside_a_request_budget_end_by_its_deadline() -> Result<()> {
+    let h = Harness::start().await?;
+    let mut session = h.visitor().await?;
+    // Without a budget, two slow attempts (each timing out) are followed by a quick success.
+    h.fault_with(json!({"endpoint": "room", "status": 503, "count": 2, "delay_ms": 600}))
+        .await?;
+    let room = h.client.room(&mut session).await?;
+    assert!(room.is_online);
+
+    // Inside a budget shorter than one slow attempt, the same call gives up: no retry fits.
+    h.fault_with(json!({"endpoint": "room", "status": 503, "count": 2, "delay_ms": 600}))
+        .await?;
+    let deadline = Instant::now() + Duration::from_millis(300);
+    let error = budget::within(deadline, h.client.room(&mut session))
+        .await
+        .expect_err("the budget ends first");
+    assert!(
+        error.is_unavailable() && !error.may_have_acted(),
+        "{error:?}"
+    );
+
+    // Once the budget has passed, Giosg is not called.
+    let spent = Instant::now();
+    let error = budget::within(spent, h.client.visitor_chats(&mut session))
+        .await
+        .expect_err("no time left");
+    assert!(error.to_string().contains("used up"), "{error}");
+    assert_eq!(h.count("visitor_chats").await?, 0);
     Ok(())
 }
