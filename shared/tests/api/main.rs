@@ -9,6 +9,7 @@ mod support;
 
 mod errors;
 mod exactly_once;
+mod faults_anywhere;
 mod history;
 mod sending;
 mod starting;
@@ -70,6 +71,8 @@ scenarios!(
     exactly_once::overlapping_sends_with_one_key_send_once,
     exactly_once::overlapping_starts_with_one_token_open_one_chat,
     exactly_once::a_start_giosg_took_whose_answer_was_lost_is_found_by_the_retry,
+    faults_anywhere::a_send_with_a_fault_anywhere_lands_exactly_once,
+    faults_anywhere::a_start_with_a_fault_anywhere_opens_exactly_one_chat,
     errors::giosg_outage_is_giosg_unavailable,
     errors::unknown_or_malformed_tokens_are_unauthorized,
     errors::another_visitors_chat_is_not_found,

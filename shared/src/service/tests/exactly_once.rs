@@ -2,177 +2,11 @@
 //! could not store, and a Giosg call whose outcome is unknown, found out from Giosg's listing.
 //! The same over HTTP against the simulator: `shared/tests/api/exactly_once.rs`.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
+use super::flaky::FlakyStore;
 use super::*;
-use crate::domain::chat::{ChatEvent, ChatRecord};
 use crate::domain::input::text_digest;
-use crate::domain::message::{MessageEvent, MessageRecord};
-use crate::domain::visitor::{VisitorKey, VisitorRecord};
-use crate::store::{
-    Applied, ChatStore, Claim, HistoryPage, Reservation, SendContext, SentMessage, StoreContext,
-    StoreError, StoreResult,
-};
-
-/// The in-memory store, but storing a sent message fails once when asked to.
-#[derive(Default)]
-struct FlakyStore {
-    inner: MemoryStore,
-    fail_record: AtomicBool,
-}
-
-impl ChatStore for FlakyStore {
-    async fn claim_start(&self, visitor: &VisitorKey, claim: &Claim) -> StoreResult<Reservation> {
-        self.inner.claim_start(visitor, claim).await
-    }
-
-    async fn take_over_start(
-        &self,
-        visitor: &VisitorKey,
-        from: &str,
-        claim: &Claim,
-    ) -> StoreResult<Reservation> {
-        self.inner.take_over_start(visitor, from, claim).await
-    }
-
-    async fn mark_start_unknown(&self, visitor: &VisitorKey, owner: &str) -> StoreResult<()> {
-        self.inner.mark_start_unknown(visitor, owner).await
-    }
-
-    async fn release_start(&self, visitor: &VisitorKey, owner: &str) -> StoreResult<()> {
-        self.inner.release_start(visitor, owner).await
-    }
-
-    async fn get_visitor(&self, key: &VisitorKey) -> StoreResult<Option<VisitorRecord>> {
-        self.inner.get_visitor(key).await
-    }
-
-    async fn put_visitor(&self, visitor: &VisitorRecord) -> StoreResult<()> {
-        self.inner.put_visitor(visitor).await
-    }
-
-    async fn get_chat(&self, id: &ChatId) -> StoreResult<Option<ChatRecord>> {
-        self.inner.get_chat(id).await
-    }
-
-    async fn get_visitor_and_chat(
-        &self,
-        key: &VisitorKey,
-        chat: &ChatId,
-    ) -> StoreResult<(Option<VisitorRecord>, Option<ChatRecord>)> {
-        self.inner.get_visitor_and_chat(key, chat).await
-    }
-
-    async fn visitor_chats(&self, key: &VisitorKey) -> StoreResult<Vec<ChatRecord>> {
-        self.inner.visitor_chats(key).await
-    }
-
-    async fn get_message(
-        &self,
-        chat: &ChatId,
-        id: &MessageId,
-    ) -> StoreResult<Option<MessageRecord>> {
-        self.inner.get_message(chat, id).await
-    }
-
-    async fn history_page(&self, chat: &ChatId, request: &PageRequest) -> StoreResult<HistoryPage> {
-        self.inner.history_page(chat, request).await
-    }
-
-    async fn send_context(
-        &self,
-        key: &VisitorKey,
-        chat: &ChatId,
-        idempotency_key: Option<&str>,
-    ) -> StoreResult<SendContext> {
-        self.inner.send_context(key, chat, idempotency_key).await
-    }
-
-    async fn reserve_send(
-        &self,
-        chat: &ChatId,
-        idempotency_key: &str,
-        claim: &Claim,
-    ) -> StoreResult<Reservation> {
-        self.inner.reserve_send(chat, idempotency_key, claim).await
-    }
-
-    async fn take_over_send(
-        &self,
-        chat: &ChatId,
-        idempotency_key: &str,
-        from: &str,
-        claim: &Claim,
-    ) -> StoreResult<Reservation> {
-        self.inner
-            .take_over_send(chat, idempotency_key, from, claim)
-            .await
-    }
-
-    async fn mark_send_unknown(
-        &self,
-        chat: &ChatId,
-        idempotency_key: &str,
-        owner: &str,
-    ) -> StoreResult<()> {
-        self.inner
-            .mark_send_unknown(chat, idempotency_key, owner)
-            .await
-    }
-
-    async fn release_send(
-        &self,
-        chat: &ChatId,
-        idempotency_key: &str,
-        owner: &str,
-    ) -> StoreResult<()> {
-        self.inner.release_send(chat, idempotency_key, owner).await
-    }
-
-    async fn record_sent_message(
-        &self,
-        sent: &SentMessage,
-        context: &StoreContext,
-    ) -> StoreResult<MessageRecord> {
-        if self.fail_record.swap(false, Ordering::SeqCst) {
-            return Err(StoreError::Unavailable("injected: storage failed".into()));
-        }
-        self.inner.record_sent_message(sent, context).await
-    }
-
-    async fn record_started_chat(
-        &self,
-        visitor: &VisitorRecord,
-        chat_id: &ChatId,
-        event: &ChatEvent,
-        context: &StoreContext,
-    ) -> StoreResult<ChatRecord> {
-        self.inner
-            .record_started_chat(visitor, chat_id, event, context)
-            .await
-    }
-
-    async fn apply_chat_event(
-        &self,
-        id: &ChatId,
-        event: &ChatEvent,
-        context: &StoreContext,
-    ) -> StoreResult<(Applied, Option<ChatRecord>)> {
-        self.inner.apply_chat_event(id, event, context).await
-    }
-
-    async fn apply_message_event(
-        &self,
-        chat: &ChatId,
-        id: &MessageId,
-        event: &MessageEvent,
-        context: &StoreContext,
-    ) -> StoreResult<(Applied, Option<MessageRecord>)> {
-        self.inner
-            .apply_message_event(chat, id, event, context)
-            .await
-    }
-}
+use crate::domain::message::MessageRecord;
+use crate::store::{ChatStore, Claim, Reservation};
 
 fn dead_claim(text: &str) -> Claim {
     Claim {
@@ -354,7 +188,8 @@ async fn an_unknown_outcome_is_503_and_the_retry_answers_with_what_landed() {
 async fn giosg_took_the_message_and_storing_it_failed_the_retry_returns_it() {
     let service = Service::new(FlakyStore::default(), FakeGiosg::default(), rules());
     let (token, chat) = new_chat(&service).await;
-    service.store.fail_record.store(true, Ordering::SeqCst);
+    // Writes of a send with a key: the claim, then the message with the key marked sent.
+    service.store.fail_write(2, false);
     let error = service
         .send_message(send(&token, &chat, "stored later", Some("k1")))
         .await

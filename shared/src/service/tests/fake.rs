@@ -66,6 +66,15 @@ impl FakeGiosg {
         state.sent.push(message);
     }
 
+    /// The next start is carried out, then fails with `error` (its answer is lost).
+    pub(super) fn lose_next_start_answer(&self, error: GiosgError) {
+        self.state
+            .lock()
+            .unwrap()
+            .lost_start_answers
+            .push_back(error);
+    }
+
     /// The next send is carried out, then fails with `error` (its answer is lost).
     pub(super) fn lose_next_send_answer(&self, error: GiosgError) {
         self.state

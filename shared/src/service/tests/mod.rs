@@ -6,13 +6,15 @@ use crate::domain::cursor::PageRequest;
 use crate::domain::input::{IdempotencyKey, MessageText, VisitorName};
 use crate::domain::visitor::VisitorToken;
 use crate::domain::webhook::parse_chat_webhook;
-use crate::domain::{ChatId, MessageId, SenderType};
+use crate::domain::{ChatId, SenderType};
 use crate::giosg::GiosgError;
 use crate::secret::Secret;
 use crate::store::memory::MemoryStore;
 
 mod exactly_once;
 mod fake;
+mod flaky;
+mod store_faults;
 
 use fake::{FakeGiosg, refused};
 
