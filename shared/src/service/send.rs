@@ -372,3 +372,66 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
         }
     }
 }
+
+impl<S: ChatStore, G> Service<S, G> {
+    /// A visitor's message just stored from its webhook echo, with no idempotency key: if a
+    /// send of that text is still open in the chat (in flight, or with an unknown outcome
+    /// because Giosg's answer was lost), this is its message. The key is marked sent with it and
+    /// the message carries the key, so the frontend that sent it recognises it in the feed and
+    /// a retry answers with it. Best effort: a failure here leaves the retry to find out.
+    pub(super) async fn match_echo(
+        &self,
+        chat_id: &ChatId,
+        record: &MessageRecord,
+        event: &MessageEvent,
+    ) {
+        if record.client_message_id.is_some()
+            || record.is_pending()
+            || record.sender_type.get() != Some(&SenderType::Visitor)
+        {
+            return;
+        }
+        let (Some(text), Some(created_at)) = (record.text.get(), record.created_at) else {
+            return;
+        };
+        let open = match self.store.open_send_claims(chat_id).await {
+            Ok(open) => open,
+            Err(error) => {
+                tracing::warn!(%error, "could not read a chat's open sends to match an echo");
+                return;
+            }
+        };
+        let digest = text_digest(text);
+        let matching = open.into_iter().find(|(_, state)| match state {
+            SendState::InFlight { since, claim } | SendState::Unknown { since, claim } => {
+                claim.text_digest == digest && created_at >= GiosgTime::from(*since - LANDING_SKEW)
+            }
+            SendState::Sent { .. } => false,
+        });
+        let Some((key, _)) = matching else {
+            return;
+        };
+        let sent = SentMessage {
+            chat_id: chat_id.clone(),
+            message_id: record.id.clone(),
+            event: MessageEvent {
+                client_message_id: Some(key.clone()),
+                ..event.clone()
+            },
+            idempotency_key: Some(key),
+            visitor: None,
+        };
+        match self
+            .store
+            .record_sent_message(&sent, &self.rules.store_context)
+            .await
+        {
+            Ok(_) => tracing::info!(
+                chat_id = %chat_id,
+                message_id = %record.id,
+                "a visitor message's echo matched an open send; its key is settled"
+            ),
+            Err(error) => tracing::warn!(%error, "could not settle a send with its echo"),
+        }
+    }
+}

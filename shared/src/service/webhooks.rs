@@ -3,6 +3,7 @@
 //! (ids compare in any case).
 
 use super::{Service, ServiceError};
+use crate::domain::EventAction;
 use crate::domain::webhook::{ChatWebhook, MessageWebhook};
 use crate::store::{Applied, ChatStore};
 
@@ -58,7 +59,7 @@ impl<S: ChatStore, G> Service<S, G> {
         if !hook.org_id.same_as(&self.rules.org_id) {
             return Ok(WebhookOutcome::Ignored);
         }
-        let (applied, _) = self
+        let (applied, record) = self
             .store
             .apply_message_event(
                 &hook.chat_id,
@@ -67,6 +68,12 @@ impl<S: ChatStore, G> Service<S, G> {
                 &self.rules.store_context,
             )
             .await?;
+        if applied == Applied::Stored
+            && hook.event.action == EventAction::Added
+            && let Some(record) = record
+        {
+            self.match_echo(&hook.chat_id, &record, &hook.event).await;
+        }
         Ok(applied.into())
     }
 }

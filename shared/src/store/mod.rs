@@ -250,6 +250,13 @@ pub trait ChatStore: Send + Sync + 'static {
         owner: &str,
     ) -> impl Future<Output = StoreResult<()>> + Send;
 
+    /// The chat's idempotency keys still in flight or with an unknown outcome, to match a
+    /// visitor message's echo to the send that made it. One `Query` of the chat's send keys.
+    fn open_send_claims(
+        &self,
+        chat: &ChatId,
+    ) -> impl Future<Output = StoreResult<Vec<(String, SendState)>>> + Send;
+
     /// Claims the right to start a chat for a visitor (overlapping starts with one token open
     /// at most one Giosg chat): like [`ChatStore::reserve_send`], on the visitor's start slot.
     /// A start never becomes `Sent`: its chat is recorded on the visitor and the claim released.

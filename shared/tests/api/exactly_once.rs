@@ -228,3 +228,39 @@ pub(crate) async fn a_start_giosg_took_whose_answer_was_lost_is_found_by_the_ret
     assert_eq!(env.send(&token, chat, "hello again").await.status, 201);
     env.stop().await;
 }
+
+/// The echo webhook of a send whose answer was lost settles the send: the message shows in the
+/// feed with its key (the frontend recognises its own message), and the retry answers with it
+/// without asking Giosg. Without an echo (the contrary profile), the retry finds out instead.
+pub(crate) async fn the_echo_of_a_send_whose_answer_was_lost_settles_it<S: ChatStore>(store: S) {
+    let env = support::harness::start(store).await;
+    let (token, chat) = env.new_chat("Ada").await;
+    fault(
+        &env,
+        json!({"endpoint": "send_message", "status": 504, "after_effect": true}),
+    )
+    .await;
+    send_with_key(&env, &token, &chat, "echoed", "k-echo")
+        .await
+        .assert_error(503, "giosg_unavailable");
+    let history = in_history(&env, &token, &chat).await;
+    let echoes = support::harness::behaviour().echo_visitor_messages;
+    if echoes {
+        assert_eq!(history.len(), 1, "{history:?}");
+        assert_eq!(history[0]["client_message_id"], "k-echo");
+    } else {
+        assert!(history.is_empty(), "{history:?}");
+    }
+    let retry = send_with_key(&env, &token, &chat, "echoed", "k-echo").await;
+    assert_eq!(retry.status, 200, "{}", retry.body);
+    assert_eq!(retry.body["message"]["client_message_id"], "k-echo");
+    let asked = env.giosg_calls("visitor_messages").await;
+    assert_eq!(
+        asked,
+        u64::from(!echoes),
+        "Giosg asked only without an echo"
+    );
+    assert_eq!(env.giosg_calls("send_message").await, 1);
+    assert_eq!(in_history(&env, &token, &chat).await.len(), 1);
+    env.stop().await;
+}

@@ -69,6 +69,7 @@ scenarios!(
     exactly_once::a_send_giosg_took_whose_answer_was_lost_is_not_sent_again,
     exactly_once::a_send_with_an_unknown_outcome_that_did_not_land_is_sent_by_the_retry,
     exactly_once::overlapping_sends_with_one_key_send_once,
+    exactly_once::the_echo_of_a_send_whose_answer_was_lost_settles_it,
     exactly_once::overlapping_starts_with_one_token_open_one_chat,
     exactly_once::a_start_giosg_took_whose_answer_was_lost_is_found_by_the_retry,
     faults_anywhere::a_send_with_a_fault_anywhere_lands_exactly_once,

@@ -296,6 +296,7 @@ for_every_store!(
     sends::a_send_key_has_one_owner_whose_own_retry_is_not_a_stranger,
     sends::an_unknown_outcome_is_kept_until_taken_over_by_name,
     sends::sent_key_is_final,
+    sends::open_send_claims_are_the_chats_unsettled_keys,
     sends::a_visitor_start_is_claimed_by_one_request_at_a_time,
     sends::release_frees_an_in_flight_key,
     sends::record_sent_message_stores_message_marks_key_sent_and_saves_visitor,

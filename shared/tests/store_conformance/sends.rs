@@ -343,3 +343,37 @@ pub(crate) async fn a_visitor_start_is_claimed_by_one_request_at_a_time<S: ChatS
         Reservation::Reserved
     );
 }
+
+/// The chat's open sends (in flight or unknown), to match an echo; sent keys and other chats'
+/// keys are not among them.
+pub(crate) async fn open_send_claims_are_the_chats_unsettled_keys<S: ChatStore>(store: S) {
+    let chat = chat_id("c1");
+    assert!(store.open_send_claims(&chat).await.unwrap().is_empty());
+    store
+        .reserve_send(&chat, "k-flight", &claim("a"))
+        .await
+        .unwrap();
+    store
+        .reserve_send(&chat, "k-unknown", &claim("b"))
+        .await
+        .unwrap();
+    store
+        .mark_send_unknown(&chat, "k-unknown", "b")
+        .await
+        .unwrap();
+    store.reserve_send(&chat, "k1", &claim("c")).await.unwrap();
+    store
+        .record_sent_message(&sent_message("c1", "m1", 10, Some("k1"), None), &context())
+        .await
+        .unwrap();
+    store
+        .reserve_send(&chat_id("c2"), "k-other", &claim("d"))
+        .await
+        .unwrap();
+    let mut open = store.open_send_claims(&chat).await.unwrap();
+    open.sort_by(|a, b| a.0.cmp(&b.0));
+    let keys: Vec<&str> = open.iter().map(|(key, _)| key.as_str()).collect();
+    assert_eq!(keys, ["k-flight", "k-unknown"]);
+    assert!(matches!(&open[0].1, SendState::InFlight { claim, .. } if claim.owner == "a"));
+    assert!(matches!(&open[1].1, SendState::Unknown { claim, .. } if claim.owner == "b"));
+}

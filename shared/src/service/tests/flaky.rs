@@ -11,8 +11,8 @@ use crate::domain::visitor::{VisitorKey, VisitorRecord};
 use crate::domain::{ChatId, MessageId};
 use crate::store::memory::MemoryStore;
 use crate::store::{
-    Applied, ChatStore, Claim, HistoryPage, Reservation, SendContext, SentMessage, StoreContext,
-    StoreError, StoreResult,
+    Applied, ChatStore, Claim, HistoryPage, Reservation, SendContext, SendState, SentMessage,
+    StoreContext, StoreError, StoreResult,
 };
 
 #[derive(Default)]
@@ -74,6 +74,10 @@ impl FlakyStore {
 }
 
 impl ChatStore for FlakyStore {
+    async fn open_send_claims(&self, chat: &ChatId) -> StoreResult<Vec<(String, SendState)>> {
+        self.inner.open_send_claims(chat).await
+    }
+
     async fn get_visitor(&self, key: &VisitorKey) -> StoreResult<Option<VisitorRecord>> {
         self.inner.get_visitor(key).await
     }

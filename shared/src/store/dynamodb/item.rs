@@ -33,6 +33,9 @@ pub(super) const SENT: &str = "sent";
 
 pub(super) type Item = HashMap<String, AttributeValue>;
 
+/// The sort key of a send key's item starts with this, then the key.
+pub(super) const SEND_KEY_PREFIX: &str = "SENDKEY#";
+
 /// The primary key of one item.
 #[derive(Clone, Debug)]
 pub(super) struct ItemKey {
@@ -73,7 +76,7 @@ impl ItemKey {
     pub(super) fn send_key(chat: &ChatId, idempotency_key: &str) -> Self {
         Self {
             pk: format!("CHAT#{chat}"),
-            sk: format!("SENDKEY#{idempotency_key}"),
+            sk: format!("{SEND_KEY_PREFIX}{idempotency_key}"),
         }
     }
 

@@ -68,8 +68,8 @@ use aws_sdk_dynamodb::Client;
 pub use schema::{EXPIRES_AT, HISTORY_INDEX, VISITOR_CHATS_INDEX, create_table};
 
 use super::{
-    Applied, ChatStore, Claim, HistoryPage, Reservation, SendContext, SentMessage, StoreContext,
-    StoreError, StoreResult,
+    Applied, ChatStore, Claim, HistoryPage, Reservation, SendContext, SendState, SentMessage,
+    StoreContext, StoreError, StoreResult,
 };
 use crate::domain::Decision;
 use crate::domain::chat::{ChatEvent, ChatRecord, apply_chat_event};
@@ -80,11 +80,11 @@ use crate::domain::{ChatId, MessageId};
 use claims::{FREE_OR_HELD_BY, FREE_OR_OURS};
 use error::unavailable;
 use item::{
-    Item, ItemKey, MESSAGE_ID, SENT, STATE, Versioned, decode_record, decode_send_state, string,
-    versioned_item, visitor_item,
+    Item, ItemKey, MESSAGE_ID, SEND_KEY_PREFIX, SENT, STATE, Versioned, decode_record,
+    decode_send_state, string, versioned_item, visitor_item,
 };
 use requests::HistoryCondition;
-use schema::OWNER;
+use schema::{OWNER, SK};
 
 #[cfg(doc)]
 use crate::domain::message::OrderKey;
@@ -288,6 +288,23 @@ impl ChatStore for DynamoStore {
     ) -> StoreResult<()> {
         self.release_claim(&ItemKey::send_key(chat, idempotency_key), owner)
             .await
+    }
+
+    async fn open_send_claims(&self, chat: &ChatId) -> StoreResult<Vec<(String, SendState)>> {
+        let mut open = Vec::new();
+        for item in self.query_send_keys(chat).await? {
+            let state = decode_send_state(&item)?;
+            if matches!(state, SendState::Sent { .. }) {
+                continue;
+            }
+            let key = item
+                .get(SK)
+                .and_then(|sk| sk.as_s().ok())
+                .and_then(|sk| sk.strip_prefix(SEND_KEY_PREFIX))
+                .ok_or_else(|| StoreError::Corrupt("a send key item has no key".into()))?;
+            open.push((key.to_owned(), state));
+        }
+        Ok(open)
     }
 
     async fn claim_start(&self, visitor: &VisitorKey, claim: &Claim) -> StoreResult<Reservation> {

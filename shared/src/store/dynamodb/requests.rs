@@ -7,10 +7,11 @@ use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, TransactWriteItem};
 use super::DynamoStore;
 use super::error::{built, is_condition_failure, unavailable};
 use super::item::{
-    Item, ItemKey, StoredRecord, VERSION, Versioned, number, string, versioned_item,
+    Item, ItemKey, SEND_KEY_PREFIX, StoredRecord, VERSION, Versioned, number, string,
+    versioned_item,
 };
 use super::retry::Attempts;
-use super::schema::{HISTORY_INDEX, MSG_ORDER, PK};
+use super::schema::{HISTORY_INDEX, MSG_ORDER, PK, SK};
 use crate::domain::ChatId;
 use crate::domain::Decision;
 use crate::store::{Applied, StoreContext, StoreError, StoreResult};
@@ -292,6 +293,36 @@ impl DynamoStore {
             items.extend(output.items.unwrap_or_default());
             match output.last_evaluated_key {
                 Some(key) if !key.is_empty() && items.len() < wanted => start_key = Some(key),
+                _ => return Ok(items),
+            }
+        }
+    }
+}
+
+impl DynamoStore {
+    /// Every send key item of a chat (a consistent `Query` on the chat's partition, the sort
+    /// key starting with `SENDKEY#`), all pages.
+    pub(super) async fn query_send_keys(&self, chat: &ChatId) -> StoreResult<Vec<Item>> {
+        let mut items: Vec<Item> = Vec::new();
+        let mut start_key = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#sk", SK)
+                .expression_attribute_values(":pk", string(ItemKey::chat(chat).pk))
+                .expression_attribute_values(":prefix", string(SEND_KEY_PREFIX))
+                .set_exclusive_start_key(start_key.take())
+                .send()
+                .await
+                .map_err(|error| unavailable("Query", &error))?;
+            items.extend(output.items.unwrap_or_default());
+            match output.last_evaluated_key {
+                Some(key) if !key.is_empty() => start_key = Some(key),
                 _ => return Ok(items),
             }
         }

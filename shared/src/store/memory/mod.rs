@@ -348,6 +348,18 @@ impl ChatStore for MemoryStore {
         Ok(())
     }
 
+    async fn open_send_claims(&self, chat: &ChatId) -> StoreResult<Vec<(String, SendState)>> {
+        let state = self.lock();
+        let mut open: Vec<(String, SendState)> = state
+            .send_keys
+            .iter()
+            .filter(|((of, _), claim)| of == chat && !matches!(claim, SendState::Sent { .. }))
+            .map(|((_, key), claim)| (key.clone(), claim.clone()))
+            .collect();
+        open.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(open)
+    }
+
     async fn claim_start(&self, visitor: &VisitorKey, claim: &Claim) -> StoreResult<Reservation> {
         let mut state = self.lock_for_write();
         Ok(claims::reserve(
