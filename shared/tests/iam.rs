@@ -1,0 +1,281 @@
+//! Each function's DynamoDB calls are allowed by its policy in `template.yaml`.
+//!
+//! The product runs against moto with an SDK interceptor that records the name of every
+//! DynamoDB operation; each function's flows run in their own phase (webhooks held back until
+//! the webhook phase), the happy paths and the rare ones alike (unknown outcomes, found-out
+//! retries, refusals, placement, echo matching), and what a phase called must be among the
+//! actions its function's policy grants. A missing `UpdateItem` once hid here: AWS would have
+//! answered `AccessDenied` where moto, which checks no policy, answered fine.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use reqwest::Method;
+use serde_json::json;
+use serde_yaml_ng::Value as Yaml;
+use shared::store::dynamodb::DynamoStore;
+use support::harness::{TestEnv, WEBHOOK_SECRET};
+
+/// Records the name of every operation the client runs.
+#[derive(Clone, Debug, Default)]
+struct Recorder(Arc<Mutex<BTreeSet<String>>>);
+
+impl Recorder {
+    fn take(&self) -> BTreeSet<String> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+impl Intercept for Recorder {
+    fn name(&self) -> &'static str {
+        "RecordOperations"
+    }
+
+    fn read_before_serialization(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(metadata) = cfg.load::<Metadata>() {
+            self.0.lock().unwrap().insert(metadata.name().to_owned());
+        }
+        Ok(())
+    }
+}
+
+/// The IAM actions a DynamoDB operation needs. A transaction is authorized item by item; this
+/// code's transactions only put.
+fn iam_actions(operation: &str) -> Vec<String> {
+    match operation {
+        "TransactWriteItems" => vec!["dynamodb:PutItem".into()],
+        "TransactGetItems" => vec!["dynamodb:GetItem".into()],
+        other => vec![format!("dynamodb:{other}")],
+    }
+}
+
+/// The table actions each function's policy grants, by cargo binary name.
+fn granted() -> BTreeMap<String, BTreeSet<String>> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
+    let template: Yaml = serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut granted = BTreeMap::new();
+    for (_, resource) in template["Resources"].as_mapping().unwrap() {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let Some(binary) = resource["Metadata"]["BuildProperties"]["Binary"].as_str() else {
+            continue;
+        };
+        let mut actions = BTreeSet::new();
+        for policy in resource["Properties"]["Policies"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+        {
+            for statement in policy["Statement"].as_sequence().into_iter().flatten() {
+                let names = match &statement["Action"] {
+                    Yaml::String(one) => vec![one.clone()],
+                    Yaml::Sequence(many) => many
+                        .iter()
+                        .filter_map(|a| a.as_str().map(str::to_owned))
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                actions.extend(names.into_iter().filter(|a| a.starts_with("dynamodb:")));
+            }
+        }
+        granted.insert(binary.to_owned(), actions);
+    }
+    granted
+}
+
+fn check(function: &str, called: BTreeSet<String>, granted: &BTreeMap<String, BTreeSet<String>>) {
+    assert!(
+        !called.is_empty(),
+        "{function}: the phase made no DynamoDB call"
+    );
+    let allowed = &granted[function];
+    let missing: Vec<String> = called
+        .iter()
+        .flat_map(|operation| iam_actions(operation))
+        .filter(|action| !allowed.contains(action))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{function} calls {called:?} but its policy lacks {missing:?} (grants {allowed:?})"
+    );
+}
+
+async fn fault(env: &TestEnv<DynamoStore>, spec: serde_json::Value) {
+    env.sim(Method::POST, "/_sim/faults", Some(spec)).await;
+}
+
+/// Ends a chat in the store the way Giosg says so: a chat `changed` webhook.
+async fn end_chat(env: &TestEnv<DynamoStore>, chat: &str) {
+    let body = json!({"channel": format!("/api/v5/orgs/{}/owned_chats", env.sim.org_id()),
+        "action": "changed", "resource_id": chat,
+        "resource": {"is_ended": true, "ended_at": "2026-11-30T10:00:00.000Z"}});
+    let url = format!("/webhooks/giosg/chats?token={WEBHOOK_SECRET}");
+    assert_eq!(post_json(env, &url, None, body).await, 200);
+}
+
+async fn post_json(
+    env: &TestEnv<DynamoStore>,
+    path: &str,
+    token: Option<&str>,
+    body: serde_json::Value,
+) -> u16 {
+    env.call(Method::POST, path, token, Some(body)).await.status
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_function_calls_only_what_its_policy_grants() {
+    let (client, table) = support::moto::fresh_table().await;
+    let recorder = Recorder::default();
+    let recorded = Client::from_conf(
+        client
+            .config()
+            .to_builder()
+            .interceptor(recorder.clone())
+            .build(),
+    );
+    let env = support::harness::start(DynamoStore::new(recorded, table)).await;
+    let granted = granted();
+    env.sim(Method::POST, "/_sim/webhooks/pause", Some(json!({})))
+        .await;
+    recorder.take();
+
+    // start-chat: availability, a new visitor, a resume, a start after the chat ended, one
+    // whose answer was lost and its found-out retry.
+    env.call(Method::GET, "/v1/availability", None, None).await;
+    let (token, first) = env.new_chat("Ada").await;
+    let again = json!({"visitor_name": "Ada B."});
+    assert_eq!(
+        post_json(&env, "/v1/chats", Some(&token), again.clone()).await,
+        200
+    );
+    let mut start_chat = recorder.take();
+    end_chat(&env, &first).await;
+    let mut giosg_webhooks = recorder.take();
+    let second = env
+        .call(Method::POST, "/v1/chats", Some(&token), Some(again.clone()))
+        .await;
+    assert_eq!(second.status, 201);
+    start_chat.append(&mut recorder.take());
+    end_chat(&env, second.body["chat"]["id"].as_str().unwrap()).await;
+    giosg_webhooks.append(&mut recorder.take());
+    fault(
+        &env,
+        json!({"endpoint": "start_chat", "status": 502, "after_effect": true}),
+    )
+    .await;
+    assert_eq!(
+        post_json(&env, "/v1/chats", Some(&token), again.clone()).await,
+        503
+    );
+    let third = env
+        .call(Method::POST, "/v1/chats", Some(&token), Some(again))
+        .await;
+    assert_eq!(third.status, 201);
+    let chat = third.body["chat"]["id"].as_str().unwrap().to_owned();
+    start_chat.append(&mut recorder.take());
+    check("start-chat", start_chat, &granted);
+
+    // send-message: with a key and its replay, without a key, a lost answer and its retry, a
+    // refusal in an open chat.
+    let path = format!("/v1/chats/{chat}/messages");
+    let keyed = json!({"text": "one", "client_message_id": "k1"});
+    assert_eq!(
+        post_json(&env, &path, Some(&token), keyed.clone()).await,
+        201
+    );
+    assert_eq!(post_json(&env, &path, Some(&token), keyed).await, 200);
+    assert_eq!(
+        post_json(&env, &path, Some(&token), json!({"text": "two"})).await,
+        201
+    );
+    fault(
+        &env,
+        json!({"endpoint": "send_message", "status": 502, "after_effect": true}),
+    )
+    .await;
+    let lost = json!({"text": "three", "client_message_id": "k3"});
+    assert_eq!(
+        post_json(&env, &path, Some(&token), lost.clone()).await,
+        503
+    );
+    assert_eq!(post_json(&env, &path, Some(&token), lost).await, 200);
+    fault(
+        &env,
+        json!({"endpoint": "send_message", "status": 504, "after_effect": true}),
+    )
+    .await;
+    let echoed = json!({"text": "four", "client_message_id": "k4"});
+    assert_eq!(post_json(&env, &path, Some(&token), echoed).await, 503);
+    fault(&env, json!({"endpoint": "send_message", "status": 403})).await;
+    let refused = json!({"text": "five", "client_message_id": "k5"});
+    assert!(post_json(&env, &path, Some(&token), refused).await >= 400);
+    check("send-message", recorder.take(), &granted);
+
+    // chat-history: the list, one chat, the history view and the feed.
+    env.call(Method::GET, "/v1/chats", Some(&token), None).await;
+    env.call(
+        Method::GET,
+        &format!("/v1/chats/{chat}"),
+        Some(&token),
+        None,
+    )
+    .await;
+    let latest = env.history(&token, &chat, "?limit=2").await;
+    let prev = latest.body["prev_cursor"].as_str().unwrap().to_owned();
+    let next = latest.body["next_cursor"].as_str().unwrap().to_owned();
+    env.history(&token, &chat, &format!("?before={prev}")).await;
+    env.history(&token, &chat, &format!("?after={next}")).await;
+    check("chat-history", recorder.take(), &granted);
+
+    // giosg-webhooks: everything held back (chat added, messages, the echo that settles the
+    // lost send "four"), a message that waits for its chat and the chat that places it, a
+    // removal.
+    env.sim(Method::POST, "/_sim/webhooks/resume", Some(json!({})))
+        .await;
+    env.flush_webhooks().await;
+    let org = env.sim.org_id().to_owned();
+    let room = env.sim.room_id().to_owned();
+    let early = "99999999-0000-4000-8000-0000000000ee";
+    let waiting = "c0ffee00-0000-4000-8000-0000000000c1";
+    let hooks = [
+        (
+            "messages",
+            json!({"channel": format!("/api/v5/orgs/{org}/owned_chats/{waiting}/messages"),
+            "action": "added", "resource_id": early,
+            "resource": {"id": early, "type": "msg", "sender_type": "user", "message": "early",
+                         "created_at": "2026-11-30T10:00:01.000Z"}}),
+        ),
+        (
+            "chats",
+            json!({"channel": format!("/api/v5/orgs/{org}/owned_chats"),
+            "action": "added", "resource_id": waiting,
+            "resource": {"id": waiting, "room_id": room, "created_at": "2026-11-30T10:00:00.000Z",
+                         "is_ended": false}}),
+        ),
+        (
+            "messages",
+            json!({"channel": format!("/api/v5/orgs/{org}/owned_chats/{waiting}/messages"),
+            "action": "removed", "resource_id": early}),
+        ),
+    ];
+    for (kind, body) in hooks {
+        let url = format!("/webhooks/giosg/{kind}?token={WEBHOOK_SECRET}");
+        assert_eq!(post_json(&env, &url, None, body).await, 200);
+    }
+    giosg_webhooks.append(&mut recorder.take());
+    check("giosg-webhooks", giosg_webhooks, &granted);
+    env.stop().await;
+}
