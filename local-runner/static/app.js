@@ -104,6 +104,8 @@ const state = {
   generation: 0,
   pollTimer: null,
   pollsAfterEnd: 0,
+  /** client_message_id -> an outbox entry not confirmed yet (sending, or failed). */
+  outbox: new Map(),
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -191,6 +193,13 @@ function addMessages(messages) {
   const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
   let added = false;
   for (const message of messages) {
+    // Our own message, confirmed by the feed (its answer may have been lost on the way): the
+    // outbox entry for its key is done.
+    const pending = message.client_message_id && state.outbox.get(message.client_message_id);
+    if (pending) {
+      if (pending.node) pending.node.remove();
+      state.outbox.delete(message.client_message_id);
+    }
     const node = messageNode(message);
     const existing = list.querySelector(`[data-id="${CSS.escape(message.id)}"]`);
     state.messages.set(message.id, message);
@@ -238,6 +247,7 @@ function showChat(chat) {
 function openChat(chat) {
   state.generation += 1;
   state.messages.clear();
+  state.outbox.clear();
   state.cursor = null;
   state.olderCursor = null;
   state.pollsAfterEnd = 0;
@@ -418,16 +428,20 @@ async function send(entry) {
   const node = outboxNode(entry);
   if (entry.node) entry.node.replaceWith(node); else $("outbox").append(node);
   entry.node = node;
+  state.outbox.set(entry.clientMessageId, entry);
   try {
     const { data } = await api("POST", `${chatPath(chatId)}/messages`, {
       text: entry.text,
       client_message_id: entry.clientMessageId,
     });
     node.remove();
+    state.outbox.delete(entry.clientMessageId);
     if (generation === state.generation) addMessages([data.message]);
     const list = $("messages");
     list.scrollTop = list.scrollHeight;
   } catch (error) {
+    // Confirmed by the feed meanwhile: nothing failed after all.
+    if (!state.outbox.has(entry.clientMessageId)) return;
     entry.failed = error.message;
     entry.retryable = !["chat_ended", "invalid_request", "payload_too_large", "not_found"].includes(error.code);
     const failed = outboxNode(entry);
