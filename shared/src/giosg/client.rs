@@ -16,7 +16,7 @@ use super::config::GiosgConfig;
 use super::error::GiosgError;
 use super::session::VisitorSession;
 use super::transport::{Auth, Endpoint, Transport, parse};
-use super::types::Page;
+use super::types::{Listing, Page};
 use crate::domain::{ChatId, VisitorId};
 use crate::secret::Secret;
 
@@ -56,6 +56,7 @@ pub(super) enum Binding {
 /// | `owned_chat` | [`owned_chat`](Self::owned_chat) | safe (GET) | 429, 5xx, timeout, network error |
 /// | `visitor_chats` | [`visitor_chats`](Self::visitor_chats) | safe (GET) | 429, 5xx, timeout, network error |
 /// | `visitor_messages` | [`visitor_messages`](Self::visitor_messages) | safe (GET) | 429, 5xx, timeout, network error |
+/// | `owned_chat_messages` | [`owned_chat_messages`](Self::owned_chat_messages) | safe (GET) | 429, 5xx, timeout, network error |
 /// | `end_chat` | [`end_chat_as_visitor`](Self::end_chat_as_visitor) | safe (PATCH `is_ended: true`) | 429, 5xx, timeout, network error |
 ///
 /// ¹ Re-authenticating a returning visitor is idempotent. Authenticating a *new* visitor is
@@ -254,8 +255,18 @@ impl GiosgClient {
         &self,
         endpoint: Endpoint,
         first: Url,
-        mut visitor: Option<(&mut VisitorSession, Binding)>,
+        visitor: Option<(&mut VisitorSession, Binding)>,
     ) -> Result<Vec<T>, GiosgError> {
+        Ok(self.listing(endpoint, first, visitor).await?.items)
+    }
+
+    /// [`GiosgClient::all_pages`], with the number of pages it took.
+    pub(super) async fn listing<T: DeserializeOwned>(
+        &self,
+        endpoint: Endpoint,
+        first: Url,
+        mut visitor: Option<(&mut VisitorSession, Binding)>,
+    ) -> Result<Listing<T>, GiosgError> {
         let mut results = Vec::new();
         let mut seen = HashSet::new();
         let mut url = first;
@@ -274,7 +285,12 @@ impl GiosgClient {
             let page: Page<T> = parse(endpoint, &answer, &[])?;
             results.extend(page.results);
             match page.next.as_deref().map(str::trim) {
-                None | Some("") => return Ok(results),
+                None | Some("") => {
+                    return Ok(Listing {
+                        items: results,
+                        pages: seen.len(),
+                    });
+                }
                 Some(next) => {
                     url = self.next_page_url(endpoint, next)?;
                     if seen.contains(&url) {

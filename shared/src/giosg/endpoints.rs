@@ -13,7 +13,7 @@ use super::client::{Binding, GiosgClient};
 use super::error::GiosgError;
 use super::session::VisitorSession;
 use super::transport::{Endpoint, Repeat, Verb, endpoint, parse};
-use super::types::{Membership, OnlineUser, Room};
+use super::types::{Listing, Membership, OnlineUser, Room};
 use crate::domain::{ChatId, ChatResource, GiosgTime, MessageResource, VisitorId};
 use crate::secret::Secret;
 
@@ -34,6 +34,8 @@ pub(super) const SEND_MESSAGE: Endpoint =
     endpoint("send_message", Verb::Post, Repeat::OnlyIfNotReceived);
 pub(super) const CHAT_MEMBERSHIPS: Endpoint = endpoint("memberships", Verb::Get, Repeat::Safe);
 pub(super) const OWNED_CHAT: Endpoint = endpoint("owned_chat", Verb::Get, Repeat::Safe);
+pub(super) const OWNED_CHAT_MESSAGES: Endpoint =
+    endpoint("owned_chat_messages", Verb::Get, Repeat::Safe);
 pub(super) const VISITOR_CHATS: Endpoint = endpoint("visitor_chats", Verb::Get, Repeat::Safe);
 pub(super) const VISITOR_MESSAGES: Endpoint = endpoint("visitor_messages", Verb::Get, Repeat::Safe);
 pub(super) const END_CHAT: Endpoint = endpoint("end_chat", Verb::Patch, Repeat::Safe);
@@ -314,6 +316,24 @@ impl GiosgClient {
         ]);
         let answer = self.org_call(OWNED_CHAT, &url, None).await?;
         parse(OWNED_CHAT, &answer, &[])
+    }
+
+    /// #13: every message of a chat as the organization sees it (API token; all pages), the
+    /// reconciler's source of truth.
+    pub async fn owned_chat_messages(
+        &self,
+        chat: &ChatId,
+    ) -> Result<Listing<MessageResource>, GiosgError> {
+        let url = self.url(&[
+            "api",
+            "v5",
+            "orgs",
+            self.org_segment(),
+            "owned_chats",
+            chat.as_str(),
+            "messages",
+        ]);
+        self.listing(OWNED_CHAT_MESSAGES, url, None).await
     }
 
     /// #11: the visitor's chats (all pages).

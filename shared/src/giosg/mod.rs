@@ -21,4 +21,4 @@ pub use error::GiosgError;
 pub use port::GiosgPort;
 pub use rotating::RotatingGiosg;
 pub use session::{REFRESH_MARGIN, VisitorSession};
-pub use types::{MemberType, Membership, OnlineUser, Page, Room};
+pub use types::{Listing, MemberType, Membership, OnlineUser, Page, Room};

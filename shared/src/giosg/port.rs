@@ -12,7 +12,7 @@ use std::future::Future;
 use super::client::GiosgClient;
 use super::error::GiosgError;
 use super::session::VisitorSession;
-use super::types::Room;
+use super::types::{Listing, Room};
 use crate::domain::{ChatId, ChatResource, MessageResource, VisitorId};
 use crate::secret::Secret;
 
@@ -82,6 +82,13 @@ pub trait GiosgPort: Send + Sync + 'static {
         &self,
         session: &mut VisitorSession,
     ) -> impl Future<Output = Result<Vec<ChatResource>, GiosgError>> + Send;
+
+    /// Every message of a chat as the organization sees it, to repair what webhooks lost; see
+    /// [`GiosgClient::owned_chat_messages`].
+    fn owned_chat_messages(
+        &self,
+        chat: &ChatId,
+    ) -> impl Future<Output = Result<Listing<MessageResource>, GiosgError>> + Send;
 }
 
 // Each method hands back the inherent method's future (inherent methods win name resolution,
@@ -152,6 +159,13 @@ impl GiosgPort for GiosgClient {
         session: &mut VisitorSession,
     ) -> impl Future<Output = Result<Vec<ChatResource>, GiosgError>> + Send {
         GiosgClient::visitor_chats(self, session)
+    }
+
+    fn owned_chat_messages(
+        &self,
+        chat: &ChatId,
+    ) -> impl Future<Output = Result<Listing<MessageResource>, GiosgError>> + Send {
+        GiosgClient::owned_chat_messages(self, chat)
     }
 }
 

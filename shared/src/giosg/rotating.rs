@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, RwLock};
 
-use super::{GiosgClient, GiosgError, GiosgPort, Room, VisitorSession};
+use super::{GiosgClient, GiosgError, GiosgPort, Listing, Room, VisitorSession};
 use crate::config::SecretsCache;
 use crate::domain::{ChatId, ChatResource, MessageResource, VisitorId};
 use crate::secret::Secret;
@@ -107,5 +107,12 @@ impl GiosgPort for RotatingGiosg {
         session: &mut VisitorSession,
     ) -> Result<Vec<ChatResource>, GiosgError> {
         self.current().await?.visitor_chats(session).await
+    }
+
+    async fn owned_chat_messages(
+        &self,
+        chat: &ChatId,
+    ) -> Result<Listing<MessageResource>, GiosgError> {
+        self.current().await?.owned_chat_messages(chat).await
     }
 }

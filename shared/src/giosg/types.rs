@@ -86,6 +86,13 @@ pub struct OnlineUser {
     pub avatar: Option<Avatar>,
 }
 
+/// A whole paginated collection, and how many pages (calls) it took.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Listing<T> {
+    pub items: Vec<T>,
+    pub pages: usize,
+}
+
 /// One page of a cursor-paginated Giosg collection.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(bound(deserialize = "T: serde::de::DeserializeOwned"))]

@@ -11,6 +11,7 @@
 mod availability;
 mod error;
 mod read;
+mod reconcile;
 mod send;
 mod session;
 mod start;
@@ -24,6 +25,7 @@ use std::time::Duration;
 pub use availability::Availability;
 pub use error::ServiceError;
 pub use read::HistoryView;
+pub use reconcile::ChatRepair;
 pub use send::{SEND_CLAIM_STALE_AFTER, SendMessage, SendOutcome};
 pub use start::{StartChat, StartedChat};
 pub use webhooks::WebhookOutcome;

@@ -11,6 +11,7 @@ mod errors;
 mod exactly_once;
 mod faults_anywhere;
 mod history;
+mod reconcile;
 mod sending;
 mod starting;
 mod webhooks;
@@ -74,6 +75,7 @@ scenarios!(
     exactly_once::a_start_giosg_took_whose_answer_was_lost_is_found_by_the_retry,
     faults_anywhere::a_send_with_a_fault_anywhere_lands_exactly_once,
     faults_anywhere::a_start_with_a_fault_anywhere_opens_exactly_one_chat,
+    reconcile::reconciling_after_lost_webhooks_shows_giosgs_truth,
     errors::giosg_outage_is_giosg_unavailable,
     errors::unknown_or_malformed_tokens_are_unauthorized,
     errors::another_visitors_chat_is_not_found,

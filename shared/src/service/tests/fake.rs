@@ -195,6 +195,20 @@ impl GiosgPort for FakeGiosg {
             .collect())
     }
 
+    async fn owned_chat_messages(
+        &self,
+        chat: &ChatId,
+    ) -> Result<crate::giosg::Listing<MessageResource>, GiosgError> {
+        let state = self.record("owned_chat_messages");
+        let items: Vec<MessageResource> = state
+            .sent
+            .iter()
+            .filter(|m| m.chat_id.value() == Some(chat))
+            .cloned()
+            .collect();
+        Ok(crate::giosg::Listing { items, pages: 1 })
+    }
+
     async fn visitor_chats(
         &self,
         _session: &mut VisitorSession,
