@@ -77,6 +77,22 @@ impl ChatRecord {
         }
     }
 
+    /// Whether the reconciler should look at this chat, and since when it is quiet: a chat a
+    /// visitor can see (started through the API, in the room, not removed) while it is open,
+    /// and after it ended, from its end (the reconciler keeps looking for a while). The one
+    /// rule both stores index by.
+    pub fn activity(&self) -> Option<Activity> {
+        if self.owner.is_none() || self.is_pending() || self.removed.is_set() {
+            return None;
+        }
+        if self.is_ended.is_set() {
+            let at = self.ended_at.or(self.updated_at).or(self.created_at);
+            Some(Activity::Ended(at))
+        } else {
+            Some(Activity::Open)
+        }
+    }
+
     /// Whether the visitor behind `key` may see this chat. Anything else is `not_found`.
     pub fn is_visible_to(&self, key: &VisitorKey) -> bool {
         self.removed.is_unset()
@@ -173,6 +189,25 @@ pub enum ChatStatus {
     /// Giosg's `is_waiting`: the visitor waits for an agent's reply.
     Waiting,
     Ended,
+}
+
+/// Whether a chat is open, or since when it has ended; see [`ChatRecord::activity`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activity {
+    Open,
+    /// Ended at this time (unknown when Giosg never said).
+    Ended(Option<GiosgTime>),
+}
+
+impl Activity {
+    /// Whether the reconciler looks at it when chats that ended before `ended_since` no longer
+    /// count.
+    pub fn is_active(&self, ended_since: GiosgTime) -> bool {
+        match self {
+            Self::Open => true,
+            Self::Ended(at) => at.is_none_or(|at| at >= ended_since),
+        }
+    }
 }
 
 /// The `Chat` object of the frontend API.

@@ -250,6 +250,22 @@ pub trait ChatStore: Send + Sync + 'static {
         owner: &str,
     ) -> impl Future<Output = StoreResult<()>> + Send;
 
+    /// The chats the reconciler looks at ([`ChatRecord::activity`]): open, or ended at or after
+    /// `ended_since`; by id. One `Query` per state on the `active-chats` index (keys only).
+    fn active_chats(
+        &self,
+        ended_since: GiosgTime,
+    ) -> impl Future<Output = StoreResult<Vec<ChatId>>> + Send;
+
+    /// Where the reconciler's sweep stopped last (the last chat it finished), if mid-sweep.
+    fn reconcile_cursor(&self) -> impl Future<Output = StoreResult<Option<ChatId>>> + Send;
+
+    /// Keeps where the sweep stopped (`None`: the sweep is complete, the next starts over).
+    fn set_reconcile_cursor(
+        &self,
+        cursor: Option<&ChatId>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
     /// The chat's idempotency keys still in flight or with an unknown outcome, to match a
     /// visitor message's echo to the send that made it. One `Query` of the chat's send keys.
     fn open_send_claims(

@@ -8,6 +8,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod active;
 mod chats;
 mod dynamodb_items;
 mod messages;
@@ -296,6 +297,8 @@ for_every_store!(
     sends::a_send_key_has_one_owner_whose_own_retry_is_not_a_stranger,
     sends::an_unknown_outcome_is_kept_until_taken_over_by_name,
     sends::sent_key_is_final,
+    active::active_chats_are_the_visible_open_and_recently_ended,
+    active::the_reconcile_cursor_is_kept_and_cleared,
     sends::open_send_claims_are_the_chats_unsettled_keys,
     sends::a_visitor_start_is_claimed_by_one_request_at_a_time,
     sends::release_frees_an_in_flight_key,

@@ -8,7 +8,7 @@ use crate::domain::chat::{ChatEvent, ChatRecord};
 use crate::domain::cursor::PageRequest;
 use crate::domain::message::{MessageEvent, MessageRecord};
 use crate::domain::visitor::{VisitorKey, VisitorRecord};
-use crate::domain::{ChatId, MessageId};
+use crate::domain::{ChatId, GiosgTime, MessageId};
 use crate::store::memory::MemoryStore;
 use crate::store::{
     Applied, ChatStore, Claim, HistoryPage, Reservation, SendContext, SendState, SentMessage,
@@ -74,6 +74,18 @@ impl FlakyStore {
 }
 
 impl ChatStore for FlakyStore {
+    async fn active_chats(&self, ended_since: GiosgTime) -> StoreResult<Vec<ChatId>> {
+        self.inner.active_chats(ended_since).await
+    }
+
+    async fn reconcile_cursor(&self) -> StoreResult<Option<ChatId>> {
+        self.inner.reconcile_cursor().await
+    }
+
+    async fn set_reconcile_cursor(&self, cursor: Option<&ChatId>) -> StoreResult<()> {
+        self.inner.set_reconcile_cursor(cursor).await
+    }
+
     async fn open_send_claims(&self, chat: &ChatId) -> StoreResult<Vec<(String, SendState)>> {
         self.inner.open_send_claims(chat).await
     }

@@ -9,8 +9,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::schema::{CHAT_ORDER, EXPIRES_AT, MSG_ORDER, OWNER, PK, SK};
-use crate::domain::chat::ChatRecord;
+use super::schema::{ACTIVE_AT, ACTIVE_STATE, CHAT_ORDER, EXPIRES_AT, MSG_ORDER, OWNER, PK, SK};
+use crate::domain::chat::{Activity, ChatRecord};
 use crate::domain::message::MessageRecord;
 use crate::domain::visitor::{VisitorKey, VisitorRecord};
 use crate::domain::{ChatId, MessageId};
@@ -33,6 +33,12 @@ pub(super) const SENT: &str = "sent";
 
 pub(super) type Item = HashMap<String, AttributeValue>;
 
+/// The `active_state` of an open chat, and of an ended one.
+pub(super) const ACTIVE_OPEN: &str = "open";
+pub(super) const ACTIVE_ENDED: &str = "ended";
+/// Where the reconciler's sweep stopped: the chat id it last finished.
+pub(super) const AFTER: &str = "after";
+
 /// The sort key of a send key's item starts with this, then the key.
 pub(super) const SEND_KEY_PREFIX: &str = "SENDKEY#";
 
@@ -44,6 +50,14 @@ pub(super) struct ItemKey {
 }
 
 impl ItemKey {
+    /// Where the reconciler's sweep stopped.
+    pub(super) fn reconcile_cursor() -> Self {
+        Self {
+            pk: "RECONCILE".into(),
+            sk: "CURSOR".into(),
+        }
+    }
+
     /// The visitor's start slot: who is starting a chat for it right now.
     pub(super) fn start_claim(key: &VisitorKey) -> Self {
         Self {
@@ -120,10 +134,23 @@ impl StoredRecord for ChatRecord {
             .created_at
             .map(|created_at| created_at.sortable())
             .unwrap_or_default();
-        vec![
+        let mut attributes = vec![
             (OWNER, string(owner.visitor.as_str())),
             (CHAT_ORDER, string(format!("{created}#{}", self.id))),
-        ]
+        ];
+        match self.activity() {
+            Some(Activity::Open) => {
+                attributes.push((ACTIVE_STATE, string(ACTIVE_OPEN)));
+                attributes.push((ACTIVE_AT, string(format!("{created}#{}", self.id))));
+            }
+            Some(Activity::Ended(at)) => {
+                let at = at.map(|at| at.sortable()).unwrap_or_default();
+                attributes.push((ACTIVE_STATE, string(ACTIVE_ENDED)));
+                attributes.push((ACTIVE_AT, string(format!("{at}#{}", self.id))));
+            }
+            None => {}
+        }
+        attributes
     }
 }
 

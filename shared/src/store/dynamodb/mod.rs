@@ -65,7 +65,9 @@ mod schema;
 
 use aws_sdk_dynamodb::Client;
 
-pub use schema::{EXPIRES_AT, HISTORY_INDEX, VISITOR_CHATS_INDEX, create_table};
+pub use schema::{
+    ACTIVE_CHATS_INDEX, EXPIRES_AT, HISTORY_INDEX, VISITOR_CHATS_INDEX, create_table,
+};
 
 use super::{
     Applied, ChatStore, Claim, HistoryPage, Reservation, SendContext, SendState, SentMessage,
@@ -76,12 +78,12 @@ use crate::domain::chat::{ChatEvent, ChatRecord, apply_chat_event};
 use crate::domain::cursor::PageRequest;
 use crate::domain::message::{MessageEvent, MessageRecord, apply_message_event};
 use crate::domain::visitor::{VisitorKey, VisitorRecord};
-use crate::domain::{ChatId, MessageId};
+use crate::domain::{ChatId, GiosgTime, MessageId};
 use claims::{FREE_OR_HELD_BY, FREE_OR_OURS};
 use error::unavailable;
 use item::{
-    Item, ItemKey, MESSAGE_ID, SEND_KEY_PREFIX, SENT, STATE, Versioned, decode_record,
-    decode_send_state, string, versioned_item, visitor_item,
+    ACTIVE_ENDED, ACTIVE_OPEN, AFTER, Item, ItemKey, MESSAGE_ID, SEND_KEY_PREFIX, SENT, STATE,
+    Versioned, decode_record, decode_send_state, string, versioned_item, visitor_item,
 };
 use requests::HistoryCondition;
 use schema::{OWNER, SK};
@@ -288,6 +290,45 @@ impl ChatStore for DynamoStore {
     ) -> StoreResult<()> {
         self.release_claim(&ItemKey::send_key(chat, idempotency_key), owner)
             .await
+    }
+
+    async fn active_chats(&self, ended_since: GiosgTime) -> StoreResult<Vec<ChatId>> {
+        // Eventually consistent (a GSI): a chat stored a moment ago is in the next sweep.
+        let mut ids = self.query_active(ACTIVE_OPEN, None).await?;
+        let since = ended_since.sortable();
+        ids.extend(self.query_active(ACTIVE_ENDED, Some(&since)).await?);
+        ids.sort();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    async fn reconcile_cursor(&self) -> StoreResult<Option<ChatId>> {
+        let item = self.get_item(&ItemKey::reconcile_cursor()).await?;
+        Ok(item
+            .as_ref()
+            .and_then(|item| item.get(AFTER))
+            .and_then(|after| after.as_s().ok())
+            .map(|after| ChatId::new(after.as_str())))
+    }
+
+    async fn set_reconcile_cursor(&self, cursor: Option<&ChatId>) -> StoreResult<()> {
+        let key = ItemKey::reconcile_cursor();
+        match cursor {
+            Some(after) => {
+                let mut item = key.attributes();
+                item.insert(AFTER.into(), string(after.as_str()));
+                self.put_all(vec![item]).await
+            }
+            None => self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(key.attributes()))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|error| unavailable("DeleteItem", &error)),
+        }
     }
 
     async fn open_send_claims(&self, chat: &ChatId) -> StoreResult<Vec<(String, SendState)>> {

@@ -11,7 +11,9 @@ use super::item::{
     versioned_item,
 };
 use super::retry::Attempts;
-use super::schema::{HISTORY_INDEX, MSG_ORDER, PK, SK};
+use super::schema::{
+    ACTIVE_AT, ACTIVE_CHATS_INDEX, ACTIVE_STATE, HISTORY_INDEX, MSG_ORDER, PK, SK,
+};
 use crate::domain::ChatId;
 use crate::domain::Decision;
 use crate::store::{Applied, StoreContext, StoreError, StoreResult};
@@ -300,6 +302,50 @@ impl DynamoStore {
 }
 
 impl DynamoStore {
+    /// The ids of the chats on the `active-chats` index in `state`, from `from` on (the
+    /// range key, a fixed-width time), all pages.
+    pub(super) async fn query_active(
+        &self,
+        state: &str,
+        from: Option<&str>,
+    ) -> StoreResult<Vec<ChatId>> {
+        let mut ids = Vec::new();
+        let mut start_key = None;
+        loop {
+            let query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(ACTIVE_CHATS_INDEX)
+                .expression_attribute_names("#state", ACTIVE_STATE)
+                .expression_attribute_values(":state", string(state))
+                .set_exclusive_start_key(start_key.take());
+            let query = match from {
+                Some(from) => query
+                    .key_condition_expression("#state = :state AND #at >= :from")
+                    .expression_attribute_names("#at", ACTIVE_AT)
+                    .expression_attribute_values(":from", string(from)),
+                None => query.key_condition_expression("#state = :state"),
+            };
+            let output = query
+                .send()
+                .await
+                .map_err(|error| unavailable("Query", &error))?;
+            for item in output.items.unwrap_or_default() {
+                let id = item
+                    .get(PK)
+                    .and_then(|pk| pk.as_s().ok())
+                    .and_then(|pk| pk.strip_prefix("CHAT#"))
+                    .ok_or_else(|| StoreError::Corrupt("an active chat has no chat key".into()))?;
+                ids.push(ChatId::new(id));
+            }
+            match output.last_evaluated_key {
+                Some(key) if !key.is_empty() => start_key = Some(key),
+                _ => return Ok(ids),
+            }
+        }
+    }
+
     /// Every send key item of a chat (a consistent `Query` on the chat's partition, the sort
     /// key starting with `SENDKEY#`), all pages.
     pub(super) async fn query_send_keys(&self, chat: &ChatId) -> StoreResult<Vec<Item>> {

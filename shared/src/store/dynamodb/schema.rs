@@ -1,4 +1,4 @@
-//! The table's schema: its key, the two indexes and the TTL attribute, as [`create_table`]
+//! The table's schema: its key, the three indexes and the TTL attribute, as [`create_table`]
 //! makes them for local servers and tests. `template.yaml` declares the same table for
 //! deployment; `shared/tests/schema.rs` fails when the two drift apart.
 
@@ -18,6 +18,8 @@ use crate::store::{StoreError, StoreResult};
 
 /// The GSI listing a visitor's chats.
 pub const VISITOR_CHATS_INDEX: &str = "visitor-chats";
+/// The GSI of the chats the reconciler looks at (sparse: keys only).
+pub const ACTIVE_CHATS_INDEX: &str = "active-chats";
 /// The LSI ordering a chat's history.
 pub const HISTORY_INDEX: &str = "history";
 /// The table's TTL attribute (epoch seconds).
@@ -33,9 +35,14 @@ pub(super) const SK: &str = "sk";
 pub(super) const OWNER: &str = "owner";
 pub(super) const CHAT_ORDER: &str = "chat_order";
 pub(super) const MSG_ORDER: &str = "msg_order";
+/// `open` or `ended`, on chats a visitor can see ([`crate::domain::chat::ChatRecord::activity`]).
+pub(super) const ACTIVE_STATE: &str = "active_state";
+/// Since when (fixed-width time; the end, for an ended chat), then `#` and the chat id.
+pub(super) const ACTIVE_AT: &str = "active_at";
 
 /// Creates the table with exactly the schema this adapter expects (on-demand, the
-/// `visitor-chats` GSI, the `history` LSI, TTL on `expires_at`) and waits until it is active.
+/// `visitor-chats` and `active-chats` GSIs, the `history` LSI, TTL on `expires_at`) and waits
+/// until it is active.
 /// A table of that name that already exists is left as it is.
 pub async fn create_table(client: &Client, table_name: &str) -> StoreResult<()> {
     let string_attribute = |name: &str| {
@@ -59,6 +66,16 @@ pub async fn create_table(client: &Client, table_name: &str) -> StoreResult<()> 
         .key_schema(built(key(CHAT_ORDER, KeyType::Range))?)
         .projection(everything.clone())
         .build();
+    let active_chats = GlobalSecondaryIndex::builder()
+        .index_name(ACTIVE_CHATS_INDEX)
+        .key_schema(built(key(ACTIVE_STATE, KeyType::Hash))?)
+        .key_schema(built(key(ACTIVE_AT, KeyType::Range))?)
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::KeysOnly)
+                .build(),
+        )
+        .build();
     let history = LocalSecondaryIndex::builder()
         .index_name(HISTORY_INDEX)
         .key_schema(built(key(PK, KeyType::Hash))?)
@@ -70,14 +87,23 @@ pub async fn create_table(client: &Client, table_name: &str) -> StoreResult<()> 
         .table_name(table_name)
         .billing_mode(BillingMode::PayPerRequest)
         .set_attribute_definitions(Some(
-            [PK, SK, OWNER, CHAT_ORDER, MSG_ORDER]
-                .into_iter()
-                .map(|name| built(string_attribute(name)))
-                .collect::<StoreResult<Vec<_>>>()?,
+            [
+                PK,
+                SK,
+                OWNER,
+                CHAT_ORDER,
+                MSG_ORDER,
+                ACTIVE_STATE,
+                ACTIVE_AT,
+            ]
+            .into_iter()
+            .map(|name| built(string_attribute(name)))
+            .collect::<StoreResult<Vec<_>>>()?,
         ))
         .key_schema(built(key(PK, KeyType::Hash))?)
         .key_schema(built(key(SK, KeyType::Range))?)
         .global_secondary_indexes(built(visitor_chats)?)
+        .global_secondary_indexes(built(active_chats)?)
         .local_secondary_indexes(built(history)?)
         .send()
         .await;

@@ -24,7 +24,7 @@ use crate::domain::message::{
     MessageEvent, MessageRecord, OrderKey, apply_message_event, may_place_by_chat, place_by_chat,
 };
 use crate::domain::visitor::{VisitorKey, VisitorRecord};
-use crate::domain::{ChatId, MessageId};
+use crate::domain::{ChatId, GiosgTime, MessageId};
 
 pub use snapshot::Snapshot;
 
@@ -39,6 +39,8 @@ struct State {
     chats: HashMap<ChatId, Expiring<ChatRecord>>,
     messages: HashMap<ChatId, ChatMessages>,
     send_keys: HashMap<(ChatId, String), SendState>,
+    /// Where the reconciler's sweep stopped. Not kept in snapshots: a sweep starts over.
+    reconcile_cursor: Option<ChatId>,
     /// Who is starting a chat for a visitor. Not kept in snapshots: a start lasts one request.
     start_claims: HashMap<VisitorKey, SendState>,
     /// Bumped by every operation that may write, so a saver can tell when to save.
@@ -345,6 +347,31 @@ impl ChatStore for MemoryStore {
     ) -> StoreResult<()> {
         let slot = (chat.clone(), idempotency_key.to_owned());
         claims::release(&mut self.lock_for_write().send_keys, slot, owner);
+        Ok(())
+    }
+
+    async fn active_chats(&self, ended_since: GiosgTime) -> StoreResult<Vec<ChatId>> {
+        let state = self.lock();
+        let mut active: Vec<ChatId> = state
+            .chats
+            .values()
+            .filter_map(Expiring::live)
+            .filter(|chat| {
+                chat.activity()
+                    .is_some_and(|activity| activity.is_active(ended_since))
+            })
+            .map(|chat| chat.id.clone())
+            .collect();
+        active.sort();
+        Ok(active)
+    }
+
+    async fn reconcile_cursor(&self) -> StoreResult<Option<ChatId>> {
+        Ok(self.lock().reconcile_cursor.clone())
+    }
+
+    async fn set_reconcile_cursor(&self, cursor: Option<&ChatId>) -> StoreResult<()> {
+        self.lock_for_write().reconcile_cursor = cursor.cloned();
         Ok(())
     }
 
