@@ -25,7 +25,7 @@ use std::time::Duration;
 pub use availability::Availability;
 pub use error::ServiceError;
 pub use read::HistoryView;
-pub use reconcile::ChatRepair;
+pub use reconcile::{ChatRepair, ReconcileLimits, ReconcileRun};
 pub use send::{SEND_CLAIM_STALE_AFTER, SendMessage, SendOutcome};
 pub use start::{StartChat, StartedChat};
 pub use webhooks::WebhookOutcome;

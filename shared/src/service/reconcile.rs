@@ -5,16 +5,78 @@
 //! brought and did not.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
+use chrono::Utc;
 use serde::Serialize;
 
 use super::{Service, ServiceError};
 use crate::domain::chat::{Chat, ChatEvent, ChatRecord};
 use crate::domain::cursor::{Cursor, PageRequest};
 use crate::domain::message::{Message, MessageEvent, MessageRecord};
-use crate::domain::{ChatId, EventAction, MessageId};
-use crate::giosg::GiosgPort;
+use crate::domain::{ChatId, EventAction, GiosgTime, MessageId};
+use crate::giosg::{GiosgPort, budget};
 use crate::store::{Applied, ChatStore};
+
+/// The fewest Giosg calls one chat takes (the chat, one page of messages).
+const CALLS_PER_CHAT: usize = 2;
+
+/// Bounds of one reconciliation run: it makes at most `max_giosg_calls` Giosg calls (it starts
+/// a chat only while its two calls fit; a chat with many pages may pass the cap by its extra
+/// pages), `concurrency` chats at a time, and starts nothing after `stop_at`.
+#[derive(Clone, Debug)]
+pub struct ReconcileLimits {
+    pub max_giosg_calls: usize,
+    pub concurrency: usize,
+    /// Ended chats are looked at for this long after they end.
+    pub ended_window: Duration,
+    /// When to stop: the function's deadline less room to save where the sweep stopped.
+    pub stop_at: Option<Instant>,
+}
+
+impl Default for ReconcileLimits {
+    fn default() -> Self {
+        Self {
+            max_giosg_calls: 200,
+            concurrency: 4,
+            ended_window: Duration::from_secs(24 * 3600),
+            stop_at: None,
+        }
+    }
+}
+
+/// What one run did (logged, and the answer of a manual invoke).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ReconcileRun {
+    /// Chats open or recently ended.
+    pub chats_active: usize,
+    /// Chats read from Giosg in this run.
+    pub chats_looked_at: usize,
+    /// Chats where something was missing.
+    pub chats_repaired: usize,
+    pub chats_changed: usize,
+    pub messages_added: usize,
+    pub messages_changed: usize,
+    pub messages_removed: usize,
+    pub giosg_calls: usize,
+    /// Chats Giosg refused to show (skipped) or the run stopped at.
+    pub failures: usize,
+    /// The sweep reached the last active chat; the next run starts over. Otherwise the next
+    /// run resumes after the last chat this one finished.
+    pub sweep_complete: bool,
+}
+
+impl ReconcileRun {
+    fn count(&mut self, repair: &ChatRepair) {
+        self.chats_looked_at += 1;
+        self.chats_repaired += usize::from(repair.repaired());
+        self.chats_changed += usize::from(repair.chat_changed);
+        self.messages_added += repair.messages_added;
+        self.messages_changed += repair.messages_changed;
+        self.messages_removed += repair.messages_removed;
+        self.giosg_calls += repair.giosg_calls;
+    }
+}
 
 /// History is read in pages of this many messages to know what is stored.
 const STORED_PAGE: usize = 100;
@@ -71,6 +133,84 @@ fn visible_message(record: Option<&MessageRecord>) -> Option<Message> {
 }
 
 impl<S: ChatStore, G: GiosgPort> Service<S, G> {
+    /// One run of the sweep over the active chats, in id order, resuming after the chat the
+    /// last run finished, within `limits`; where it stopped is kept for the next run.
+    pub async fn reconcile_active(
+        &self,
+        limits: &ReconcileLimits,
+    ) -> Result<ReconcileRun, ServiceError> {
+        let ended_window =
+            chrono::Duration::from_std(limits.ended_window).unwrap_or(chrono::Duration::MAX);
+        let ended_since = GiosgTime::from(Utc::now() - ended_window);
+        let active = self.store.active_chats(ended_since).await?;
+        let resume_after = self.store.reconcile_cursor().await?;
+        let start = resume_after
+            .as_ref()
+            .map(|after| active.partition_point(|id| id <= after))
+            .filter(|start| *start < active.len())
+            .unwrap_or(0);
+        let mut run = ReconcileRun {
+            chats_active: active.len(),
+            ..ReconcileRun::default()
+        };
+        let mut finished: Option<&ChatId> = None;
+        let mut stopped = false;
+        let sweep = async {
+            for chunk in active[start..].chunks(limits.concurrency.max(1)) {
+                let fits = limits.max_giosg_calls.saturating_sub(run.giosg_calls) / CALLS_PER_CHAT;
+                let out_of_time = limits.stop_at.is_some_and(|at| Instant::now() >= at);
+                if fits == 0 || out_of_time {
+                    stopped = true;
+                    break;
+                }
+                let batch = &chunk[..chunk.len().min(fits)];
+                let results =
+                    futures::future::join_all(batch.iter().map(|id| self.reconcile_chat(id))).await;
+                for (id, result) in batch.iter().zip(results) {
+                    match result {
+                        Ok(repair) => run.count(&repair),
+                        Err(ServiceError::Giosg(error)) if error.is_refused() => {
+                            tracing::warn!(chat_id = %id, %error, "Giosg refused to show a chat; skipped");
+                            run.failures += 1;
+                        }
+                        Err(error) => {
+                            // Giosg or storage is down: the next run starts from this chat.
+                            tracing::warn!(chat_id = %id, %error, "reconciliation stopped");
+                            run.failures += 1;
+                            stopped = true;
+                            return;
+                        }
+                    }
+                    finished = Some(id);
+                }
+                if batch.len() < chunk.len() {
+                    stopped = true;
+                    break;
+                }
+            }
+        };
+        match limits.stop_at {
+            Some(at) => budget::within(at, sweep).await,
+            None => sweep.await,
+        }
+        run.sweep_complete = !stopped;
+        let cursor = if run.sweep_complete {
+            None
+        } else {
+            finished.or(resume_after.as_ref())
+        };
+        self.store.set_reconcile_cursor(cursor).await?;
+        tracing::info!(
+            chats_active = run.chats_active,
+            chats_looked_at = run.chats_looked_at,
+            chats_repaired = run.chats_repaired,
+            giosg_calls = run.giosg_calls,
+            sweep_complete = run.sweep_complete,
+            "reconciliation run"
+        );
+        Ok(run)
+    }
+
     /// Reads one chat and its messages from Giosg's organization API and folds them in.
     pub async fn reconcile_chat(&self, chat_id: &ChatId) -> Result<ChatRepair, ServiceError> {
         let context = &self.rules.store_context;

@@ -8,6 +8,7 @@ use rand::{Rng, SeedableRng};
 use reqwest::Method;
 use serde_json::{Value, json};
 use shared::domain::ChatId;
+use shared::service::ReconcileLimits;
 use shared::store::ChatStore;
 
 use crate::support::harness::TestEnv;
@@ -164,5 +165,66 @@ pub(crate) async fn reconciling_after_lost_webhooks_shows_giosgs_truth<S: ChatSt
             );
         }
     }
+    env.stop().await;
+}
+
+/// A run stays within its Giosg call budget and the next one resumes where it stopped; the
+/// sweep goes round all active chats and starts over.
+pub(crate) async fn a_run_keeps_its_budget_and_the_next_resumes<S: ChatStore>(store: S) {
+    let env = support::harness::start(store).await;
+    let mut chats = Vec::new();
+    for c in 0..6 {
+        let (token, chat) = env.new_chat(&format!("Visitor {c}")).await;
+        env.sim(
+            Method::POST,
+            "/_sim/webhooks/faults",
+            Some(json!({"mode": "drop", "count": 100})),
+        )
+        .await;
+        env.sim(
+            Method::POST,
+            &format!("/_sim/chats/{chat}/messages"),
+            Some(json!({"text": "a reply that was lost"})),
+        )
+        .await;
+        env.flush_webhooks().await;
+        env.sim(Method::DELETE, "/_sim/webhooks/faults", None).await;
+        chats.push((token, chat));
+    }
+    chats.sort_by(|a, b| a.1.cmp(&b.1));
+    let limits = ReconcileLimits {
+        max_giosg_calls: 5,
+        concurrency: 2,
+        ..ReconcileLimits::default()
+    };
+    let calls = || async {
+        env.giosg_calls("owned_chat").await + env.giosg_calls("owned_chat_messages").await
+    };
+    for expected_complete in [false, false, true] {
+        let before = calls().await;
+        let run = env.app.service.reconcile_active(&limits).await.unwrap();
+        assert_eq!(run.chats_active, 6);
+        assert_eq!(run.chats_looked_at, 2, "{run:?}");
+        assert_eq!(run.chats_repaired, 2, "each had a lost reply: {run:?}");
+        assert_eq!(
+            u64::try_from(run.giosg_calls).unwrap(),
+            calls().await - before,
+            "the run reports the calls it made"
+        );
+        assert_eq!(run.sweep_complete, expected_complete, "{run:?}");
+        // A chat is started only while its two calls fit; a chat whose messages take a second
+        // page (the contrary profile's rule messages) passes the cap by that page.
+        let extra_pages = usize::from(support::harness::behaviour().extra_message_types);
+        assert!(
+            run.giosg_calls <= limits.max_giosg_calls + run.chats_looked_at * extra_pages,
+            "{run:?}"
+        );
+    }
+    for (token, chat) in &chats {
+        assert_eq!(shown(&env, token, chat).await, truth(&env, chat).await);
+    }
+    // The sweep starts over, and finds nothing more to repair.
+    let again = env.app.service.reconcile_active(&limits).await.unwrap();
+    assert_eq!((again.chats_looked_at, again.chats_repaired), (2, 0));
     env.stop().await;
 }
