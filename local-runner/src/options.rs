@@ -56,6 +56,16 @@ pub struct Args {
     )]
     pub sim_profile: Profile,
 
+    /// Run the reconciler (repairing lost webhooks from Giosg's API, like the
+    /// `giosg-reconciler` function on its schedule) every SECONDS; 0 turns it off.
+    #[arg(
+        long,
+        env = "LOCAL_RUNNER_RECONCILE_EVERY",
+        value_name = "SECONDS",
+        default_value_t = 10
+    )]
+    pub reconcile_every: u64,
+
     /// Use DynamoDB instead of the in-memory store: the URL of a local server (moto, DynamoDB
     /// Local; the table is created if missing), or `aws` for real AWS with the default
     /// credential chain and region.
@@ -114,6 +124,8 @@ pub struct Options {
     pub giosg: GiosgChoice,
     pub allow_offline_chats: bool,
     pub allowed_origins: Option<String>,
+    /// How often the reconciler runs; `None`: not at all.
+    pub reconcile_every: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -241,6 +253,8 @@ impl Args {
             giosg,
             allow_offline_chats: self.allow_offline_chats,
             allowed_origins: self.allowed_origins,
+            reconcile_every: (self.reconcile_every > 0)
+                .then(|| std::time::Duration::from_secs(self.reconcile_every)),
         })
     }
 }
@@ -298,6 +312,17 @@ mod tests {
         assert_eq!(port, 3001);
         assert_eq!(profile, Profile::Default);
         assert!(webhook_secret.expose().len() >= MIN_WEBHOOK_SECRET_LEN);
+    }
+
+    #[test]
+    fn the_reconciler_runs_every_ten_seconds_unless_told_otherwise() {
+        let every = |flags: &[&str]| args(flags).resolve(no_env).unwrap().reconcile_every;
+        assert_eq!(every(&[]), Some(std::time::Duration::from_secs(10)));
+        assert_eq!(
+            every(&["--reconcile-every", "3"]),
+            Some(std::time::Duration::from_secs(3))
+        );
+        assert_eq!(every(&["--reconcile-every", "0"]), None);
     }
 
     #[test]

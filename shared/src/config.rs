@@ -49,6 +49,13 @@ pub struct Settings {
     pub secrets_refresh: Duration,
     /// `AVAILABILITY_CACHE_SECONDS`: how long room availability is cached (default 5).
     pub availability_cache: Duration,
+    /// `RECONCILE_MAX_GIOSG_CALLS`: Giosg calls one reconciler run may make (default 200).
+    pub reconcile_max_giosg_calls: usize,
+    /// `RECONCILE_CONCURRENCY`: chats the reconciler reads at once (default 4).
+    pub reconcile_concurrency: usize,
+    /// `RECONCILE_ENDED_WINDOW_HOURS`: how long after a chat ends the reconciler still looks at
+    /// it (default 24).
+    pub reconcile_ended_window: Duration,
 }
 
 impl Settings {
@@ -92,6 +99,24 @@ impl Settings {
                 get("AVAILABILITY_CACHE_SECONDS"),
                 5,
             )?),
+            reconcile_max_giosg_calls: parse_number(
+                "RECONCILE_MAX_GIOSG_CALLS",
+                get("RECONCILE_MAX_GIOSG_CALLS"),
+                200,
+            )?,
+            reconcile_concurrency: parse_number(
+                "RECONCILE_CONCURRENCY",
+                get("RECONCILE_CONCURRENCY"),
+                4,
+            )?,
+            reconcile_ended_window: Duration::from_secs(
+                parse_number::<u64>(
+                    "RECONCILE_ENDED_WINDOW_HOURS",
+                    get("RECONCILE_ENDED_WINDOW_HOURS"),
+                    24,
+                )?
+                .saturating_mul(3600),
+            ),
         })
     }
 

@@ -101,6 +101,54 @@ where
         .block_on(run_with(build, sdk_config(None)))
 }
 
+/// The `main` of a function that is not HTTP (the reconciler): `build` makes, from the
+/// [`ColdStart`], the handler of each event's JSON payload, given the invocation's deadline;
+/// its error fails the invocation with that sentence.
+pub fn main_job<F, Fut, H, HFut>(build: F) -> Result<(), lambda_http::Error>
+where
+    F: FnOnce(ColdStart) -> Fut,
+    Fut: Future<Output = Result<H, StartupError>>,
+    H: Fn(serde_json::Value, Option<Instant>) -> HFut + Send + Sync + 'static,
+    HFut: Future<Output = Result<serde_json::Value, String>> + Send,
+{
+    use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(async move {
+            lambda_http::tracing::init_default_subscriber();
+            let settings = Settings::from_env().map_err(StartupError::from);
+            let handler = match settings {
+                Ok(settings) => {
+                    build(ColdStart {
+                        settings,
+                        sdk: sdk_config(None).await,
+                    })
+                    .await
+                }
+                Err(error) => Err(error),
+            };
+            let handler = match handler {
+                Ok(handler) => Arc::new(handler),
+                Err(error) => {
+                    tracing::error!(%error, "the function cannot start");
+                    return Err(error.into());
+                }
+            };
+            lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
+                let handler = Arc::clone(&handler);
+                async move {
+                    let deadline = time_left(event.context.deadline).map(|Deadline(at)| at);
+                    handler(event.payload, deadline).await.map_err(|error| {
+                        tracing::error!(%error, "the invocation failed");
+                        lambda_http::Error::from(error)
+                    })
+                }
+            }))
+            .await
+        })
+}
+
 /// [`main`]'s body with the SDK configuration from `sdk` (awaited once logging is set up): the
 /// benchmark's experiment functions vary it.
 pub async fn run_with<F, Fut>(

@@ -10,7 +10,8 @@
 //!    client behind the `GiosgPort` trait);
 //! 4. [`service`]: the application's flows, generic over the ports;
 //! 5. [`api`]: the HTTP surface (axum routers per function) that the Lambda functions and the
-//!    local runner both serve;
+//!    local runner both serve; [`jobs`]: the invocations of the functions that are not HTTP
+//!    (the reconciler);
 //! 6. [`lambda`]: the per-function wiring (feature `lambda`).
 
 pub mod api;
@@ -18,6 +19,7 @@ pub mod aws;
 pub mod config;
 pub mod domain;
 pub mod giosg;
+pub mod jobs;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod secret;

@@ -152,3 +152,60 @@ async fn json_answer(response: axum::response::Response) -> (u16, serde_json::Va
         .unwrap();
     (status, serde_json::from_slice(&bytes).unwrap())
 }
+
+/// The reconciler's events (the schedule's, and the manual invokes for one chat and a wider
+/// window) go through the handler its function runs, `shared::jobs::handle`, and a payload it
+/// does not understand fails the invocation with a sentence.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_reconciler_event_runs_through_its_handler() {
+    use shared::service::ReconcileLimits;
+
+    let env = start_with(MemoryStore::new(), Options::default()).await;
+    let (_, chat_id) = env.new_chat("Event Replay").await;
+    let limits = ReconcileLimits::default();
+    let expected = [
+        ("reconciler/scheduled.json", "run"),
+        ("reconciler/one-chat.json", "chat"),
+        ("reconciler/wider-window.json", "run"),
+    ];
+    for (file, answer) in expected {
+        let raw = std::fs::read_to_string(events_dir().join(file)).unwrap();
+        let payload: serde_json::Value =
+            serde_json::from_str(&raw.replace("CHAT_ID_PLACEHOLDER", &chat_id)).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let answered = shared::jobs::handle(&env.app.service, &limits, &payload, Some(deadline))
+            .await
+            .unwrap_or_else(|error| panic!("{file}: {error}"));
+        assert!(answered[answer].is_object(), "{file}: {answered}");
+    }
+    let scheduled = shared::jobs::handle(
+        &env.app.service,
+        &limits,
+        &serde_json::from_str(
+            &std::fs::read_to_string(events_dir().join("reconciler/scheduled.json")).unwrap(),
+        )
+        .unwrap(),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(scheduled["run"]["chats_active"], 1, "{scheduled}");
+    let refused = shared::jobs::handle(
+        &env.app.service,
+        &limits,
+        &serde_json::json!({"reconcile": "everything"}),
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert!(refused.contains("not a reconciler invocation"), "{refused}");
+    let files = std::fs::read_dir(events_dir().join("reconciler"))
+        .unwrap()
+        .count();
+    assert_eq!(
+        files,
+        expected.len(),
+        "every reconciler event is replayed here"
+    );
+    env.stop().await;
+}

@@ -20,6 +20,8 @@ use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use reqwest::Method;
 use serde_json::json;
 use serde_yaml_ng::Value as Yaml;
+use shared::domain::ChatId;
+use shared::service::ReconcileLimits;
 use shared::store::dynamodb::DynamoStore;
 use support::harness::{TestEnv, WEBHOOK_SECRET};
 
@@ -277,5 +279,50 @@ async fn every_function_calls_only_what_its_policy_grants() {
     }
     giosg_webhooks.append(&mut recorder.take());
     check("giosg-webhooks", giosg_webhooks, &granted);
+
+    // giosg-reconciler: lost webhooks (an agent's reply, a removal) repaired, a run cut short
+    // by its budget (the sweep cursor kept) and the next one (the cursor cleared).
+    env.sim(
+        Method::POST,
+        "/_sim/webhooks/faults",
+        Some(json!({"mode": "drop", "count": 100})),
+    )
+    .await;
+    let reply = env
+        .sim(
+            Method::POST,
+            &format!("/_sim/chats/{chat}/messages"),
+            Some(json!({"text": "lost reply"})),
+        )
+        .await;
+    let reply = reply["id"].as_str().unwrap();
+    env.sim(
+        Method::DELETE,
+        &format!("/_sim/chats/{chat}/messages/{reply}"),
+        None,
+    )
+    .await;
+    env.flush_webhooks().await;
+    recorder.take();
+    let cut_short = ReconcileLimits {
+        max_giosg_calls: 2,
+        concurrency: 1,
+        ..ReconcileLimits::default()
+    };
+    let run = env.app.service.reconcile_active(&cut_short).await.unwrap();
+    assert!(!run.sweep_complete, "{run:?}");
+    let run = env
+        .app
+        .service
+        .reconcile_active(&ReconcileLimits::default())
+        .await
+        .unwrap();
+    assert!(run.sweep_complete, "{run:?}");
+    env.app
+        .service
+        .reconcile_chat(&ChatId::new(chat.as_str()))
+        .await
+        .unwrap();
+    check("giosg-reconciler", recorder.take(), &granted);
     env.stop().await;
 }

@@ -67,6 +67,13 @@ impl Running {
         line(String::new());
         line(format!("  Store                {}", self.store_description));
         line(format!("  Giosg                {}", self.giosg_description));
+        line(match self.reconcile_every {
+            Some(every) => format!(
+                "  Reconciler           every {} s: repairs lost webhooks from Giosg's API (--reconcile-every 0: off)",
+                every.as_secs()
+            ),
+            None => "  Reconciler           off (--reconcile-every SECONDS turns it on)".to_owned(),
+        });
         if let Some(sim) = self.sim_url() {
             line(format!(
                 "  Simulator control    {sim}/_sim/chats, /_sim/webhooks (see giosg-sim/README.md)"

@@ -13,6 +13,7 @@ mod banner;
 mod dynamodb;
 mod giosg;
 mod memory;
+mod reconcile;
 mod webhook;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -38,6 +39,7 @@ use dynamodb::dynamo_store;
 use giosg::connect_giosg;
 pub use giosg::{SIM_ORG_ID, SIM_OTHER_ROOM_ID, SIM_ROOM_ID};
 use memory::{end_chats_the_simulator_forgot, load_memory_store};
+use shared::service::ReconcileLimits;
 pub use webhook::WebhookKind;
 
 /// How long open requests may take to finish at shutdown.
@@ -53,6 +55,9 @@ pub struct Running {
     stop: oneshot::Sender<()>,
     server: JoinHandle<std::io::Result<()>>,
     saver: Option<Saver>,
+    /// The reconciler's timer, when `--reconcile-every` is not 0.
+    reconciler: Option<JoinHandle<()>>,
+    reconcile_every: Option<Duration>,
 }
 
 /// Starts everything `options` asks for. Fails with a sentence naming what is wrong (a busy
@@ -123,7 +128,9 @@ pub async fn start(options: Options) -> anyhow::Result<Running> {
     .context("cannot build the Giosg client")?;
     let client = RotatingGiosg::new(client, Arc::clone(&secrets));
 
-    let (store_description, stop, server, saver) = match options.store {
+    let limits = ReconcileLimits::from_settings(&settings);
+    let every = options.reconcile_every;
+    let (store_description, stop, server, saver, reconciler) = match options.store {
         StoreChoice::Memory { data_file } => {
             let (store, open_chats) = match &data_file {
                 Some(path) => load_memory_store(path)?,
@@ -139,8 +146,9 @@ pub async fn start(options: Options) -> anyhow::Result<Running> {
             if sim.is_some() && !open_chats.is_empty() {
                 end_chats_the_simulator_forgot(&app, &open_chats).await?;
             }
+            let reconciler = every.map(|every| reconcile::spawn(Arc::clone(&app), every, limits));
             let (stop, server) = serve(app, listener);
-            (description, stop, server, saver)
+            (description, stop, server, saver, reconciler)
         }
         StoreChoice::DynamoDb {
             endpoint,
@@ -156,8 +164,9 @@ pub async fn start(options: Options) -> anyhow::Result<Running> {
                 DynamoEndpoint::Aws => format!("DynamoDB on AWS, table {table}"),
             };
             let app = app(store, client, &settings, secrets);
+            let reconciler = every.map(|every| reconcile::spawn(Arc::clone(&app), every, limits));
             let (stop, server) = serve(app, listener);
-            (description, stop, server, None)
+            (description, stop, server, None, reconciler)
         }
     };
 
@@ -170,6 +179,8 @@ pub async fn start(options: Options) -> anyhow::Result<Running> {
         stop,
         server,
         saver,
+        reconciler,
+        reconcile_every: every,
     })
 }
 
@@ -219,6 +230,9 @@ impl Running {
     /// Stops serving (open requests get a few seconds), saves the store one last time, and
     /// stops the simulator.
     pub async fn stop(self) -> anyhow::Result<()> {
+        if let Some(reconciler) = &self.reconciler {
+            reconciler.abort();
+        }
         let _ = self.stop.send(());
         let mut server = self.server;
         match tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await {

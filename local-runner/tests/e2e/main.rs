@@ -360,3 +360,41 @@ fn real_giosg_without_credentials_stops_with_a_sentence_naming_them() {
     let errors = std::fs::read_to_string(&log).unwrap();
     assert!(errors.contains("GIOSG_API_TOKEN"), "{errors}");
 }
+
+/// `--reconcile-every`: an agent's reply whose webhook was lost reaches the visitor's history
+/// through the runner's reconciler, without any webhook.
+#[tokio::test]
+async fn the_reconciler_repairs_a_lost_webhook() {
+    let runner = Runner::start(&["--reconcile-every", "1"]);
+    let (token, chat) = start_chat(&runner, "Ada").await;
+    let chat_id = chat["id"].as_str().unwrap().to_owned();
+    runner
+        .sim(
+            Method::POST,
+            "/_sim/webhooks/faults",
+            Some(json!({"mode": "drop", "count": 100})),
+        )
+        .await;
+    runner
+        .sim(
+            Method::POST,
+            &format!("/_sim/chats/{chat_id}/messages"),
+            Some(json!({"text": "a reply whose webhook was lost"})),
+        )
+        .await;
+    runner.flush_webhooks().await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let page = history(&runner, &token, &chat_id, "?limit=50").await;
+        let messages = page["messages"].as_array().cloned().unwrap_or_default();
+        if texts_of(&messages, "agent").contains(&"a reply whose webhook was lost") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the reply never reached history: {page}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    runner.terminate();
+}

@@ -34,6 +34,17 @@ pub struct ReconcileLimits {
     pub stop_at: Option<Instant>,
 }
 
+impl ReconcileLimits {
+    pub fn from_settings(settings: &crate::config::Settings) -> Self {
+        Self {
+            max_giosg_calls: settings.reconcile_max_giosg_calls,
+            concurrency: settings.reconcile_concurrency.max(1),
+            ended_window: settings.reconcile_ended_window,
+            stop_at: None,
+        }
+    }
+}
+
 impl Default for ReconcileLimits {
     fn default() -> Self {
         Self {
