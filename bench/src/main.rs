@@ -5,6 +5,7 @@
 //!   peak RSS, DynamoDB and Giosg round trips.
 //! - `bench load`: the local HTTP server (the shared handlers, in-memory store) under load.
 //! - `bench all`: both, one JSON document and one set of tables.
+//! - `bench reconcile`: one reconciler run over 10, 100, 1,000 active chats.
 //!
 //! Timing belongs here, never in tests: nothing in this crate asserts a duration.
 
@@ -15,6 +16,7 @@ mod load;
 mod local_server;
 mod procfs;
 mod proxy;
+mod reconcile;
 mod report;
 mod runtime_api;
 mod stats;
@@ -55,6 +57,21 @@ enum Command {
         load: LoadArgs,
         #[command(flatten)]
         output: OutputArgs,
+    },
+    /// One reconciler run over N active chats (moto and the simulator in process).
+    Reconcile {
+        /// Active chat counts to measure.
+        #[arg(long, value_delimiter = ',', default_value = "10,100,1000")]
+        chats: Vec<usize>,
+        /// Chats reconciled at once.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        /// The moto_server executable (default: .venv/bin/moto_server, then PATH).
+        #[arg(long)]
+        moto_server: Option<PathBuf>,
+        /// Where the rows are written as JSON.
+        #[arg(long, default_value = "target/bench/reconcile.json")]
+        out: PathBuf,
     },
     /// Prints the tables of a results file.
     Report { file: PathBuf },
@@ -145,6 +162,20 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async {
         match cli.command {
             Command::LocalServer { port } => local_server::serve(port).await,
+            Command::Reconcile {
+                chats,
+                concurrency,
+                moto_server,
+                out,
+            } => {
+                let rows = reconcile::measure(&chats, concurrency, moto_server).await?;
+                print!("{}", reconcile::table(&rows));
+                if let Some(dir) = out.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+                std::fs::write(&out, serde_json::to_string_pretty(&rows)?)?;
+                Ok(())
+            }
             Command::Report { file } => {
                 let text = std::fs::read_to_string(&file)
                     .with_context(|| format!("reading {}", file.display()))?;

@@ -55,3 +55,40 @@ pub async fn sdk_config(endpoint_url: Option<&str>) -> SdkConfig {
         }
     }
 }
+
+/// Counts the DynamoDB (or any SDK) operations a client runs, by name (`GetItem`, `Query`, ...):
+/// an interceptor for `Config::builder().interceptor(...)`. The IAM test checks each function's
+/// operations against its policy with it; the benchmark counts reads and writes per run.
+#[derive(Clone, Debug, Default)]
+pub struct OperationLog(
+    std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, u64>>>,
+);
+
+impl OperationLog {
+    /// The operations run since the last `take`, with how many times each, and starts over.
+    pub fn take(&self) -> std::collections::BTreeMap<String, u64> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+    }
+}
+
+impl aws_sdk_dynamodb::config::Intercept for OperationLog {
+    fn name(&self) -> &'static str {
+        "OperationLog"
+    }
+
+    fn read_before_serialization(
+        &self,
+        _context: &aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef<
+            '_,
+        >,
+        _components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        use aws_smithy_runtime_api::client::orchestrator::Metadata;
+        if let Some(metadata) = cfg.load::<Metadata>() {
+            let mut log = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            *log.entry(metadata.name().to_owned()).or_default() += 1;
+        }
+        Ok(())
+    }
+}

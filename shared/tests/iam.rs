@@ -10,13 +10,9 @@
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use shared::aws::OperationLog;
 use reqwest::Method;
 use serde_json::json;
 use serde_yaml_ng::Value as Yaml;
@@ -25,32 +21,9 @@ use shared::service::ReconcileLimits;
 use shared::store::dynamodb::DynamoStore;
 use support::harness::{TestEnv, WEBHOOK_SECRET};
 
-/// Records the name of every operation the client runs.
-#[derive(Clone, Debug, Default)]
-struct Recorder(Arc<Mutex<BTreeSet<String>>>);
-
-impl Recorder {
-    fn take(&self) -> BTreeSet<String> {
-        std::mem::take(&mut *self.0.lock().unwrap())
-    }
-}
-
-impl Intercept for Recorder {
-    fn name(&self) -> &'static str {
-        "RecordOperations"
-    }
-
-    fn read_before_serialization(
-        &self,
-        _context: &BeforeSerializationInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        if let Some(metadata) = cfg.load::<Metadata>() {
-            self.0.lock().unwrap().insert(metadata.name().to_owned());
-        }
-        Ok(())
-    }
+/// The names of the operations run since the last look.
+fn ops(log: &OperationLog) -> BTreeSet<String> {
+    log.take().into_keys().collect()
 }
 
 /// The IAM actions a DynamoDB operation needs. A transaction is authorized item by item; this
@@ -140,7 +113,7 @@ async fn post_json(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_function_calls_only_what_its_policy_grants() {
     let (client, table) = support::moto::fresh_table().await;
-    let recorder = Recorder::default();
+    let recorder = OperationLog::default();
     let recorded = Client::from_conf(
         client
             .config()
@@ -152,7 +125,7 @@ async fn every_function_calls_only_what_its_policy_grants() {
     let granted = granted();
     env.sim(Method::POST, "/_sim/webhooks/pause", Some(json!({})))
         .await;
-    recorder.take();
+    ops(&recorder);
 
     // start-chat: availability, a new visitor, a resume, a start after the chat ended, one
     // whose answer was lost and its found-out retry.
@@ -163,16 +136,16 @@ async fn every_function_calls_only_what_its_policy_grants() {
         post_json(&env, "/v1/chats", Some(&token), again.clone()).await,
         200
     );
-    let mut start_chat = recorder.take();
+    let mut start_chat = ops(&recorder);
     end_chat(&env, &first).await;
-    let mut giosg_webhooks = recorder.take();
+    let mut giosg_webhooks = ops(&recorder);
     let second = env
         .call(Method::POST, "/v1/chats", Some(&token), Some(again.clone()))
         .await;
     assert_eq!(second.status, 201);
-    start_chat.append(&mut recorder.take());
+    start_chat.append(&mut ops(&recorder));
     end_chat(&env, second.body["chat"]["id"].as_str().unwrap()).await;
-    giosg_webhooks.append(&mut recorder.take());
+    giosg_webhooks.append(&mut ops(&recorder));
     fault(
         &env,
         json!({"endpoint": "start_chat", "status": 502, "after_effect": true}),
@@ -187,7 +160,7 @@ async fn every_function_calls_only_what_its_policy_grants() {
         .await;
     assert_eq!(third.status, 201);
     let chat = third.body["chat"]["id"].as_str().unwrap().to_owned();
-    start_chat.append(&mut recorder.take());
+    start_chat.append(&mut ops(&recorder));
     check("start-chat", start_chat, &granted);
 
     // send-message: with a key and its replay, without a key, a lost answer and its retry, a
@@ -224,7 +197,7 @@ async fn every_function_calls_only_what_its_policy_grants() {
     fault(&env, json!({"endpoint": "send_message", "status": 403})).await;
     let refused = json!({"text": "five", "client_message_id": "k5"});
     assert!(post_json(&env, &path, Some(&token), refused).await >= 400);
-    check("send-message", recorder.take(), &granted);
+    check("send-message", ops(&recorder), &granted);
 
     // chat-history: the list, one chat, the history view and the feed.
     env.call(Method::GET, "/v1/chats", Some(&token), None).await;
@@ -240,7 +213,7 @@ async fn every_function_calls_only_what_its_policy_grants() {
     let next = latest.body["next_cursor"].as_str().unwrap().to_owned();
     env.history(&token, &chat, &format!("?before={prev}")).await;
     env.history(&token, &chat, &format!("?after={next}")).await;
-    check("chat-history", recorder.take(), &granted);
+    check("chat-history", ops(&recorder), &granted);
 
     // giosg-webhooks: everything held back (chat added, messages, the echo that settles the
     // lost send "four"), a message that waits for its chat and the chat that places it, a
@@ -277,7 +250,7 @@ async fn every_function_calls_only_what_its_policy_grants() {
         let url = format!("/webhooks/giosg/{kind}?token={WEBHOOK_SECRET}");
         assert_eq!(post_json(&env, &url, None, body).await, 200);
     }
-    giosg_webhooks.append(&mut recorder.take());
+    giosg_webhooks.append(&mut ops(&recorder));
     check("giosg-webhooks", giosg_webhooks, &granted);
 
     // giosg-reconciler: lost webhooks (an agent's reply, a removal) repaired, a run cut short
@@ -303,7 +276,7 @@ async fn every_function_calls_only_what_its_policy_grants() {
     )
     .await;
     env.flush_webhooks().await;
-    recorder.take();
+    ops(&recorder);
     let cut_short = ReconcileLimits {
         max_giosg_calls: 2,
         concurrency: 1,
@@ -323,6 +296,6 @@ async fn every_function_calls_only_what_its_policy_grants() {
         .reconcile_chat(&ChatId::new(chat.as_str()))
         .await
         .unwrap();
-    check("giosg-reconciler", recorder.take(), &granted);
+    check("giosg-reconciler", ops(&recorder), &granted);
     env.stop().await;
 }

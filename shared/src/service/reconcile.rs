@@ -228,27 +228,22 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
         let mut repair = ChatRepair::of(chat_id);
         let before = self.store.get_chat(chat_id).await?;
         repair.giosg_calls += 1;
-        let event = match self.giosg.owned_chat(chat_id).await {
-            Ok(resource) => ChatEvent {
-                action: EventAction::Added,
-                resource: Some(resource),
-                owner: None,
-            },
-            // Giosg no longer has it: a deletion whose webhook was lost.
-            Err(error) if error.is_refused() && error.status() == Some(404) => ChatEvent {
-                action: EventAction::Removed,
-                resource: None,
-                owner: None,
-            },
-            Err(error) => return Err(error.into()),
+        // A chat Giosg does not show (a 404) is left alone: the same answer comes from a
+        // misconfigured organization or token, and a removal can never be undone. Removals
+        // come from Giosg's `removed` webhooks.
+        let resource = self.giosg.owned_chat(chat_id).await?;
+        let event = ChatEvent {
+            action: EventAction::Added,
+            resource: Some(resource),
+            owner: None,
         };
         let (_, after) = self
             .store
             .apply_chat_event(chat_id, &event, context)
             .await?;
         repair.chat_changed = visible_chat(before.as_ref()) != visible_chat(after.as_ref());
-        if event.action == EventAction::Removed || visible_chat(after.as_ref()).is_none() {
-            // Gone, or not this room's: nothing of it is shown.
+        if visible_chat(after.as_ref()).is_none() {
+            // Not this room's, or removed: nothing of it is shown.
             return Ok(repair);
         }
 
