@@ -60,14 +60,17 @@ pub async fn sdk_config(endpoint_url: Option<&str>) -> SdkConfig {
 /// an interceptor for `Config::builder().interceptor(...)`. The IAM test checks each function's
 /// operations against its policy with it; the benchmark counts reads and writes per run.
 #[derive(Clone, Debug, Default)]
-pub struct OperationLog(
-    std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, u64>>>,
-);
+pub struct OperationLog(std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, u64>>>);
 
 impl OperationLog {
     /// The operations run since the last `take`, with how many times each, and starts over.
     pub fn take(&self) -> std::collections::BTreeMap<String, u64> {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+        std::mem::take(
+            &mut *self
+                .0
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
     }
 }
 
@@ -86,7 +89,10 @@ impl aws_sdk_dynamodb::config::Intercept for OperationLog {
     ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
         use aws_smithy_runtime_api::client::orchestrator::Metadata;
         if let Some(metadata) = cfg.load::<Metadata>() {
-            let mut log = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut log = self
+                .0
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             *log.entry(metadata.name().to_owned()).or_default() += 1;
         }
         Ok(())

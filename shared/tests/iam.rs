@@ -12,10 +12,10 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_dynamodb::Client;
-use shared::aws::OperationLog;
 use reqwest::Method;
 use serde_json::json;
 use serde_yaml_ng::Value as Yaml;
+use shared::aws::OperationLog;
 use shared::domain::ChatId;
 use shared::service::ReconcileLimits;
 use shared::store::dynamodb::DynamoStore;

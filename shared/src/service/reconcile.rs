@@ -150,9 +150,11 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
         &self,
         limits: &ReconcileLimits,
     ) -> Result<ReconcileRun, ServiceError> {
-        let ended_window =
-            chrono::Duration::from_std(limits.ended_window).unwrap_or(chrono::Duration::MAX);
-        let ended_since = GiosgTime::from(Utc::now() - ended_window);
+        let ended_since = chrono::Duration::from_std(limits.ended_window)
+            .ok()
+            .and_then(|window| Utc::now().checked_sub_signed(window))
+            .unwrap_or(chrono::DateTime::<Utc>::MIN_UTC);
+        let ended_since = GiosgTime::from(ended_since);
         let active = self.store.active_chats(ended_since).await?;
         let resume_after = self.store.reconcile_cursor().await?;
         let start = resume_after
@@ -183,6 +185,8 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
                         Err(ServiceError::Giosg(error)) if error.is_refused() => {
                             tracing::warn!(chat_id = %id, %error, "Giosg refused to show a chat; skipped");
                             run.failures += 1;
+                            // The chat's read was made (and refused).
+                            run.giosg_calls += 1;
                         }
                         Err(error) => {
                             // Giosg or storage is down: the next run starts from this chat.

@@ -143,3 +143,18 @@ async fn a_start_with_any_write_failing_opens_exactly_one_chat() {
         );
     }
 }
+
+/// A window of any length (the setting is hours, saturating) neither panics nor skips a chat.
+#[tokio::test]
+async fn a_reconcile_window_of_any_length_is_read_as_forever() {
+    let service = flaky_service();
+    let (_, chat) = new_chat(&service).await;
+    let limits = crate::service::ReconcileLimits {
+        ended_window: std::time::Duration::MAX,
+        ..crate::service::ReconcileLimits::default()
+    };
+    let run = service.reconcile_active(&limits).await.unwrap();
+    assert_eq!(run.chats_active, 1);
+    assert_eq!(run.chats_looked_at, 1, "{chat:?}: {run:?}");
+    assert!(run.sweep_complete);
+}
