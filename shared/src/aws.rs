@@ -1,6 +1,8 @@
 //! The AWS SDK configuration shared by every client of this workspace: DynamoDB (the store) and
 //! Secrets Manager (the configuration), in the functions, the local runner, the bench and tests.
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
@@ -60,11 +62,11 @@ pub async fn sdk_config(endpoint_url: Option<&str>) -> SdkConfig {
 /// an interceptor for `Config::builder().interceptor(...)`. The IAM test checks each function's
 /// operations against its policy with it; the benchmark counts reads and writes per run.
 #[derive(Clone, Debug, Default)]
-pub struct OperationLog(std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, u64>>>);
+pub struct OperationLog(Arc<Mutex<BTreeMap<String, u64>>>);
 
 impl OperationLog {
     /// The operations run since the last `take`, with how many times each, and starts over.
-    pub fn take(&self) -> std::collections::BTreeMap<String, u64> {
+    pub fn take(&self) -> BTreeMap<String, u64> {
         std::mem::take(
             &mut *self
                 .0
