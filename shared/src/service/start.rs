@@ -119,6 +119,16 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
                 });
             }
         }
+        // A start that finished between our first read and our claim has stored its chat:
+        // resume it rather than open a second one.
+        if let Some(fresh) = self.store.get_visitor(&visitor.key).await?
+            && let Some(open) = self.latest_open_chat(&fresh).await?
+        {
+            if let Err(error) = self.store.release_start(&visitor.key, &claim.owner).await {
+                tracing::warn!(%error, "could not release a visitor's start claim");
+            }
+            return self.resume(fresh, open, name).await;
+        }
         let started = self
             .start_claimed(&mut visitor, &token, &mut session, name)
             .await;
