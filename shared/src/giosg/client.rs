@@ -148,6 +148,14 @@ impl GiosgClient {
         self.url(&segments)
     }
 
+    /// A chat of the organization, `/api/v5/orgs/{org}/owned_chats/{chat}[/tail]`.
+    pub(super) fn owned_chat_url(&self, chat: &ChatId, tail: Option<&str>) -> Url {
+        let mut segments = vec!["api", "v5", "orgs", self.org_segment(), "owned_chats"];
+        segments.push(chat.as_str());
+        segments.extend(tail);
+        self.url(&segments)
+    }
+
     /// A call without credentials: visitor authentication.
     pub(super) async fn anonymous_call(
         &self,

@@ -292,28 +292,13 @@ impl GiosgClient {
 
     /// #9: the members of a chat of the organization (all pages; API token).
     pub async fn chat_memberships(&self, chat: &ChatId) -> Result<Vec<Membership>, GiosgError> {
-        let url = self.url(&[
-            "api",
-            "v5",
-            "orgs",
-            self.org_segment(),
-            "owned_chats",
-            chat.as_str(),
-            "memberships",
-        ]);
+        let url = self.owned_chat_url(chat, Some("memberships"));
         self.all_pages(CHAT_MEMBERSHIPS, url, None).await
     }
 
     /// #10: one chat of the organization (API token).
     pub async fn owned_chat(&self, chat: &ChatId) -> Result<ChatResource, GiosgError> {
-        let url = self.url(&[
-            "api",
-            "v5",
-            "orgs",
-            self.org_segment(),
-            "owned_chats",
-            chat.as_str(),
-        ]);
+        let url = self.owned_chat_url(chat, None);
         let answer = self.org_call(OWNED_CHAT, &url, None).await?;
         parse(OWNED_CHAT, &answer, &[])
     }
@@ -324,15 +309,7 @@ impl GiosgClient {
         &self,
         chat: &ChatId,
     ) -> Result<Listing<MessageResource>, GiosgError> {
-        let url = self.url(&[
-            "api",
-            "v5",
-            "orgs",
-            self.org_segment(),
-            "owned_chats",
-            chat.as_str(),
-            "messages",
-        ]);
+        let url = self.owned_chat_url(chat, Some("messages"));
         self.listing(OWNED_CHAT_MESSAGES, url, None).await
     }
 

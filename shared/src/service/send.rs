@@ -225,7 +225,6 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
         holder: &Claim,
         since: DateTime<Utc>,
     ) -> Result<Option<MessageRecord>, ServiceError> {
-        let earliest = GiosgTime::from(since - LANDING_SKEW);
         let mut candidates: Vec<MessageResource> = self
             .giosg
             .visitor_messages(session, chat_id)
@@ -234,11 +233,13 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
             .into_iter()
             .filter(|m| {
                 m.id.is_some()
-                    && m.sender_type.value() == Some(&SenderType::Visitor)
-                    && m.created_at.value().is_some_and(|at| *at >= earliest)
-                    && m.message
-                        .value()
-                        .is_some_and(|text| text_digest(text) == holder.text_digest)
+                    && sent_by_claim(
+                        holder,
+                        since,
+                        m.sender_type.value(),
+                        m.message.value().map(String::as_str),
+                        m.created_at.value().copied(),
+                    )
             })
             .collect();
         candidates.sort_by_key(|m| m.created_at.value().copied());
@@ -373,6 +374,21 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
     }
 }
 
+/// Whether a message is the one `claim` (made at `since`) sent: the visitor's, with the
+/// claim's text, stamped no earlier than the claim less clock skew. The one rule for finding
+/// out from Giosg's listing and for matching an echo.
+fn sent_by_claim(
+    claim: &Claim,
+    since: DateTime<Utc>,
+    sender: Option<&SenderType>,
+    text: Option<&str>,
+    created_at: Option<GiosgTime>,
+) -> bool {
+    sender == Some(&SenderType::Visitor)
+        && created_at.is_some_and(|at| at >= GiosgTime::from(since - LANDING_SKEW))
+        && text.is_some_and(|text| text_digest(text) == claim.text_digest)
+}
+
 impl<S: ChatStore, G> Service<S, G> {
     /// A visitor's message just stored from its webhook echo, with no idempotency key: if a
     /// send of that text is still open in the chat (in flight, or with an unknown outcome
@@ -391,9 +407,6 @@ impl<S: ChatStore, G> Service<S, G> {
         {
             return;
         }
-        let (Some(text), Some(created_at)) = (record.text.get(), record.created_at) else {
-            return;
-        };
         let open = match self.store.open_send_claims(chat_id).await {
             Ok(open) => open,
             Err(error) => {
@@ -401,10 +414,15 @@ impl<S: ChatStore, G> Service<S, G> {
                 return;
             }
         };
-        let digest = text_digest(text);
         let matching = open.into_iter().find(|(_, state)| match state {
             SendState::InFlight { since, claim } | SendState::Unknown { since, claim } => {
-                claim.text_digest == digest && created_at >= GiosgTime::from(*since - LANDING_SKEW)
+                sent_by_claim(
+                    claim,
+                    *since,
+                    record.sender_type.get(),
+                    record.text.get().map(String::as_str),
+                    record.created_at,
+                )
             }
             SendState::Sent { .. } => false,
         });

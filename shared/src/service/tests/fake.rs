@@ -43,6 +43,15 @@ pub(super) struct FakeState {
 }
 
 impl FakeState {
+    /// What Giosg holds of one chat's messages.
+    fn messages_in(&self, chat: &ChatId) -> Vec<MessageResource> {
+        self.sent
+            .iter()
+            .filter(|m| m.chat_id.value() == Some(chat))
+            .cloned()
+            .collect()
+    }
+
     /// A new message of the visitor, as Giosg would describe it.
     pub(super) fn visitor_message(&mut self, chat: &ChatId, text: &str) -> MessageResource {
         self.messages += 1;
@@ -186,26 +195,14 @@ impl GiosgPort for FakeGiosg {
         _session: &mut VisitorSession,
         chat: &ChatId,
     ) -> Result<Vec<MessageResource>, GiosgError> {
-        let state = self.record("visitor_messages");
-        Ok(state
-            .sent
-            .iter()
-            .filter(|m| m.chat_id.value() == Some(chat))
-            .cloned()
-            .collect())
+        Ok(self.record("visitor_messages").messages_in(chat))
     }
 
     async fn owned_chat_messages(
         &self,
         chat: &ChatId,
     ) -> Result<crate::giosg::Listing<MessageResource>, GiosgError> {
-        let state = self.record("owned_chat_messages");
-        let items: Vec<MessageResource> = state
-            .sent
-            .iter()
-            .filter(|m| m.chat_id.value() == Some(chat))
-            .cloned()
-            .collect();
+        let items = self.record("owned_chat_messages").messages_in(chat);
         Ok(crate::giosg::Listing { items, pages: 1 })
     }
 
