@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::counters::{Counters, GiosgCounters};
 use super::merge::{Latch, Lww, Stamp, keep_earliest, keep_latest};
 use super::visitor::VisitorKey;
 use super::{ChatId, ChatResource, GiosgTime, RoomId};
@@ -45,6 +46,12 @@ pub struct ChatRecord {
     pub removed: Latch,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<ChatOwner>,
+    /// Giosg's message counters as last reported.
+    #[serde(default, skip_serializing_if = "GiosgCounters::is_empty")]
+    pub giosg_counters: GiosgCounters,
+    /// The counters the reconciler last found consistent with the stored messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counters_checked: Option<Counters>,
 }
 
 impl ChatRecord {
@@ -59,6 +66,8 @@ impl ChatRecord {
             is_waiting: Lww::default(),
             removed: Latch::default(),
             owner: None,
+            giosg_counters: GiosgCounters::default(),
+            counters_checked: None,
         }
     }
 
@@ -91,6 +100,13 @@ impl ChatRecord {
         } else {
             Some(Activity::Open)
         }
+    }
+
+    /// Whether Giosg's counters moved since the reconciler last found them consistent with the
+    /// stored messages: then a message webhook may have been lost (see `domain::counters`).
+    pub fn counters_moved(&self) -> bool {
+        let latest = self.giosg_counters.latest();
+        !latest.is_unknown() && self.counters_checked != Some(latest)
     }
 
     /// Whether the visitor behind `key` may see this chat. Anything else is `not_found`.
@@ -164,6 +180,19 @@ pub fn apply_chat_event(
     Decision::after_fold(current, record)
 }
 
+/// Records that the reconciler found `counters` (Giosg's, as it last knew them) consistent
+/// with the stored messages. Only a stored chat is marked.
+pub fn check_counters(current: Option<&ChatRecord>, counters: Counters) -> Decision<ChatRecord> {
+    match current {
+        None => Decision::Ignore,
+        Some(record) if record.counters_checked == Some(counters) => Decision::Unchanged,
+        Some(record) => Decision::Write(ChatRecord {
+            counters_checked: Some(counters),
+            ..record.clone()
+        }),
+    }
+}
+
 fn merge_chat_fields(record: &mut ChatRecord, resource: &ChatResource, stamp: Stamp) {
     if record.room_id.is_none() {
         record.room_id = resource.room_id.value().cloned();
@@ -179,6 +208,7 @@ fn merge_chat_fields(record: &mut ChatRecord, resource: &ChatResource, stamp: St
             .is_waiting
             .offer(resource.is_waiting.value().copied(), stamp);
     }
+    record.giosg_counters.offer(resource, stamp);
 }
 
 /// A chat's state as the frontend API shows it.

@@ -34,7 +34,10 @@ enum StartSlot {
     Ours,
     /// Another request started one meanwhile, or an earlier start whose outcome was unknown
     /// had: that chat is the answer.
-    Chat { chat: ChatRecord, resumed: bool },
+    Chat {
+        chat: Box<ChatRecord>,
+        resumed: bool,
+    },
 }
 
 /// The chat the visitor chats in now.
@@ -113,7 +116,7 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
             StartSlot::Ours => {}
             StartSlot::Chat { chat, resumed } => {
                 return Ok(StartedChat {
-                    chat,
+                    chat: *chat,
                     issued_token: None,
                     resumed,
                 });
@@ -235,7 +238,7 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
                         && let Some(open) = self.latest_open_chat(&fresh).await?
                     {
                         return Ok(StartSlot::Chat {
-                            chat: open,
+                            chat: Box::new(open),
                             resumed: true,
                         });
                     }
@@ -249,7 +252,7 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
                             tracing::warn!(%error, "could not release a start found out");
                         }
                         return Ok(StartSlot::Chat {
-                            chat,
+                            chat: Box::new(chat),
                             resumed: false,
                         });
                     }

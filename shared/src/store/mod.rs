@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::chat::{ChatEvent, ChatRecord};
+use crate::domain::counters::Counters;
 use crate::domain::cursor::PageRequest;
 use crate::domain::message::{MessageEvent, MessageRecord};
 use crate::domain::visitor::{VisitorKey, VisitorRecord};
@@ -50,6 +51,14 @@ impl StoreContext {
         let retention = chrono::Duration::from_std(self.retention?).ok()?;
         Some(created_at.map_or_else(Utc::now, |t| t.as_datetime()) + retention)
     }
+}
+
+/// A chat the reconciler looks at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActiveChat {
+    pub id: ChatId,
+    /// Giosg's counters moved since they were last found consistent with the stored messages.
+    pub counters_moved: bool,
 }
 
 /// What happened to an event.
@@ -251,11 +260,22 @@ pub trait ChatStore: Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<()>> + Send;
 
     /// The chats the reconciler looks at ([`ChatRecord::activity`]): open, or ended at or after
-    /// `ended_since`; by id. One `Query` per state on the `active-chats` index (keys only).
+    /// `ended_since`; by id, each with whether Giosg's counters moved since they were last
+    /// checked ([`ChatRecord::counters_moved`]). One `Query` per state on the `active-chats`
+    /// index (keys and that flag).
     fn active_chats(
         &self,
         ended_since: GiosgTime,
-    ) -> impl Future<Output = StoreResult<Vec<ChatId>>> + Send;
+    ) -> impl Future<Output = StoreResult<Vec<ActiveChat>>> + Send;
+
+    /// Records that `counters` were found consistent with the chat's stored messages
+    /// ([`crate::domain::chat::check_counters`]); nothing when the chat is not stored.
+    fn set_counters_checked(
+        &self,
+        chat: &ChatId,
+        counters: Counters,
+        context: &StoreContext,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
 
     /// Where the reconciler's sweep stopped last (the last chat it finished), if mid-sweep.
     fn reconcile_cursor(&self) -> impl Future<Output = StoreResult<Option<ChatId>>> + Send;

@@ -77,6 +77,7 @@ scenarios!(
     faults_anywhere::a_start_with_a_fault_anywhere_opens_exactly_one_chat,
     reconcile::reconciling_after_lost_webhooks_shows_giosgs_truth,
     reconcile::a_run_keeps_its_budget_and_the_next_resumes,
+    reconcile::counters_put_the_chat_with_a_lost_message_first,
     errors::giosg_outage_is_giosg_unavailable,
     errors::unknown_or_malformed_tokens_are_unauthorized,
     errors::another_visitors_chat_is_not_found,

@@ -228,3 +228,98 @@ pub(crate) async fn a_run_keeps_its_budget_and_the_next_resumes<S: ChatStore>(st
     assert_eq!((again.chats_looked_at, again.chats_repaired), (2, 0));
     env.stop().await;
 }
+
+/// Giosg's counters put the chat whose message webhook was lost first: with calls for one
+/// chat, that chat is the one read, wherever it is in the sweep; the other chats' counters
+/// agree with their stored messages at the cost of no Giosg call.
+pub(crate) async fn counters_put_the_chat_with_a_lost_message_first<S: ChatStore>(store: S) {
+    let env = support::harness::start(store).await;
+    let mut chats = Vec::new();
+    for c in 0..4 {
+        let (token, chat) = env.new_chat(&format!("Visitor {c}")).await;
+        let base = format!("/_sim/chats/{chat}");
+        env.sim(Method::POST, &format!("{base}/join"), Some(json!({})))
+            .await;
+        env.sim(
+            Method::POST,
+            &format!("{base}/messages"),
+            Some(json!({"text": "hello"})),
+        )
+        .await;
+        chats.push((token, chat));
+    }
+    chats.sort_by(|a, b| a.1.cmp(&b.1));
+    env.flush_webhooks().await;
+    // Settle: every chat read once, its counters checked.
+    let settle = env
+        .app
+        .service
+        .reconcile_active(&ReconcileLimits::default())
+        .await
+        .unwrap();
+    assert!(settle.sweep_complete, "{settle:?}");
+
+    // The last chat in id order loses its agent's reply; the chat's `changed` (its counters)
+    // arrives.
+    let (token, lost) = chats.last().unwrap().clone();
+    env.sim(
+        Method::POST,
+        "/_sim/webhooks/faults",
+        Some(json!({"mode": "drop", "count": 1})),
+    )
+    .await;
+    env.sim(
+        Method::POST,
+        &format!("/_sim/chats/{lost}/messages"),
+        Some(json!({"text": "a reply that was lost"})),
+    )
+    .await;
+    env.flush_webhooks().await;
+    env.sim(Method::DELETE, "/_sim/webhooks/faults", None).await;
+    assert_ne!(shown(&env, &token, &lost).await, truth(&env, &lost).await);
+
+    let one_chat = ReconcileLimits {
+        max_giosg_calls: 2,
+        concurrency: 1,
+        ..ReconcileLimits::default()
+    };
+    let run = env.app.service.reconcile_active(&one_chat).await.unwrap();
+    assert_eq!((run.chats_suspect, run.chats_looked_at), (1, 1), "{run:?}");
+    assert_eq!(run.chats_repaired, 1, "{run:?}");
+    assert!(!run.sweep_complete, "the sweep had no calls left: {run:?}");
+    assert_eq!(shown(&env, &token, &lost).await, truth(&env, &lost).await);
+
+    // Nothing moved since: no suspect, and the sweep reads the chats in turn.
+    let next = env.app.service.reconcile_active(&one_chat).await.unwrap();
+    assert_eq!(
+        (next.chats_counted, next.chats_suspect, next.chats_looked_at),
+        (0, 0, 1),
+        "{next:?}"
+    );
+    // A chat whose counters moved with every webhook delivered costs no Giosg call.
+    let (_, busy) = &chats[0];
+    env.sim(
+        Method::POST,
+        &format!("/_sim/chats/{busy}/messages"),
+        Some(json!({"text": "delivered"})),
+    )
+    .await;
+    env.flush_webhooks().await;
+    let calls_before = env.giosg_calls("owned_chat").await;
+    let none_left = ReconcileLimits {
+        max_giosg_calls: 0,
+        ..ReconcileLimits::default()
+    };
+    let counted = env.app.service.reconcile_active(&none_left).await.unwrap();
+    assert_eq!(
+        (
+            counted.chats_counted,
+            counted.chats_suspect,
+            counted.giosg_calls
+        ),
+        (1, 0, 0),
+        "{counted:?}"
+    );
+    assert_eq!(env.giosg_calls("owned_chat").await, calls_before);
+    env.stop().await;
+}

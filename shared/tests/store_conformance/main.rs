@@ -299,6 +299,7 @@ for_every_store!(
     sends::sent_key_is_final,
     active::active_chats_are_the_visible_open_and_recently_ended,
     active::the_reconcile_cursor_is_kept_and_cleared,
+    active::moved_counters_are_flagged_until_checked,
     sends::open_send_claims_are_the_chats_unsettled_keys,
     sends::a_visitor_start_is_claimed_by_one_request_at_a_time,
     sends::release_frees_an_in_flight_key,

@@ -5,14 +5,15 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::domain::chat::{ChatEvent, ChatRecord};
+use crate::domain::counters::Counters;
 use crate::domain::cursor::PageRequest;
 use crate::domain::message::{MessageEvent, MessageRecord};
 use crate::domain::visitor::{VisitorKey, VisitorRecord};
 use crate::domain::{ChatId, GiosgTime, MessageId};
 use crate::store::memory::MemoryStore;
 use crate::store::{
-    Applied, ChatStore, Claim, HistoryPage, Reservation, SendContext, SendState, SentMessage,
-    StoreContext, StoreError, StoreResult,
+    ActiveChat, Applied, ChatStore, Claim, HistoryPage, Reservation, SendContext, SendState,
+    SentMessage, StoreContext, StoreError, StoreResult,
 };
 
 #[derive(Default)]
@@ -74,8 +75,23 @@ impl FlakyStore {
 }
 
 impl ChatStore for FlakyStore {
-    async fn active_chats(&self, ended_since: GiosgTime) -> StoreResult<Vec<ChatId>> {
+    async fn active_chats(&self, ended_since: GiosgTime) -> StoreResult<Vec<ActiveChat>> {
         self.inner.active_chats(ended_since).await
+    }
+
+    async fn set_counters_checked(
+        &self,
+        chat: &ChatId,
+        counters: Counters,
+        context: &StoreContext,
+    ) -> StoreResult<()> {
+        let fault = self.step();
+        fault.before()?;
+        let done = self
+            .inner
+            .set_counters_checked(chat, counters, context)
+            .await;
+        fault.after(done)
     }
 
     async fn reconcile_cursor(&self) -> StoreResult<Option<ChatId>> {

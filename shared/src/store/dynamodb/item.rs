@@ -9,7 +9,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::schema::{ACTIVE_AT, ACTIVE_STATE, CHAT_ORDER, EXPIRES_AT, MSG_ORDER, OWNER, PK, SK};
+use super::schema::{
+    ACTIVE_AT, ACTIVE_STATE, CHAT_ORDER, COUNTERS_MOVED, EXPIRES_AT, MSG_ORDER, OWNER, PK, SK,
+};
 use crate::domain::chat::{Activity, ChatRecord};
 use crate::domain::message::MessageRecord;
 use crate::domain::visitor::{VisitorKey, VisitorRecord};
@@ -149,6 +151,9 @@ impl StoredRecord for ChatRecord {
                 attributes.push((ACTIVE_AT, string(format!("{at}#{}", self.id))));
             }
             None => {}
+        }
+        if self.activity().is_some() && self.counters_moved() {
+            attributes.push((COUNTERS_MOVED, AttributeValue::Bool(true)));
         }
         attributes
     }

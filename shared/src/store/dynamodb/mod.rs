@@ -70,11 +70,12 @@ pub use schema::{
 };
 
 use super::{
-    Applied, ChatStore, Claim, HistoryPage, Reservation, SendContext, SendState, SentMessage,
-    StoreContext, StoreError, StoreResult,
+    ActiveChat, Applied, ChatStore, Claim, HistoryPage, Reservation, SendContext, SendState,
+    SentMessage, StoreContext, StoreError, StoreResult,
 };
 use crate::domain::Decision;
-use crate::domain::chat::{ChatEvent, ChatRecord, apply_chat_event};
+use crate::domain::chat::{ChatEvent, ChatRecord, apply_chat_event, check_counters};
+use crate::domain::counters::Counters;
 use crate::domain::cursor::PageRequest;
 use crate::domain::message::{MessageEvent, MessageRecord, apply_message_event};
 use crate::domain::visitor::{VisitorKey, VisitorRecord};
@@ -292,14 +293,29 @@ impl ChatStore for DynamoStore {
             .await
     }
 
-    async fn active_chats(&self, ended_since: GiosgTime) -> StoreResult<Vec<ChatId>> {
+    async fn active_chats(&self, ended_since: GiosgTime) -> StoreResult<Vec<ActiveChat>> {
         // Eventually consistent (a GSI): a chat stored a moment ago is in the next sweep.
-        let mut ids = self.query_active(ACTIVE_OPEN, None).await?;
+        let mut active = self.query_active(ACTIVE_OPEN, None).await?;
         let since = ended_since.sortable();
-        ids.extend(self.query_active(ACTIVE_ENDED, Some(&since)).await?);
-        ids.sort();
-        ids.dedup();
-        Ok(ids)
+        active.extend(self.query_active(ACTIVE_ENDED, Some(&since)).await?);
+        active.sort_by(|a, b| a.id.cmp(&b.id));
+        active.dedup_by(|a, b| a.id == b.id);
+        Ok(active)
+    }
+
+    async fn set_counters_checked(
+        &self,
+        chat: &ChatId,
+        counters: Counters,
+        context: &StoreContext,
+    ) -> StoreResult<()> {
+        self.apply_folded(
+            &ItemKey::chat(chat),
+            context,
+            |current: Option<&ChatRecord>| check_counters(current, counters),
+        )
+        .await?;
+        Ok(())
     }
 
     async fn reconcile_cursor(&self) -> StoreResult<Option<ChatId>> {

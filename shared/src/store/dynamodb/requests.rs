@@ -12,11 +12,11 @@ use super::item::{
 };
 use super::retry::Attempts;
 use super::schema::{
-    ACTIVE_AT, ACTIVE_CHATS_INDEX, ACTIVE_STATE, HISTORY_INDEX, MSG_ORDER, PK, SK,
+    ACTIVE_AT, ACTIVE_CHATS_INDEX, ACTIVE_STATE, COUNTERS_MOVED, HISTORY_INDEX, MSG_ORDER, PK, SK,
 };
 use crate::domain::ChatId;
 use crate::domain::Decision;
-use crate::store::{Applied, StoreContext, StoreError, StoreResult};
+use crate::store::{ActiveChat, Applied, StoreContext, StoreError, StoreResult};
 
 #[cfg(doc)]
 use crate::store::ChatStore;
@@ -302,13 +302,13 @@ impl DynamoStore {
 }
 
 impl DynamoStore {
-    /// The ids of the chats on the `active-chats` index in `state`, from `from` on (the
-    /// range key, a fixed-width time), all pages.
+    /// The chats on the `active-chats` index in `state`, from `from` on (the range key, a
+    /// fixed-width time), all pages.
     pub(super) async fn query_active(
         &self,
         state: &str,
         from: Option<&str>,
-    ) -> StoreResult<Vec<ChatId>> {
+    ) -> StoreResult<Vec<ActiveChat>> {
         let mut ids = Vec::new();
         let mut start_key = None;
         loop {
@@ -337,7 +337,14 @@ impl DynamoStore {
                     .and_then(|pk| pk.as_s().ok())
                     .and_then(|pk| pk.strip_prefix("CHAT#"))
                     .ok_or_else(|| StoreError::Corrupt("an active chat has no chat key".into()))?;
-                ids.push(ChatId::new(id));
+                let counters_moved = item
+                    .get(COUNTERS_MOVED)
+                    .and_then(|moved| moved.as_bool().ok())
+                    .is_some_and(|moved| *moved);
+                ids.push(ActiveChat {
+                    id: ChatId::new(id),
+                    counters_moved,
+                });
             }
             match output.last_evaluated_key {
                 Some(key) if !key.is_empty() => start_key = Some(key),

@@ -18,7 +18,7 @@ use crate::store::{StoreError, StoreResult};
 
 /// The GSI listing a visitor's chats.
 pub const VISITOR_CHATS_INDEX: &str = "visitor-chats";
-/// The GSI of the chats the reconciler looks at (sparse: keys only).
+/// The GSI of the chats the reconciler looks at (sparse: keys and `counters_moved`).
 pub const ACTIVE_CHATS_INDEX: &str = "active-chats";
 /// The LSI ordering a chat's history.
 pub const HISTORY_INDEX: &str = "history";
@@ -39,6 +39,9 @@ pub(super) const MSG_ORDER: &str = "msg_order";
 pub(super) const ACTIVE_STATE: &str = "active_state";
 /// Since when (fixed-width time; the end, for an ended chat), then `#` and the chat id.
 pub(super) const ACTIVE_AT: &str = "active_at";
+/// On an active chat whose Giosg counters moved since they were last checked (true, or
+/// absent): projected into the `active-chats` index, so finding them reads nothing more.
+pub(super) const COUNTERS_MOVED: &str = "counters_moved";
 
 /// Creates the table with exactly the schema this adapter expects (on-demand, the
 /// `visitor-chats` and `active-chats` GSIs, the `history` LSI, TTL on `expires_at`) and waits
@@ -72,7 +75,8 @@ pub async fn create_table(client: &Client, table_name: &str) -> StoreResult<()> 
         .key_schema(built(key(ACTIVE_AT, KeyType::Range))?)
         .projection(
             Projection::builder()
-                .projection_type(ProjectionType::KeysOnly)
+                .projection_type(ProjectionType::Include)
+                .non_key_attributes(COUNTERS_MOVED)
                 .build(),
         )
         .build();

@@ -5,6 +5,7 @@
 //! [`MemoryStore::from_snapshot`] let the local runner keep the store in a file across restarts;
 //! [`MemoryStore::revision`] tells it when there is something new to save.
 
+mod active;
 mod claims;
 mod snapshot;
 
@@ -14,11 +15,12 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 
 use super::{
-    Applied, ChatStore, Claim, HistoryPage, Reservation, SendContext, SendState, SentMessage,
-    StoreContext, StoreResult,
+    ActiveChat, Applied, ChatStore, Claim, HistoryPage, Reservation, SendContext, SendState,
+    SentMessage, StoreContext, StoreResult,
 };
 use crate::domain::Decision;
 use crate::domain::chat::{ChatEvent, ChatRecord, apply_chat_event};
+use crate::domain::counters::Counters;
 use crate::domain::cursor::PageRequest;
 use crate::domain::message::{
     MessageEvent, MessageRecord, OrderKey, apply_message_event, may_place_by_chat, place_by_chat,
@@ -350,20 +352,18 @@ impl ChatStore for MemoryStore {
         Ok(())
     }
 
-    async fn active_chats(&self, ended_since: GiosgTime) -> StoreResult<Vec<ChatId>> {
-        let state = self.lock();
-        let mut active: Vec<ChatId> = state
-            .chats
-            .values()
-            .filter_map(Expiring::live)
-            .filter(|chat| {
-                chat.activity()
-                    .is_some_and(|activity| activity.is_active(ended_since))
-            })
-            .map(|chat| chat.id.clone())
-            .collect();
-        active.sort();
-        Ok(active)
+    async fn active_chats(&self, ended_since: GiosgTime) -> StoreResult<Vec<ActiveChat>> {
+        Ok(self.active(ended_since))
+    }
+
+    async fn set_counters_checked(
+        &self,
+        chat: &ChatId,
+        counters: Counters,
+        context: &StoreContext,
+    ) -> StoreResult<()> {
+        self.check_counters(chat, counters, context);
+        Ok(())
     }
 
     async fn reconcile_cursor(&self) -> StoreResult<Option<ChatId>> {
