@@ -6,7 +6,7 @@
 //                                             gets a visitor_token, kept in localStorage
 //   GET  /v1/chats/{id}                       the current chat again after a reload
 //   GET  /v1/chats/{id}/messages?limit=50     the newest page of history ...
-//        .../messages?after=<next_cursor>     ... then only what came later (cheap polling)
+//        .../messages?after=<next_cursor>     ... then every change since, once (the sync feed)
 //        .../messages?before=<prev_cursor>    ... and older pages on demand
 //   POST /v1/chats/{id}/messages {text, client_message_id}
 //                                             send; a retry with the same client_message_id

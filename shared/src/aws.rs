@@ -58,22 +58,70 @@ pub async fn sdk_config(endpoint_url: Option<&str>) -> SdkConfig {
     }
 }
 
-/// Counts the DynamoDB (or any SDK) operations a client runs, by name (`GetItem`, `Query`, ...):
-/// an interceptor for `Config::builder().interceptor(...)`. The IAM test checks each function's
-/// operations against its policy with it; the benchmark counts reads and writes per run.
+/// Counts the DynamoDB operations a client runs, by name (`GetItem`, `Query`, ...), and keeps
+/// the IAM permissions they need (`dynamodb:Query on index/history`, `dynamodb:PutItem on
+/// table`; a transaction needs the action of each of its items): an interceptor for
+/// `Config::builder().interceptor(...)`. The IAM test checks each function's permissions
+/// against its policy with it; the benchmark counts reads and writes per run.
 #[derive(Clone, Debug, Default)]
-pub struct OperationLog(Arc<Mutex<BTreeMap<String, u64>>>);
+pub struct OperationLog {
+    counts: Arc<Mutex<BTreeMap<String, u64>>>,
+    needs: Arc<Mutex<std::collections::BTreeSet<String>>>,
+}
+
+fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 impl OperationLog {
     /// The operations run since the last `take`, with how many times each, and starts over.
     pub fn take(&self) -> BTreeMap<String, u64> {
-        std::mem::take(
-            &mut *self
-                .0
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()),
-        )
+        std::mem::take(&mut *locked(&self.counts))
     }
+
+    /// The permissions needed since the last `take_needs`, and starts over.
+    pub fn take_needs(&self) -> std::collections::BTreeSet<String> {
+        std::mem::take(&mut *locked(&self.needs))
+    }
+}
+
+/// What an operation needs: the IAM actions and the resource (`table` or `index/<name>`).
+fn permissions_of(
+    operation: &str,
+    input: &aws_smithy_runtime_api::client::interceptors::context::Input,
+) -> Vec<String> {
+    use aws_sdk_dynamodb::operation::query::QueryInput;
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput;
+    if let Some(query) = input.downcast_ref::<QueryInput>()
+        && let Some(index) = query.index_name()
+    {
+        return vec![format!("dynamodb:Query on index/{index}")];
+    }
+    if let Some(transaction) = input.downcast_ref::<TransactWriteItemsInput>() {
+        return transaction
+            .transact_items()
+            .iter()
+            .map(|item| {
+                let action = if item.put().is_some() {
+                    "PutItem"
+                } else if item.delete().is_some() {
+                    "DeleteItem"
+                } else if item.update().is_some() {
+                    "UpdateItem"
+                } else {
+                    "ConditionCheckItem"
+                };
+                format!("dynamodb:{action} on table")
+            })
+            .collect();
+    }
+    let action = match operation {
+        "TransactGetItems" => "GetItem",
+        other => other,
+    };
+    vec![format!("dynamodb:{action} on table")]
 }
 
 impl aws_sdk_dynamodb::config::Intercept for OperationLog {
@@ -83,7 +131,7 @@ impl aws_sdk_dynamodb::config::Intercept for OperationLog {
 
     fn read_before_serialization(
         &self,
-        _context: &aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef<
+        context: &aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef<
             '_,
         >,
         _components: &aws_sdk_dynamodb::config::RuntimeComponents,
@@ -91,11 +139,10 @@ impl aws_sdk_dynamodb::config::Intercept for OperationLog {
     ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
         use aws_smithy_runtime_api::client::orchestrator::Metadata;
         if let Some(metadata) = cfg.load::<Metadata>() {
-            let mut log = self
-                .0
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            *log.entry(metadata.name().to_owned()).or_default() += 1;
+            *locked(&self.counts)
+                .entry(metadata.name().to_owned())
+                .or_default() += 1;
+            locked(&self.needs).extend(permissions_of(metadata.name(), context.input()));
         }
         Ok(())
     }

@@ -10,6 +10,7 @@ use super::extract::{ChatIdPath, RequestOwner, json_body, visitor_token};
 use super::{ApiError, State, json_response};
 use crate::domain::chat::Chat;
 use crate::domain::cursor::{Cursor, PageRequest};
+use crate::domain::feed::FeedCursor;
 use crate::domain::input::{IdempotencyKey, MessageText};
 use crate::domain::message::Message;
 use crate::giosg::GiosgPort;
@@ -100,21 +101,42 @@ pub(super) async fn history<S: ChatStore, G: Send + Sync + 'static>(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let page_request = parse_page_request(query.as_deref().unwrap_or(""))?;
+    let read = parse_read(query.as_deref().unwrap_or(""))?;
     let token = visitor_token(&headers)?;
-    let view = api.service.history(&token, &chat_id, &page_request).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &HistoryBody {
-            chat: view.chat.view(),
-            messages: view.messages.iter().map(|m| m.view()).collect(),
-            next_cursor: view.next_cursor.encode(),
-            prev_cursor: view.prev_cursor.as_ref().map(Cursor::encode),
-        },
-    ))
+    let body = match read {
+        Read::History(request) => {
+            let view = api.service.history(&token, &chat_id, &request).await?;
+            HistoryBody {
+                chat: view.chat.view(),
+                messages: view.messages.iter().map(|m| m.view()).collect(),
+                next_cursor: view.next_cursor.encode(),
+                prev_cursor: view.prev_cursor.as_ref().map(Cursor::encode),
+            }
+        }
+        Read::Feed { after, limit } => {
+            let view = api.service.feed(&token, &chat_id, after, limit).await?;
+            HistoryBody {
+                chat: view.chat.view(),
+                messages: view.messages.iter().map(|m| m.view()).collect(),
+                next_cursor: view.next_cursor.encode(),
+                // The feed goes forward only; older history pages come from the history view.
+                prev_cursor: None,
+            }
+        }
+    };
+    Ok(json_response(StatusCode::OK, &body))
 }
 
-fn parse_page_request(query: &str) -> Result<PageRequest, ApiError> {
+/// The two reads of `GET /v1/chats/{chat_id}/messages`.
+#[derive(Debug, PartialEq, Eq)]
+enum Read {
+    /// The history view: the newest page, or the one before a `prev_cursor`.
+    History(PageRequest),
+    /// The sync feed after a `next_cursor`.
+    Feed { after: FeedCursor, limit: usize },
+}
+
+fn parse_read(query: &str) -> Result<Read, ApiError> {
     let mut after = None;
     let mut before = None;
     let mut limit = None;
@@ -143,23 +165,21 @@ fn parse_page_request(query: &str) -> Result<PageRequest, ApiError> {
                 ))
             })?,
     };
-    let cursor = |name: &str, raw: String| {
-        Cursor::decode(&raw)
-            .map_err(|_| ApiError::invalid(format!("{name} is not a valid cursor.")))
-    };
     match (after, before) {
         (Some(_), Some(_)) => Err(ApiError::invalid(
             "after and before cannot be used together.",
         )),
-        (Some(raw), None) => Ok(PageRequest::After {
-            cursor: cursor("after", raw)?,
+        (Some(raw), None) => Ok(Read::Feed {
+            after: FeedCursor::decode(&raw)
+                .map_err(|_| ApiError::invalid("after is not a valid cursor."))?,
             limit,
         }),
-        (None, Some(raw)) => Ok(PageRequest::Before {
-            cursor: cursor("before", raw)?,
+        (None, Some(raw)) => Ok(Read::History(PageRequest::Before {
+            cursor: Cursor::decode(&raw)
+                .map_err(|_| ApiError::invalid("before is not a valid cursor."))?,
             limit,
-        }),
-        (None, None) => Ok(PageRequest::Latest { limit }),
+        })),
+        (None, None) => Ok(Read::History(PageRequest::Latest { limit })),
     }
 }
 
@@ -168,21 +188,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn page_requests_are_validated() {
+    fn reads_are_validated() {
         assert_eq!(
-            parse_page_request("").unwrap(),
-            PageRequest::Latest { limit: 50 }
+            parse_read("").unwrap(),
+            Read::History(PageRequest::Latest { limit: 50 })
         );
-        assert!(parse_page_request("limit=0").is_err());
-        assert!(parse_page_request("limit=101").is_err());
-        assert!(parse_page_request("limit=abc").is_err());
+        assert!(parse_read("limit=0").is_err());
+        assert!(parse_read("limit=101").is_err());
+        assert!(parse_read("limit=abc").is_err());
         assert_eq!(
-            parse_page_request("limit=100").unwrap(),
-            PageRequest::Latest { limit: 100 }
+            parse_read("limit=100").unwrap(),
+            Read::History(PageRequest::Latest { limit: 100 })
         );
-        let start = Cursor::start().encode();
-        assert!(parse_page_request(&format!("after={start}&before={start}")).is_err());
-        assert!(parse_page_request("after=garbage").is_err());
-        assert!(parse_page_request(&format!("after={start}")).is_ok());
+        let start = FeedCursor::start().encode();
+        let history_start = Cursor::start().encode();
+        assert!(parse_read(&format!("after={start}&before={history_start}")).is_err());
+        assert!(parse_read("after=garbage").is_err());
+        assert_eq!(
+            parse_read(&format!("after={}&limit=7", FeedCursor::at(9).encode())).unwrap(),
+            Read::Feed {
+                after: FeedCursor::at(9),
+                limit: 7
+            }
+        );
+        // A feed cursor is not a history position.
+        assert!(parse_read(&format!("before={start}")).is_err());
     }
 }

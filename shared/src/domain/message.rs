@@ -57,6 +57,10 @@ pub struct MessageRecord {
     /// Attachments were dropped from the end so that the record fits one storage item.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub attachments_truncated: bool,
+    /// Where the message's latest visible change is in the chat's sync feed (set by the store;
+    /// see `domain::feed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feed_seq: Option<u64>,
 }
 
 /// The most a message's content may take, serialized: a DynamoDB item holds 400 KB, keys,
@@ -81,6 +85,7 @@ impl MessageRecord {
             client_message_id: None,
             snapshot_seen: Latch::default(),
             attachments_truncated: false,
+            feed_seq: None,
         }
     }
 

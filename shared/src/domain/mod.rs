@@ -8,6 +8,7 @@
 pub mod chat;
 pub mod counters;
 pub mod cursor;
+pub mod feed;
 pub mod field;
 pub mod ids;
 pub mod input;

@@ -53,6 +53,13 @@ impl StoreContext {
     }
 }
 
+/// A message as the sync feed lists it: at its latest visible change.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FeedEntry {
+    pub position: u64,
+    pub message: MessageRecord,
+}
+
 /// A chat the reconciler looks at.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ActiveChat {
@@ -206,6 +213,26 @@ pub trait ChatStore: Send + Sync + 'static {
         chat: &ChatId,
         id: &MessageId,
     ) -> impl Future<Output = StoreResult<Option<MessageRecord>>> + Send;
+
+    /// The visitor, a chat and the chat's sync feed position (0 before any change), read
+    /// together: a reader that lists the feed up to that position never skips a change
+    /// (`domain::feed`).
+    fn get_visitor_chat_and_feed(
+        &self,
+        key: &VisitorKey,
+        chat: &ChatId,
+    ) -> impl Future<Output = StoreResult<(Option<VisitorRecord>, Option<ChatRecord>, u64)>> + Send;
+
+    /// The chat's sync feed after position `after` up to `upto` (a position read before), in
+    /// the order the changes were stored, at most `limit` entries: each message at its latest
+    /// visible change, with its state then. One query.
+    fn feed_page(
+        &self,
+        chat: &ChatId,
+        after: u64,
+        upto: u64,
+        limit: usize,
+    ) -> impl Future<Output = StoreResult<Vec<FeedEntry>>> + Send;
 
     /// One page of a chat's history (messages with a `created_at`), oldest first: one query.
     fn history_page(

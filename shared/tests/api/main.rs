@@ -10,6 +10,7 @@ mod support;
 mod errors;
 mod exactly_once;
 mod faults_anywhere;
+mod feed;
 mod history;
 mod reconcile;
 mod sending;
@@ -58,6 +59,9 @@ scenarios!(
     history::history_cursors_page_and_poll,
     history::history_parameters_are_validated,
     history::cursors_of_any_message_id_are_accepted_back,
+    feed::a_late_reply_stamped_earlier_still_reaches_the_poller,
+    feed::edits_removals_and_purges_come_back_once,
+    feed::a_poller_following_cursors_sees_every_final_state,
     webhooks::webhooks_require_the_secret,
     webhooks::webhooks_ignore_other_rooms_and_refuse_garbage,
     webhooks::removed_chat_is_not_found_and_removed_message_is_deleted,

@@ -11,6 +11,7 @@ mod support;
 mod active;
 mod chats;
 mod dynamodb_items;
+mod feed;
 mod messages;
 mod ordering;
 mod pending;
@@ -300,6 +301,10 @@ for_every_store!(
     active::active_chats_are_the_visible_open_and_recently_ended,
     active::the_reconcile_cursor_is_kept_and_cleared,
     active::moved_counters_are_flagged_until_checked,
+    feed::each_visible_change_takes_the_next_position,
+    feed::pending_records_take_no_position_until_shown,
+    feed::a_sent_message_takes_a_position_and_its_echo_none,
+    feed::concurrent_writers_each_get_their_own_position,
     sends::open_send_claims_are_the_chats_unsettled_keys,
     sends::a_visitor_start_is_claimed_by_one_request_at_a_time,
     sends::release_frees_an_in_flight_key,

@@ -7,7 +7,8 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 use shared::domain::chat::ChatRecord;
 use shared::domain::cursor::PageRequest;
-use shared::domain::message::MessageRecord;
+use shared::domain::message::{Message, MessageRecord};
+use shared::domain::visitor::VisitorKey;
 use shared::domain::webhook::{parse_chat_webhook, parse_message_webhook};
 use shared::domain::{ChatId, MessageId, RoomId};
 use shared::store::{ChatStore, StoreContext};
@@ -356,6 +357,15 @@ pub struct Observed {
     chats: Vec<Option<ChatRecord>>,
     messages: Vec<Option<MessageRecord>>,
     histories: Vec<Vec<MessageRecord>>,
+    /// Each chat's whole sync feed, by message id.
+    feeds: Vec<Vec<Message>>,
+}
+
+/// A record without its feed position: where a change lands in the feed depends on the order
+/// the changes were stored, which is what the deliveries vary.
+fn without_position(mut record: MessageRecord) -> MessageRecord {
+    record.feed_seq = None;
+    record
 }
 
 impl Observed {
@@ -385,6 +395,7 @@ pub async fn observe<S: ChatStore>(store: &S, deliveries: &[Delivery]) -> Observ
         chats: Vec::new(),
         messages: Vec::new(),
         histories: Vec::new(),
+        feeds: Vec::new(),
     };
     for chat in &chat_ids {
         let chat_id = ChatId::new(chat.clone());
@@ -394,14 +405,35 @@ pub async fn observe<S: ChatStore>(store: &S, deliveries: &[Delivery]) -> Observ
             .history_page(&chat_id, &PageRequest::Latest { limit: 100 })
             .await
             .unwrap();
-        observed.histories.push(page.messages);
+        let (_, _, position) = store
+            .get_visitor_chat_and_feed(&VisitorKey::from_stored("nobody".into()), &chat_id)
+            .await
+            .unwrap();
+        // The feed lists every message history shows, once, as history shows it (an entry
+        // keeps the record of the message's last visible change).
+        let mut feed: Vec<Message> = store
+            .feed_page(&chat_id, 0, position, usize::MAX)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|entry| entry.message.view())
+            .collect();
+        feed.sort_by(|a, b| a.id.cmp(&b.id));
+        let history: Vec<MessageRecord> = page.messages.into_iter().map(without_position).collect();
+        let mut shown: Vec<Message> = history.iter().map(MessageRecord::view).collect();
+        shown.sort_by(|a, b| a.id.cmp(&b.id));
+        assert_eq!(feed, shown, "chat {chat}: the feed and history disagree");
+        observed.histories.push(history);
+        observed.feeds.push(feed);
     }
     for (chat, message) in &message_ids {
         let record = store
             .get_message(&ChatId::new(chat.clone()), &MessageId::new(message.clone()))
             .await
             .unwrap();
-        observed.messages.push(record.filter(|r| !r.is_pending()));
+        observed
+            .messages
+            .push(record.filter(|r| !r.is_pending()).map(without_position));
     }
     observed
 }

@@ -55,9 +55,20 @@ fn start_server() -> String {
         .or_else(|| find_on_path("moto_server"))
         .unwrap_or_else(|| panic!("moto_server was not found on PATH; {INSTALL_HINT}"));
     let port = free_port();
+    // moto applies a transaction's writes as it checks them and undoes a cancelled one by
+    // restoring a copy of the whole table taken when it began: with requests served at once, a
+    // cancelled transaction erases other requests' writes, and readers see half of one. AWS
+    // isolates transactions; one request at a time makes moto do the same. So a Python
+    // `moto_server` runs through `SERIALIZED`; anything else runs as it is.
+    let (program, serialized) = match python_of(&program) {
+        Some(python) => (python, Some(SERIALIZED)),
+        None => (program, None),
+    };
     // The watchdog shell keeps the server only as long as this test process lives.
     let watchdog = r#"
-        "$1" -H 127.0.0.1 -p "$2" >/dev/null 2>&1 &
+        if [ -n "$4" ]; then "$1" -c "$4" -H 127.0.0.1 -p "$2" >/dev/null 2>&1 &
+        else "$1" -H 127.0.0.1 -p "$2" >/dev/null 2>&1 &
+        fi
         server=$!
         trap 'kill $server 2>/dev/null' EXIT INT TERM
         while kill -0 "$3" 2>/dev/null && kill -0 $server 2>/dev/null; do sleep 0.5; done
@@ -69,6 +80,7 @@ fn start_server() -> String {
         .arg(&program)
         .arg(port.to_string())
         .arg(std::process::id().to_string())
+        .arg(serialized.unwrap_or(""))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -97,6 +109,32 @@ fn start_server() -> String {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// `moto_server` with every request served alone (see `start_server`).
+const SERIALIZED: &str = r#"
+import sys, threading
+import moto.server as server
+lock = threading.Lock()
+run_simple = server.run_simple
+def serialized(host, port, app, **options):
+    def one_at_a_time(environ, start_response):
+        with lock:
+            return list(app(environ, start_response))
+    return run_simple(host, port, one_at_a_time, **options)
+server.run_simple = serialized
+server.main(sys.argv[1:])
+"#;
+
+/// The Python interpreter a `moto_server` script names on its first line, if it is one.
+fn python_of(program: &std::path::Path) -> Option<PathBuf> {
+    let text = std::fs::read(program).ok()?;
+    let first = text.split(|b| *b == b'\n').next()?;
+    let interpreter = std::str::from_utf8(first).ok()?.strip_prefix("#!")?.trim();
+    interpreter
+        .contains("python")
+        .then(|| PathBuf::from(interpreter))
+        .filter(|python| python.is_file())
 }
 
 fn find_on_path(name: &str) -> Option<PathBuf> {

@@ -12,8 +12,8 @@ use crate::domain::visitor::{VisitorKey, VisitorRecord};
 use crate::domain::{ChatId, GiosgTime, MessageId};
 use crate::store::memory::MemoryStore;
 use crate::store::{
-    ActiveChat, Applied, ChatStore, Claim, HistoryPage, Reservation, SendContext, SendState,
-    SentMessage, StoreContext, StoreError, StoreResult,
+    ActiveChat, Applied, ChatStore, Claim, FeedEntry, HistoryPage, Reservation, SendContext,
+    SendState, SentMessage, StoreContext, StoreError, StoreResult,
 };
 
 #[derive(Default)]
@@ -92,6 +92,24 @@ impl ChatStore for FlakyStore {
             .set_counters_checked(chat, counters, context)
             .await;
         fault.after(done)
+    }
+
+    async fn get_visitor_chat_and_feed(
+        &self,
+        key: &VisitorKey,
+        chat: &ChatId,
+    ) -> StoreResult<(Option<VisitorRecord>, Option<ChatRecord>, u64)> {
+        self.inner.get_visitor_chat_and_feed(key, chat).await
+    }
+
+    async fn feed_page(
+        &self,
+        chat: &ChatId,
+        after: u64,
+        upto: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<FeedEntry>> {
+        self.inner.feed_page(chat, after, upto, limit).await
     }
 
     async fn reconcile_cursor(&self) -> StoreResult<Option<ChatId>> {

@@ -41,6 +41,12 @@ pub(super) const ACTIVE_ENDED: &str = "ended";
 /// Where the reconciler's sweep stopped: the chat id it last finished.
 pub(super) const AFTER: &str = "after";
 
+/// The sort key of a chat's feed position item, and the prefix of its feed entries'.
+pub(super) const FEED_POSITION_SK: &str = "FEED";
+pub(super) const FEED_ENTRY_PREFIX: &str = "FEED#";
+/// The feed position item's number.
+pub(super) const POSITION: &str = "position";
+
 /// The sort key of a send key's item starts with this, then the key.
 pub(super) const SEND_KEY_PREFIX: &str = "SENDKEY#";
 
@@ -89,11 +95,32 @@ impl ItemKey {
         }
     }
 
+    /// The chat partition's sync feed position (the last one handed out).
+    pub(super) fn feed_position(chat_pk: &str) -> Self {
+        Self {
+            pk: chat_pk.to_owned(),
+            sk: FEED_POSITION_SK.into(),
+        }
+    }
+
+    /// The chat partition's feed entry at `position` (fixed width, so string order is number
+    /// order).
+    pub(super) fn feed_entry(chat_pk: &str, position: u64) -> Self {
+        Self {
+            pk: chat_pk.to_owned(),
+            sk: format!("{FEED_ENTRY_PREFIX}{position:020}"),
+        }
+    }
+
     pub(super) fn send_key(chat: &ChatId, idempotency_key: &str) -> Self {
         Self {
             pk: format!("CHAT#{chat}"),
             sk: format!("{SEND_KEY_PREFIX}{idempotency_key}"),
         }
+    }
+
+    pub(super) fn sort_key(&self) -> &str {
+        &self.sk
     }
 
     pub(super) fn attributes(&self) -> Item {
@@ -111,11 +138,23 @@ impl ItemKey {
 
 /// A record kind stored with a version and a TTL: chats and messages.
 pub(super) trait StoredRecord:
-    Serialize + DeserializeOwned + PartialEq + Send + Sync
+    Serialize + DeserializeOwned + PartialEq + Clone + Send + Sync
 {
     const KIND: &'static str;
 
     fn expiry(&self, context: &StoreContext) -> Option<DateTime<Utc>>;
+
+    /// Whether storing `new` over `stored` is a change the sync feed lists (messages only).
+    fn feeds(_stored: Option<&Self>, _new: &Self) -> bool {
+        false
+    }
+
+    /// The record's feed position, and setting it (messages only).
+    fn feed_seq(&self) -> Option<u64> {
+        None
+    }
+
+    fn set_feed_seq(&mut self, _position: u64) {}
 
     /// The attributes the record's index needs, when it belongs in the index.
     fn index_attributes(&self) -> Vec<(&'static str, AttributeValue)>;
@@ -161,6 +200,18 @@ impl StoredRecord for ChatRecord {
 
 impl StoredRecord for MessageRecord {
     const KIND: &'static str = "message";
+
+    fn feeds(stored: Option<&Self>, new: &Self) -> bool {
+        crate::domain::feed::changes_feed(stored, new)
+    }
+
+    fn feed_seq(&self) -> Option<u64> {
+        self.feed_seq
+    }
+
+    fn set_feed_seq(&mut self, position: u64) {
+        self.feed_seq = Some(position);
+    }
 
     fn expiry(&self, context: &StoreContext) -> Option<DateTime<Utc>> {
         context.expiry(self.is_pending(), self.created_at)
@@ -231,6 +282,17 @@ pub(super) fn versioned_item<R: StoredRecord>(
     Ok((item, record))
 }
 
+/// The feed entry of a message item being written at `position`: its record and expiry.
+pub(super) fn feed_entry_item(chat_pk: &str, position: u64, message_item: &Item) -> Item {
+    let mut item = ItemKey::feed_entry(chat_pk, position).attributes();
+    for name in [RECORD, EXPIRES_AT] {
+        if let Some(value) = message_item.get(name) {
+            item.insert(name.into(), value.clone());
+        }
+    }
+    item
+}
+
 pub(super) fn visitor_item(visitor: &VisitorRecord) -> StoreResult<Item> {
     let mut item = ItemKey::visitor(&visitor.key).attributes();
     item.insert(RECORD.into(), encode_record(visitor, "visitor")?);
@@ -254,7 +316,7 @@ pub(super) fn decode_record<R: DeserializeOwned>(mut item: Item, kind: &str) -> 
 }
 
 /// Whether DynamoDB's TTL has passed for an item it has not swept yet.
-fn is_expired(item: &Item, kind: &str) -> StoreResult<bool> {
+pub(super) fn is_expired(item: &Item, kind: &str) -> StoreResult<bool> {
     let Some(value) = item.get(EXPIRES_AT) else {
         return Ok(false);
     };

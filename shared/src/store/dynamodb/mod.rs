@@ -13,6 +13,8 @@
 //! | visitor | `VISITOR#<visitor key>` | `VISITOR` | `record` |
 //! | chat | `CHAT#<chat id>` | `CHAT` | `record`, `version` (N); when owned: `owner` (S, visitor key), `chat_order` (S, `<created_at sortable or empty>#<chat id>`) |
 //! | message | `CHAT#<chat id>` | `MSG#<message id>` | `record`, `version` (N); when it has a `created_at`: `msg_order` (S, the [`OrderKey`]) |
+//! | feed position | `CHAT#<chat id>` | `FEED` | `position` (N): the last sync feed position handed out |
+//! | feed entry | `CHAT#<chat id>` | `FEED#<position, 20 digits>` | `record` (the message at its latest visible change), `expires_at` as the message's |
 //! | send key | `CHAT#<chat id>` | `SENDKEY#<key>` | `state` (S: `in_flight`, `unknown` or `sent`); in flight or unknown: `since` (S, fixed-width RFC 3339), `claimed_by` (S, the request that holds it), `text_digest` (S, SHA-256 of the text); sent: `message_id` (S) |
 //!
 //! `expires_at` (N, epoch seconds) is the table's TTL attribute, set from
@@ -32,10 +34,11 @@
 //! |---|---|
 //! | `get_visitor`, `get_chat`, `get_message` | 1 `GetItem` (consistent) |
 //! | `put_visitor` | 1 `PutItem` |
-//! | `get_visitor_and_chat`, `send_context` | 1 `BatchGetItem` (consistent) of the 2–3 keys; repeated only for `UnprocessedKeys` |
+//! | `get_visitor_and_chat`, `get_visitor_chat_and_feed`, `send_context` | 1 `BatchGetItem` (consistent) of the 2–3 keys; repeated only for `UnprocessedKeys` |
+//! | `feed_page` | 1 `Query` (consistent) of the chat's `FEED#` entries between the two positions, `Limit` the page size; more only past 1 MB |
 //! | `visitor_chats` | 1 `Query` on `visitor-chats`, newest first (eventually consistent, as every GSI read; more pages only past 1 MB) |
 //! | `history_page` | 1 `Query` on `history` (consistent): `Latest` descending with `Limit` limit+1; `Before` `msg_order < cursor` descending, limit+1; `After` `msg_order > cursor` (or the whole chat for the start cursor) ascending, limit. Descending pages are reversed to oldest first; the extra item tells `has_older`. A second request only when DynamoDB cut the page at 1 MB |
-//! | `apply_chat_event`, `apply_message_event` | `GetItem` (consistent), the domain fold, then on `Write` a `PutItem` conditioned on `attribute_not_exists(pk)` (new) or `version = <read version>` with the version bumped, on `Delete` a `DeleteItem` conditioned on the version; nothing for `Unchanged` / `Ignore`. A failed condition (a concurrent writer) re-reads and re-folds, up to 8 attempts with a few jittered milliseconds between, then `Contention`. 2 round trips, 1 when nothing changes. Placement by chat (`placement.rs`): a message resource without `room_id` first reads its chat (`GetItem`), and once more after writing if it had to wait; a chat placed in the room for the first time then `Query`s its items and places the messages that waited (a conditional `PutItem` each) |
+//! | `apply_chat_event`, `apply_message_event` | `GetItem` (consistent), the domain fold, then on `Write` a `PutItem` conditioned on `attribute_not_exists(pk)` (new) or `version = <read version>` with the version bumped, on `Delete` a `DeleteItem` conditioned on the version; nothing for `Unchanged` / `Ignore`. A message write that changes what history shows (`feed.rs`) reads the chat's feed position (`GetItem`) and is one `TransactWriteItems` instead: the message on its version, the position moved on the condition that it is unchanged, the new feed entry put and the old one deleted: 3 round trips. A failed condition (a concurrent writer) re-reads and re-folds, up to 8 attempts with a few jittered milliseconds between, then `Contention`. 2 round trips, 1 when nothing changes. Placement by chat (`placement.rs`): a message resource without `room_id` first reads its chat (`GetItem`), and once more after writing if it had to wait; a chat placed in the room for the first time then `Query`s its items and places the messages that waited (a conditional `PutItem` each) |
 //! | `reserve_send`, `take_over_send` | 1 `PutItem` of an in-flight claim conditioned on `attribute_not_exists(pk) OR (state = in_flight AND claimed_by = me)` (a retried write of our own claim is ours), or for a take-over on `state IN (in_flight, unknown) AND claimed_by = the holder found out about`; when taken, the holder's state comes back with the failure (`ReturnValuesOnConditionCheckFailure = ALL_OLD`; a `GetItem` if it does not) |
 //! | `mark_send_unknown` | 1 `UpdateItem` `SET state = unknown` conditioned on `state = in_flight AND claimed_by = me` |
 //! | `release_send` | 1 `DeleteItem` conditioned on `state IN (in_flight, unknown) AND claimed_by = me` |
@@ -57,6 +60,7 @@
 
 mod claims;
 mod error;
+mod feed;
 mod item;
 mod placement;
 mod requests;
@@ -70,8 +74,8 @@ pub use schema::{
 };
 
 use super::{
-    ActiveChat, Applied, ChatStore, Claim, HistoryPage, Reservation, SendContext, SendState,
-    SentMessage, StoreContext, StoreError, StoreResult,
+    ActiveChat, Applied, ChatStore, Claim, FeedEntry, HistoryPage, Reservation, SendContext,
+    SendState, SentMessage, StoreContext, StoreError, StoreResult,
 };
 use crate::domain::Decision;
 use crate::domain::chat::{ChatEvent, ChatRecord, apply_chat_event, check_counters};
@@ -82,9 +86,11 @@ use crate::domain::visitor::{VisitorKey, VisitorRecord};
 use crate::domain::{ChatId, GiosgTime, MessageId};
 use claims::{FREE_OR_HELD_BY, FREE_OR_OURS};
 use error::unavailable;
+use feed::FeedWrite;
 use item::{
     ACTIVE_ENDED, ACTIVE_OPEN, AFTER, Item, ItemKey, MESSAGE_ID, SEND_KEY_PREFIX, SENT, STATE,
-    Versioned, decode_record, decode_send_state, string, versioned_item, visitor_item,
+    StoredRecord, Versioned, decode_record, decode_send_state, string, versioned_item,
+    visitor_item,
 };
 use requests::HistoryCondition;
 use schema::{OWNER, SK};
@@ -143,6 +149,35 @@ impl ChatStore for DynamoStore {
                 .transpose()?,
             Versioned::decode(chat)?.record,
         ))
+    }
+
+    async fn get_visitor_chat_and_feed(
+        &self,
+        key: &VisitorKey,
+        chat: &ChatId,
+    ) -> StoreResult<(Option<VisitorRecord>, Option<ChatRecord>, u64)> {
+        let chat_key = ItemKey::chat(chat);
+        let position_key = ItemKey::feed_position(&chat_key.pk);
+        let keys = [ItemKey::visitor(key), chat_key, position_key];
+        let [visitor, chat, position] = <[Option<Item>; 3]>::try_from(self.batch_get(&keys).await?)
+            .map_err(|_| StoreError::Corrupt("BatchGetItem answered the wrong keys".into()))?;
+        Ok((
+            visitor
+                .map(|item| decode_record(item, "visitor"))
+                .transpose()?,
+            Versioned::<ChatRecord>::decode(chat)?.record,
+            feed::position_of(position.as_ref())?,
+        ))
+    }
+
+    async fn feed_page(
+        &self,
+        chat: &ChatId,
+        after: u64,
+        upto: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<FeedEntry>> {
+        self.query_feed(chat, after, upto, limit).await
     }
 
     async fn visitor_chats(&self, key: &VisitorKey) -> StoreResult<Vec<ChatRecord>> {
@@ -420,9 +455,18 @@ impl ChatStore for DynamoStore {
             )
         };
         if let Decision::Write(record) = fold(None) {
-            let (item, record) = versioned_item(&message_key, record, 1, context)?;
-            if self.put_new_with(item, &bookkeeping).await? {
-                return Ok(record);
+            if MessageRecord::feeds(None, &record) {
+                let written = self
+                    .put_with_feed(&message_key, record, None, context, &bookkeeping)
+                    .await?;
+                if let FeedWrite::Written(record) = written {
+                    return Ok(record);
+                }
+            } else {
+                let (item, record) = versioned_item(&message_key, record, 1, context)?;
+                if self.put_new_with(item, &bookkeeping).await? {
+                    return Ok(record);
+                }
             }
         }
         // The webhook echo stored the message first: merge into it like any event.

@@ -6,6 +6,7 @@ use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, TransactWriteItem};
 
 use super::DynamoStore;
 use super::error::{built, is_condition_failure, unavailable};
+use super::feed::FeedWrite;
 use super::item::{
     Item, ItemKey, SEND_KEY_PREFIX, StoredRecord, VERSION, Versioned, number, string,
     versioned_item,
@@ -182,7 +183,14 @@ impl DynamoStore {
                     if stored.record.as_ref() == Some(&record) {
                         return Ok((Applied::Unchanged, stored.record));
                     }
-                    if self.put_versioned(item, stored.version).await? {
+                    if R::feeds(stored.record.as_ref(), &record) {
+                        let written = self
+                            .put_with_feed(key, record, stored.version, context, &[])
+                            .await?;
+                        if let FeedWrite::Written(record) = written {
+                            return Ok((Applied::Stored, Some(record)));
+                        }
+                    } else if self.put_versioned(item, stored.version).await? {
                         return Ok((Applied::Stored, Some(record)));
                     }
                 }

@@ -7,27 +7,29 @@
 
 mod active;
 mod claims;
+mod messages;
 mod snapshot;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 
 use super::{
-    ActiveChat, Applied, ChatStore, Claim, HistoryPage, Reservation, SendContext, SendState,
-    SentMessage, StoreContext, StoreResult,
+    ActiveChat, Applied, ChatStore, Claim, FeedEntry, HistoryPage, Reservation, SendContext,
+    SendState, SentMessage, StoreContext, StoreResult,
 };
 use crate::domain::Decision;
 use crate::domain::chat::{ChatEvent, ChatRecord, apply_chat_event};
 use crate::domain::counters::Counters;
 use crate::domain::cursor::PageRequest;
 use crate::domain::message::{
-    MessageEvent, MessageRecord, OrderKey, apply_message_event, may_place_by_chat, place_by_chat,
+    MessageEvent, MessageRecord, apply_message_event, may_place_by_chat, place_by_chat,
 };
 use crate::domain::visitor::{VisitorKey, VisitorRecord};
 use crate::domain::{ChatId, GiosgTime, MessageId};
 
+use messages::ChatMessages;
 pub use snapshot::Snapshot;
 
 #[derive(Default)]
@@ -60,36 +62,6 @@ impl<T> Expiring<T> {
         match self.expires_at {
             Some(at) if at <= Utc::now() => None,
             _ => Some(&self.record),
-        }
-    }
-}
-
-#[derive(Default)]
-struct ChatMessages {
-    by_id: HashMap<MessageId, Expiring<MessageRecord>>,
-    /// History order: only messages with a `created_at`.
-    order: BTreeMap<OrderKey, MessageId>,
-}
-
-impl ChatMessages {
-    fn get(&self, id: &MessageId) -> Option<&MessageRecord> {
-        self.by_id.get(id).and_then(Expiring::live)
-    }
-
-    fn put(&mut self, record: MessageRecord, expires_at: Option<DateTime<Utc>>) {
-        self.remove(&record.id);
-        if let Some(key) = record.order_key() {
-            self.order.insert(key, record.id.clone());
-        }
-        self.by_id
-            .insert(record.id.clone(), Expiring { record, expires_at });
-    }
-
-    fn remove(&mut self, id: &MessageId) {
-        if let Some(old) = self.by_id.remove(id)
-            && let Some(key) = old.record.order_key()
-        {
-            self.order.remove(&key);
         }
     }
 }
@@ -163,10 +135,11 @@ impl State {
         match decision {
             Decision::Write(record) => {
                 let expires_at = context.expiry(record.is_pending(), record.created_at);
-                self.messages
+                let record = self
+                    .messages
                     .entry(chat.clone())
                     .or_default()
-                    .put(record.clone(), expires_at);
+                    .put(record, expires_at);
                 (Applied::Stored, Some(record))
             }
             Decision::Unchanged => (Applied::Unchanged, current),
@@ -204,6 +177,35 @@ impl ChatStore for MemoryStore {
     ) -> StoreResult<(Option<VisitorRecord>, Option<ChatRecord>)> {
         let state = self.lock();
         Ok((state.visitors.get(key).cloned(), state.chat(chat).cloned()))
+    }
+
+    async fn get_visitor_chat_and_feed(
+        &self,
+        key: &VisitorKey,
+        chat: &ChatId,
+    ) -> StoreResult<(Option<VisitorRecord>, Option<ChatRecord>, u64)> {
+        let state = self.lock();
+        let position = state.messages.get(chat).map_or(0, ChatMessages::position);
+        Ok((
+            state.visitors.get(key).cloned(),
+            state.chat(chat).cloned(),
+            position,
+        ))
+    }
+
+    async fn feed_page(
+        &self,
+        chat: &ChatId,
+        after: u64,
+        upto: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<FeedEntry>> {
+        let state = self.lock();
+        Ok(state
+            .messages
+            .get(chat)
+            .map(|messages| messages.feed_page(after, upto, limit))
+            .unwrap_or_default())
     }
 
     async fn visitor_chats(&self, key: &VisitorKey) -> StoreResult<Vec<ChatRecord>> {

@@ -91,7 +91,7 @@ impl MemoryStore {
                 .messages
                 .entry(message.record.chat_id.clone())
                 .or_default()
-                .put(message.record, message.expires_at);
+                .restore(message.record, message.expires_at);
         }
         for send_key in snapshot.send_keys {
             state

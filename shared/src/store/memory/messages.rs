@@ -1,0 +1,88 @@
+//! One chat's messages in the memory store: by id, in history order, and in the sync feed.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+
+use super::Expiring;
+use crate::domain::MessageId;
+use crate::domain::feed::changes_feed;
+use crate::domain::message::{MessageRecord, OrderKey};
+use crate::store::FeedEntry;
+
+#[derive(Default)]
+pub(super) struct ChatMessages {
+    pub(super) by_id: HashMap<MessageId, Expiring<MessageRecord>>,
+    /// History order: only messages with a `created_at`.
+    pub(super) order: BTreeMap<OrderKey, MessageId>,
+    /// The sync feed: each message at the position of its latest visible change.
+    feed: BTreeMap<u64, MessageId>,
+    /// The last feed position handed out.
+    position: u64,
+}
+
+impl ChatMessages {
+    pub(super) fn get(&self, id: &MessageId) -> Option<&MessageRecord> {
+        self.by_id.get(id).and_then(Expiring::live)
+    }
+
+    /// Stores a record; a change history shows takes the next feed position. Returns the
+    /// record as stored.
+    pub(super) fn put(
+        &mut self,
+        mut record: MessageRecord,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> MessageRecord {
+        if changes_feed(self.get(&record.id), &record) {
+            self.position += 1;
+            record.feed_seq = Some(self.position);
+        }
+        self.restore(record.clone(), expires_at);
+        record
+    }
+
+    /// Stores a record as it was stored before (a snapshot), feed position included.
+    pub(super) fn restore(&mut self, record: MessageRecord, expires_at: Option<DateTime<Utc>>) {
+        self.remove(&record.id);
+        if let Some(key) = record.order_key() {
+            self.order.insert(key, record.id.clone());
+        }
+        if let Some(position) = record.feed_seq {
+            self.feed.insert(position, record.id.clone());
+            self.position = self.position.max(position);
+        }
+        self.by_id
+            .insert(record.id.clone(), Expiring { record, expires_at });
+    }
+
+    pub(super) fn remove(&mut self, id: &MessageId) {
+        if let Some(old) = self.by_id.remove(id) {
+            if let Some(key) = old.record.order_key() {
+                self.order.remove(&key);
+            }
+            if let Some(position) = old.record.feed_seq {
+                self.feed.remove(&position);
+            }
+        }
+    }
+
+    pub(super) fn position(&self) -> u64 {
+        self.position
+    }
+
+    pub(super) fn feed_page(&self, after: u64, upto: u64, limit: usize) -> Vec<FeedEntry> {
+        if after >= upto {
+            return Vec::new();
+        }
+        self.feed
+            .range(after + 1..=upto)
+            .filter_map(|(position, id)| {
+                self.get(id).map(|message| FeedEntry {
+                    position: *position,
+                    message: message.clone(),
+                })
+            })
+            .take(limit)
+            .collect()
+    }
+}
