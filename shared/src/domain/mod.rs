@@ -6,6 +6,7 @@
 //! the Giosg client parses its answers into them.
 
 pub mod chat;
+pub mod connection;
 pub mod counters;
 pub mod cursor;
 pub mod feed;

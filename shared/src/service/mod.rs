@@ -11,6 +11,7 @@
 mod availability;
 mod error;
 mod read;
+mod realtime;
 mod reconcile;
 mod send;
 mod session;
@@ -25,6 +26,7 @@ use std::time::Duration;
 pub use availability::Availability;
 pub use error::ServiceError;
 pub use read::{FeedView, HistoryView};
+pub use realtime::PushReport;
 pub use reconcile::{ChatRepair, ReconcileLimits, ReconcileRun};
 pub use send::{SEND_CLAIM_STALE_AFTER, SendMessage, SendOutcome};
 pub use start::{StartChat, StartedChat};

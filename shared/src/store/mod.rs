@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::chat::{ChatEvent, ChatRecord};
+use crate::domain::connection::{ConnectionId, ConnectionRecord, SubscriptionRecord};
 use crate::domain::counters::Counters;
 use crate::domain::cursor::PageRequest;
 use crate::domain::message::{MessageEvent, MessageRecord};
@@ -223,6 +224,9 @@ pub trait ChatStore: Send + Sync + 'static {
         chat: &ChatId,
     ) -> impl Future<Output = StoreResult<(Option<VisitorRecord>, Option<ChatRecord>, u64)>> + Send;
 
+    /// The chat's sync feed position now (0 before any change). One consistent read.
+    fn feed_position(&self, chat: &ChatId) -> impl Future<Output = StoreResult<u64>> + Send;
+
     /// The chat's sync feed after position `after` up to `upto` (a position read before), in
     /// the order the changes were stored, at most `limit` entries: each message at its latest
     /// visible change, with its state then. One query.
@@ -387,4 +391,45 @@ pub trait ChatStore: Send + Sync + 'static {
         event: &MessageEvent,
         context: &StoreContext,
     ) -> impl Future<Output = StoreResult<(Applied, Option<MessageRecord>)>> + Send;
+}
+
+/// The real-time feed's connections and subscriptions (spec §1a): a small port of its own, as
+/// only the WebSocket routes and the notifier use it. Expired records read as absent.
+pub trait SubscriptionStore: Send + Sync {
+    fn put_connection(
+        &self,
+        connection: &ConnectionRecord,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    fn get_connection(
+        &self,
+        id: &ConnectionId,
+    ) -> impl Future<Output = StoreResult<Option<ConnectionRecord>>> + Send;
+
+    fn delete_connection(&self, id: &ConnectionId) -> impl Future<Output = StoreResult<()>> + Send;
+
+    fn put_subscription(
+        &self,
+        subscription: &SubscriptionRecord,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// The chat's live subscriptions. One `Query` of the chat's partition.
+    fn subscriptions(
+        &self,
+        chat: &ChatId,
+    ) -> impl Future<Output = StoreResult<Vec<SubscriptionRecord>>> + Send;
+
+    /// Moves a subscription's pushed position forward to `to` (never back).
+    fn advance_subscription(
+        &self,
+        chat: &ChatId,
+        connection: &ConnectionId,
+        to: u64,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    fn delete_subscription(
+        &self,
+        chat: &ChatId,
+        connection: &ConnectionId,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
 }

@@ -10,6 +10,7 @@ mod support;
 
 mod active;
 mod chats;
+mod connections;
 mod dynamodb_items;
 mod feed;
 mod messages;
@@ -305,6 +306,7 @@ for_every_store!(
     feed::pending_records_take_no_position_until_shown,
     feed::a_sent_message_takes_a_position_and_its_echo_none,
     feed::concurrent_writers_each_get_their_own_position,
+    connections::connections_and_subscriptions_are_kept_and_forgotten,
     sends::open_send_claims_are_the_chats_unsettled_keys,
     sends::a_visitor_start_is_claimed_by_one_request_at_a_time,
     sends::release_frees_an_in_flight_key,

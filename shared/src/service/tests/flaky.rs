@@ -102,6 +102,10 @@ impl ChatStore for FlakyStore {
         self.inner.get_visitor_chat_and_feed(key, chat).await
     }
 
+    async fn feed_position(&self, chat: &ChatId) -> StoreResult<u64> {
+        self.inner.feed_position(chat).await
+    }
+
     async fn feed_page(
         &self,
         chat: &ChatId,

@@ -14,6 +14,7 @@ use crate::store::memory::MemoryStore;
 mod exactly_once;
 mod fake;
 mod flaky;
+mod realtime;
 mod store_faults;
 
 use fake::{FakeGiosg, refused};

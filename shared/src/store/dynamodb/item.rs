@@ -19,7 +19,7 @@ use crate::domain::{ChatId, MessageId};
 use crate::store::{Claim, SendState, StoreContext, StoreError, StoreResult};
 
 // Beside the keys: the record's serde image and, on chats and messages, its version.
-const RECORD: &str = "record";
+pub(super) const RECORD: &str = "record";
 pub(super) const VERSION: &str = "version";
 // A send key's item: its state and, by state, since when, whose and for which text, or which
 // message.
@@ -40,6 +40,9 @@ pub(super) const ACTIVE_OPEN: &str = "open";
 pub(super) const ACTIVE_ENDED: &str = "ended";
 /// Where the reconciler's sweep stopped: the chat id it last finished.
 pub(super) const AFTER: &str = "after";
+
+/// The sort key of a subscription item starts with this, then the connection id.
+pub(super) const SUBSCRIPTION_PREFIX: &str = "SUB#";
 
 /// The sort key of a chat's feed position item, and the prefix of its feed entries'.
 pub(super) const FEED_POSITION_SK: &str = "FEED";
@@ -109,6 +112,22 @@ impl ItemKey {
         Self {
             pk: chat_pk.to_owned(),
             sk: format!("{FEED_ENTRY_PREFIX}{position:020}"),
+        }
+    }
+
+    /// A real-time feed connection.
+    pub(super) fn connection(id: &str) -> Self {
+        Self {
+            pk: format!("CONN#{id}"),
+            sk: "CONN".into(),
+        }
+    }
+
+    /// A connection's subscription to a chat, in the chat's partition.
+    pub(super) fn subscription(chat: &ChatId, connection: &str) -> Self {
+        Self {
+            pk: format!("CHAT#{chat}"),
+            sk: format!("{SUBSCRIPTION_PREFIX}{connection}"),
         }
     }
 
@@ -299,7 +318,7 @@ pub(super) fn visitor_item(visitor: &VisitorRecord) -> StoreResult<Item> {
     Ok(item)
 }
 
-fn encode_record<R: Serialize>(record: &R, kind: &str) -> StoreResult<AttributeValue> {
+pub(super) fn encode_record<R: Serialize>(record: &R, kind: &str) -> StoreResult<AttributeValue> {
     serde_dynamo::to_attribute_value(record)
         .map_err(|_| corrupt(kind, "could not be encoded for DynamoDB"))
 }

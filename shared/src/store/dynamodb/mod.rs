@@ -59,6 +59,7 @@
 //!   query, so near the retention boundary a page can be shorter than `limit`.
 
 mod claims;
+mod connections;
 mod error;
 mod feed;
 mod item;
@@ -168,6 +169,11 @@ impl ChatStore for DynamoStore {
             Versioned::<ChatRecord>::decode(chat)?.record,
             feed::position_of(position.as_ref())?,
         ))
+    }
+
+    async fn feed_position(&self, chat: &ChatId) -> StoreResult<u64> {
+        let key = ItemKey::feed_position(&ItemKey::chat(chat).pk);
+        feed::position_of(self.get_item(&key).await?.as_ref())
     }
 
     async fn feed_page(

@@ -7,6 +7,7 @@
 
 mod active;
 mod claims;
+mod connections;
 mod messages;
 mod snapshot;
 
@@ -21,6 +22,7 @@ use super::{
 };
 use crate::domain::Decision;
 use crate::domain::chat::{ChatEvent, ChatRecord, apply_chat_event};
+use crate::domain::connection::{ConnectionId, ConnectionRecord, SubscriptionRecord};
 use crate::domain::counters::Counters;
 use crate::domain::cursor::PageRequest;
 use crate::domain::message::{
@@ -47,6 +49,9 @@ struct State {
     reconcile_cursor: Option<ChatId>,
     /// Who is starting a chat for a visitor. Not kept in snapshots: a start lasts one request.
     start_claims: HashMap<VisitorKey, SendState>,
+    /// The real-time feed's connections and subscriptions (not kept in snapshots either).
+    connections: HashMap<ConnectionId, ConnectionRecord>,
+    subscriptions: HashMap<(ChatId, ConnectionId), SubscriptionRecord>,
     /// Bumped by every operation that may write, so a saver can tell when to save.
     revision: u64,
 }
@@ -191,6 +196,14 @@ impl ChatStore for MemoryStore {
             state.chat(chat).cloned(),
             position,
         ))
+    }
+
+    async fn feed_position(&self, chat: &ChatId) -> StoreResult<u64> {
+        Ok(self
+            .lock()
+            .messages
+            .get(chat)
+            .map_or(0, ChatMessages::position))
     }
 
     async fn feed_page(

@@ -1,0 +1,260 @@
+//! The real-time feed (spec §1a): connections opened with a visitor token, subscriptions to the
+//! visitor's chats, and pushes. A push is a page of the sync feed after the position the
+//! subscription was last pushed to, so push and poll share cursors: whatever a push did not
+//! bring (a post that failed, a connection that dropped), the client's next sync or the next
+//! push does, and nothing is skipped.
+
+use chrono::Utc;
+use serde::Serialize;
+
+use super::{Service, ServiceError};
+use crate::domain::ChatId;
+use crate::domain::connection::{
+    CONNECTION_TTL, ConnectionId, ConnectionRecord, SubscriptionRecord,
+};
+use crate::domain::feed::FeedCursor;
+use crate::domain::visitor::VisitorToken;
+use crate::push::{Frame, PushError, PushPort};
+use crate::store::{ChatStore, SubscriptionStore};
+
+/// Messages per pushed frame (the feed's largest page).
+const PUSH_PAGE: usize = 100;
+
+/// What pushing a chat's changes did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PushReport {
+    pub subscriptions: usize,
+    /// Frames posted.
+    pub frames: usize,
+    /// Subscriptions that received the chat's newest changes (or had nothing to receive).
+    pub up_to_date: usize,
+    /// Connections found gone (forgotten).
+    pub gone: usize,
+    /// Posts that failed otherwise (the subscription keeps its position).
+    pub failed: usize,
+}
+
+/// How one subscription's push ended.
+enum Pushed {
+    UpToDate,
+    Gone,
+    Failed,
+}
+
+impl<S: ChatStore + SubscriptionStore, G> Service<S, G> {
+    /// `$connect`: the token must name a visitor; the connection is kept under it.
+    pub async fn open_connection(
+        &self,
+        token: &VisitorToken,
+        id: ConnectionId,
+        endpoint: String,
+    ) -> Result<(), ServiceError> {
+        let visitor = token.key();
+        self.store
+            .get_visitor(&visitor)
+            .await?
+            .ok_or(ServiceError::UnknownVisitor)?;
+        let connection = ConnectionRecord {
+            id,
+            visitor,
+            endpoint,
+            chats: Vec::new(),
+            expires_at: Utc::now() + CONNECTION_TTL,
+        };
+        self.store.put_connection(&connection).await?;
+        Ok(())
+    }
+
+    /// `subscribe`: the chat must be the connection's visitor's. The subscription starts at
+    /// `after` and is caught up at once with what the sync feed has since (posted to the
+    /// connection); later changes are pushed as they are stored.
+    pub async fn subscribe<P: PushPort>(
+        &self,
+        id: &ConnectionId,
+        chat_id: &ChatId,
+        after: FeedCursor,
+        pusher: &P,
+    ) -> Result<PushReport, ServiceError> {
+        let mut connection = self
+            .store
+            .get_connection(id)
+            .await?
+            .ok_or(ServiceError::UnknownVisitor)?;
+        let (visitor, chat, _) = self
+            .store
+            .get_visitor_chat_and_feed(&connection.visitor, chat_id)
+            .await?;
+        visitor.ok_or(ServiceError::UnknownVisitor)?;
+        chat.filter(|chat| chat.is_visible_to(&connection.visitor))
+            .ok_or(ServiceError::ChatNotFound)?;
+        let subscription = SubscriptionRecord {
+            chat_id: chat_id.clone(),
+            connection_id: id.clone(),
+            endpoint: connection.endpoint.clone(),
+            position: after.position(),
+            expires_at: connection.expires_at,
+        };
+        // Subscribed before catching up: a change stored meanwhile is pushed, not lost.
+        self.store.put_subscription(&subscription).await?;
+        if !connection.chats.contains(chat_id) {
+            connection.chats.push(chat_id.clone());
+            self.store.put_connection(&connection).await?;
+        }
+        let upto = self.store.feed_position(chat_id).await?;
+        let mut report = PushReport {
+            subscriptions: 1,
+            ..PushReport::default()
+        };
+        self.push_one(subscription, upto, pusher, &mut report)
+            .await?;
+        Ok(report)
+    }
+
+    /// `$disconnect`: forgets the connection and its subscriptions.
+    pub async fn close_connection(&self, id: &ConnectionId) -> Result<(), ServiceError> {
+        if let Some(connection) = self.store.get_connection(id).await? {
+            for chat in &connection.chats {
+                self.store.delete_subscription(chat, id).await?;
+            }
+        }
+        self.store.delete_connection(id).await?;
+        Ok(())
+    }
+
+    /// Pushes a chat's changes to every subscription: each gets the sync feed after the
+    /// position it was pushed to.
+    pub async fn push_chat<P: PushPort>(
+        &self,
+        chat_id: &ChatId,
+        pusher: &P,
+    ) -> Result<PushReport, ServiceError> {
+        let subscriptions = self.store.subscriptions(chat_id).await?;
+        let mut report = PushReport {
+            subscriptions: subscriptions.len(),
+            ..PushReport::default()
+        };
+        if subscriptions.is_empty() {
+            return Ok(report);
+        }
+        let upto = self.store.feed_position(chat_id).await?;
+        for subscription in subscriptions {
+            self.push_one(subscription, upto, pusher, &mut report)
+                .await?;
+        }
+        Ok(report)
+    }
+
+    /// Pushes the chat itself (its status changed) to every subscription.
+    pub async fn push_chat_state<P: PushPort>(
+        &self,
+        chat_id: &ChatId,
+        pusher: &P,
+    ) -> Result<PushReport, ServiceError> {
+        let subscriptions = self.store.subscriptions(chat_id).await?;
+        let mut report = PushReport {
+            subscriptions: subscriptions.len(),
+            ..PushReport::default()
+        };
+        let Some(chat) = self.store.get_chat(chat_id).await? else {
+            return Ok(report);
+        };
+        let frame = Frame::Chat { chat: chat.view() };
+        for subscription in subscriptions {
+            match pusher
+                .post(&subscription.endpoint, &subscription.connection_id, &frame)
+                .await
+            {
+                Ok(()) => {
+                    report.frames += 1;
+                    report.up_to_date += 1;
+                }
+                Err(error) => {
+                    self.after_failed_post(&subscription, error, &mut report)
+                        .await?;
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Posts the feed after the subscription's position up to `upto`, page by page, moving
+    /// the position after each page posted.
+    async fn push_one<P: PushPort>(
+        &self,
+        mut subscription: SubscriptionRecord,
+        upto: u64,
+        pusher: &P,
+        report: &mut PushReport,
+    ) -> Result<(), ServiceError> {
+        let pushed = loop {
+            let page = self
+                .store
+                .feed_page(
+                    &subscription.chat_id,
+                    subscription.position,
+                    upto,
+                    PUSH_PAGE,
+                )
+                .await?;
+            let Some(last) = page.last().map(|entry| entry.position) else {
+                break Pushed::UpToDate;
+            };
+            let frame = Frame::Messages {
+                chat_id: subscription.chat_id.clone(),
+                messages: page.iter().map(|entry| entry.message.view()).collect(),
+                next_cursor: FeedCursor::at(last).encode(),
+            };
+            match pusher
+                .post(&subscription.endpoint, &subscription.connection_id, &frame)
+                .await
+            {
+                Ok(()) => {
+                    report.frames += 1;
+                    self.store
+                        .advance_subscription(
+                            &subscription.chat_id,
+                            &subscription.connection_id,
+                            last,
+                        )
+                        .await?;
+                    subscription.position = last;
+                }
+                Err(error) => break self.after_failed_post(&subscription, error, report).await?,
+            }
+        };
+        if let Pushed::UpToDate = pushed {
+            report.up_to_date += 1;
+        }
+        Ok(())
+    }
+
+    async fn after_failed_post(
+        &self,
+        subscription: &SubscriptionRecord,
+        error: PushError,
+        report: &mut PushReport,
+    ) -> Result<Pushed, ServiceError> {
+        match error {
+            PushError::Gone => {
+                report.gone += 1;
+                self.store
+                    .delete_subscription(&subscription.chat_id, &subscription.connection_id)
+                    .await?;
+                self.store
+                    .delete_connection(&subscription.connection_id)
+                    .await?;
+                Ok(Pushed::Gone)
+            }
+            PushError::Failed(reason) => {
+                report.failed += 1;
+                tracing::warn!(
+                    chat_id = %subscription.chat_id,
+                    connection_id = %subscription.connection_id,
+                    %reason,
+                    "a push failed; the subscription keeps its position"
+                );
+                Ok(Pushed::Failed)
+            }
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! The real-time feed's connections and subscriptions in DynamoDB:
+//!
+//! | item | `pk` | `sk` | other attributes |
+//! |---|---|---|---|
+//! | connection | `CONN#<connection id>` | `CONN` | `record`, `expires_at` |
+//! | subscription | `CHAT#<chat id>` | `SUB#<connection id>` | `connection_id` (S), `endpoint` (S), `position` (N), `expires_at` (N) |
+//!
+//! A subscription lives in its chat's partition, so the notifier finds a chat's subscribers
+//! with one `Query`; its position is its own attribute, moved forward by an `UpdateItem`
+//! conditioned on it being behind.
+
+use chrono::{DateTime, Utc};
+
+use super::DynamoStore;
+use super::error::{is_condition_failure, unavailable};
+use super::item::{
+    Item, ItemKey, RECORD, SUBSCRIPTION_PREFIX, decode_record, encode_record, is_expired, number,
+    string,
+};
+use super::schema::{EXPIRES_AT, PK, SK};
+use crate::domain::ChatId;
+use crate::domain::connection::{ConnectionId, ConnectionRecord, SubscriptionRecord};
+use crate::store::{StoreError, StoreResult, SubscriptionStore};
+
+const CONNECTION_ID: &str = "connection_id";
+const ENDPOINT: &str = "endpoint";
+const POSITION: &str = "position";
+
+fn text<'a>(item: &'a Item, name: &str) -> StoreResult<&'a String> {
+    item.get(name)
+        .and_then(|value| value.as_s().ok())
+        .ok_or_else(|| StoreError::Corrupt(format!("a subscription has no {name}")))
+}
+
+fn whole(item: &Item, name: &str) -> StoreResult<i64> {
+    item.get(name)
+        .and_then(|value| value.as_n().ok())
+        .and_then(|value| value.parse().ok())
+        .ok_or_else(|| StoreError::Corrupt(format!("a subscription has no {name}")))
+}
+
+fn decode_subscription(chat: &ChatId, item: &Item) -> StoreResult<SubscriptionRecord> {
+    let expires_at = DateTime::<Utc>::from_timestamp(whole(item, EXPIRES_AT)?, 0)
+        .ok_or_else(|| StoreError::Corrupt("a subscription has no expiry".into()))?;
+    Ok(SubscriptionRecord {
+        chat_id: chat.clone(),
+        connection_id: ConnectionId::new(text(item, CONNECTION_ID)?.as_str()),
+        endpoint: text(item, ENDPOINT)?.clone(),
+        position: u64::try_from(whole(item, POSITION)?)
+            .map_err(|_| StoreError::Corrupt("a subscription's position is negative".into()))?,
+        expires_at,
+    })
+}
+
+impl SubscriptionStore for DynamoStore {
+    async fn put_connection(&self, connection: &ConnectionRecord) -> StoreResult<()> {
+        let mut item = ItemKey::connection(connection.id.as_str()).attributes();
+        item.insert(RECORD.into(), encode_record(connection, "connection")?);
+        item.insert(EXPIRES_AT.into(), number(connection.expires_at.timestamp()));
+        self.put(item, "PutItem").await
+    }
+
+    async fn get_connection(&self, id: &ConnectionId) -> StoreResult<Option<ConnectionRecord>> {
+        let Some(item) = self.get_item(&ItemKey::connection(id.as_str())).await? else {
+            return Ok(None);
+        };
+        if is_expired(&item, "connection")? {
+            return Ok(None);
+        }
+        decode_record(item, "connection").map(Some)
+    }
+
+    async fn delete_connection(&self, id: &ConnectionId) -> StoreResult<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(ItemKey::connection(id.as_str()).attributes()))
+            .send()
+            .await
+            .map_err(|error| unavailable("DeleteItem", &error))?;
+        Ok(())
+    }
+
+    async fn put_subscription(&self, subscription: &SubscriptionRecord) -> StoreResult<()> {
+        let mut item =
+            ItemKey::subscription(&subscription.chat_id, subscription.connection_id.as_str())
+                .attributes();
+        item.insert(
+            CONNECTION_ID.into(),
+            string(subscription.connection_id.as_str()),
+        );
+        item.insert(ENDPOINT.into(), string(&subscription.endpoint));
+        item.insert(POSITION.into(), number(subscription.position));
+        item.insert(
+            EXPIRES_AT.into(),
+            number(subscription.expires_at.timestamp()),
+        );
+        self.put(item, "PutItem").await
+    }
+
+    async fn subscriptions(&self, chat: &ChatId) -> StoreResult<Vec<SubscriptionRecord>> {
+        let mut subscriptions = Vec::new();
+        let mut start_key = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#sk", SK)
+                .expression_attribute_values(":pk", string(ItemKey::chat(chat).pk))
+                .expression_attribute_values(":prefix", string(SUBSCRIPTION_PREFIX))
+                .set_exclusive_start_key(start_key.take())
+                .send()
+                .await
+                .map_err(|error| unavailable("Query", &error))?;
+            for item in output.items.unwrap_or_default() {
+                if !is_expired(&item, "subscription")? {
+                    subscriptions.push(decode_subscription(chat, &item)?);
+                }
+            }
+            match output.last_evaluated_key {
+                Some(key) if !key.is_empty() => start_key = Some(key),
+                _ => return Ok(subscriptions),
+            }
+        }
+    }
+
+    async fn advance_subscription(
+        &self,
+        chat: &ChatId,
+        connection: &ConnectionId,
+        to: u64,
+    ) -> StoreResult<()> {
+        let updated = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(
+                ItemKey::subscription(chat, connection.as_str()).attributes(),
+            ))
+            .update_expression("SET #position = :to")
+            .condition_expression("attribute_exists(#pk) AND #position < :to")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#position", POSITION)
+            .expression_attribute_values(":to", number(to))
+            .send()
+            .await;
+        match updated {
+            // Gone, or already further: nothing to move.
+            Ok(_) => Ok(()),
+            Err(error) if is_condition_failure(&error) => Ok(()),
+            Err(error) => Err(unavailable("UpdateItem", &error)),
+        }
+    }
+
+    async fn delete_subscription(
+        &self,
+        chat: &ChatId,
+        connection: &ConnectionId,
+    ) -> StoreResult<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(
+                ItemKey::subscription(chat, connection.as_str()).attributes(),
+            ))
+            .send()
+            .await
+            .map_err(|error| unavailable("DeleteItem", &error))?;
+        Ok(())
+    }
+}
