@@ -75,20 +75,19 @@ impl<S: Send + Sync> FromRequestParts<S> for ChatIdPath {
         let Path(id) = Path::<String>::from_request_parts(parts, state)
             .await
             .map_err(|_| ApiError::NotFound)?;
-        if is_plausible_id(&id) {
-            Ok(Self(ChatId::new(id)))
-        } else {
-            Err(ApiError::NotFound)
-        }
+        plausible_chat_id(id).map(Self).ok_or(ApiError::NotFound)
     }
 }
 
-fn is_plausible_id(id: &str) -> bool {
-    !id.is_empty()
+/// A chat id a frontend names (in a path, or a feed subscription): `None` for what cannot be
+/// one of ours, which the caller answers as `not_found`.
+pub(super) fn plausible_chat_id(id: String) -> Option<ChatId> {
+    let plausible = !id.is_empty()
         && id.len() <= 128
         && id
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    plausible.then(|| ChatId::new(id))
 }
 
 /// The request's id (see [`RequestId`]): the owner of the claims it makes. The request log
@@ -141,9 +140,9 @@ mod tests {
 
     #[test]
     fn only_ids_we_could_have_issued_are_plausible() {
-        assert!(is_plausible_id("abc-1_X"));
-        assert!(!is_plausible_id(""));
-        assert!(!is_plausible_id("..%2f"));
-        assert!(!is_plausible_id(&"a".repeat(129)));
+        assert!(plausible_chat_id("abc-1_X".into()).is_some());
+        assert!(plausible_chat_id(String::new()).is_none());
+        assert!(plausible_chat_id("..%2f".into()).is_none());
+        assert!(plausible_chat_id("a".repeat(129)).is_none());
     }
 }

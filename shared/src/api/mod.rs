@@ -8,6 +8,7 @@
 mod chats;
 mod error;
 mod extract;
+pub mod feed_socket;
 mod layers;
 mod messages;
 mod routes;

@@ -26,7 +26,7 @@ use std::time::Duration;
 pub use availability::Availability;
 pub use error::ServiceError;
 pub use read::{FeedView, HistoryView};
-pub use realtime::PushReport;
+pub use realtime::{Changes, PushReport};
 pub use reconcile::{ChatRepair, ReconcileLimits, ReconcileRun};
 pub use send::{SEND_CLAIM_STALE_AFTER, SendMessage, SendOutcome};
 pub use start::{StartChat, StartedChat};

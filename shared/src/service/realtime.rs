@@ -4,6 +4,8 @@
 //! bring (a post that failed, a connection that dropped), the client's next sync or the next
 //! push does, and nothing is skipped.
 
+use std::collections::BTreeSet;
+
 use chrono::Utc;
 use serde::Serialize;
 
@@ -32,6 +34,31 @@ pub struct PushReport {
     pub gone: usize,
     /// Posts that failed otherwise (the subscription keeps its position).
     pub failed: usize,
+}
+
+/// What was stored, as the notifier learns it (from the table's stream on AWS, from the
+/// store's own announcements locally): the chats whose sync feed moved, and the chats whose
+/// state (status, end) may have changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Changes {
+    pub feeds: BTreeSet<ChatId>,
+    pub chats: BTreeSet<ChatId>,
+}
+
+impl Changes {
+    pub fn is_empty(&self) -> bool {
+        self.feeds.is_empty() && self.chats.is_empty()
+    }
+}
+
+impl PushReport {
+    fn add(&mut self, other: &PushReport) {
+        self.subscriptions += other.subscriptions;
+        self.frames += other.frames;
+        self.up_to_date += other.up_to_date;
+        self.gone += other.gone;
+        self.failed += other.failed;
+    }
 }
 
 /// How one subscription's push ended.
@@ -119,6 +146,23 @@ impl<S: ChatStore + SubscriptionStore, G> Service<S, G> {
         }
         self.store.delete_connection(id).await?;
         Ok(())
+    }
+
+    /// The notifier: pushes what changed to the subscribers of each chat it concerns. One
+    /// implementation for the Lambda notifier and the local runner.
+    pub async fn push_changes<P: PushPort>(
+        &self,
+        changes: &Changes,
+        pusher: &P,
+    ) -> Result<PushReport, ServiceError> {
+        let mut total = PushReport::default();
+        for chat in &changes.chats {
+            total.add(&self.push_chat_state(chat, pusher).await?);
+        }
+        for chat in &changes.feeds {
+            total.add(&self.push_chat(chat, pusher).await?);
+        }
+        Ok(total)
     }
 
     /// Pushes a chat's changes to every subscription: each gets the sync feed after the
