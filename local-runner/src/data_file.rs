@@ -14,6 +14,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use shared::api::Api;
+use shared::store::announcing::Announcing;
 use shared::store::memory::{MemoryStore, Snapshot};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -132,10 +133,13 @@ pub struct Saver {
 impl Saver {
     /// Starts saving `app`'s store to `path` whenever it changed since now, checking every
     /// [`SAVE_INTERVAL`].
-    pub fn start<G: Send + Sync + 'static>(app: Arc<Api<MemoryStore, G>>, path: PathBuf) -> Self {
+    pub fn start<G: Send + Sync + 'static>(
+        app: Arc<Api<Announcing<MemoryStore>, G>>,
+        path: PathBuf,
+    ) -> Self {
         let (stop, mut stopped) = oneshot::channel::<()>();
         // What the file holds now: taken here, not in the task, so no change slips in between.
-        let mut saved_revision = app.service.store().revision();
+        let mut saved_revision = app.service.store().inner().revision();
         let task = tokio::spawn(async move {
             let mut interval = tokio::time::interval(SAVE_INTERVAL);
             interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -144,9 +148,9 @@ impl Saver {
                     _ = interval.tick() => false,
                     _ = &mut stopped => true,
                 };
-                let revision = app.service.store().revision();
+                let revision = app.service.store().inner().revision();
                 if revision != saved_revision {
-                    let snapshot = app.service.store().snapshot();
+                    let snapshot = app.service.store().inner().snapshot();
                     let target = path.clone();
                     let saved = tokio::task::spawn_blocking(move || save(&target, snapshot))
                         .await

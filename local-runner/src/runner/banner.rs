@@ -49,6 +49,10 @@ impl Running {
             ));
         }
         line(format!("  API base             {}/v1", self.api_url));
+        line(format!(
+            "  Real-time feed       {}/v1/feed   (WebSocket: ?token=<visitor token>, then subscribe)",
+            self.api_url.replacen("http", "ws", 1)
+        ));
         let token_note = if self.sim.is_some() {
             "?token=<secret made for this run>"
         } else {

@@ -37,8 +37,8 @@ pub(super) fn load_memory_store(path: &Path) -> anyhow::Result<(MemoryStore, Vec
 /// The simulator starts empty on every run, so chats a previous run left open can never get an
 /// answer or an end from it: end them, as Giosg's own `changed` would, so that their visitors
 /// are offered a new chat instead of writing into the void.
-pub(super) async fn end_chats_the_simulator_forgot<G>(
-    app: &Api<MemoryStore, G>,
+pub(super) async fn end_chats_the_simulator_forgot<S: ChatStore, G>(
+    app: &Api<S, G>,
     chats: &[ChatId],
 ) -> anyhow::Result<()> {
     let now = GiosgTime::from(Utc::now());

@@ -11,6 +11,7 @@
 
 mod banner;
 mod dynamodb;
+mod feed;
 mod giosg;
 mod memory;
 mod reconcile;
@@ -26,16 +27,18 @@ use shared::api::{self, Api};
 use shared::config::{SecretSource, Secrets, SecretsCache, Settings};
 use shared::giosg::{GiosgClient, GiosgConfig, RotatingGiosg};
 use shared::service::{Rules, Service};
-use shared::store::ChatStore;
+use shared::store::announcing::Announcing;
 use shared::store::memory::MemoryStore;
+use shared::store::{ChatStore, SubscriptionStore};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::data_file::Saver;
 use crate::options::{DynamoEndpoint, GiosgChoice, Options, StoreChoice};
 use crate::visitor_page;
 use dynamodb::dynamo_store;
+use feed::LocalPusher;
 use giosg::connect_giosg;
 pub use giosg::{SIM_ORG_ID, SIM_OTHER_ROOM_ID, SIM_ROOM_ID};
 use memory::{end_chats_the_simulator_forgot, load_memory_store};
@@ -57,6 +60,8 @@ pub struct Running {
     saver: Option<Saver>,
     /// The reconciler's timer, when `--reconcile-every` is not 0.
     reconciler: Option<JoinHandle<()>>,
+    /// The real-time feed's notifier.
+    notifier: JoinHandle<()>,
     reconcile_every: Option<Duration>,
 }
 
@@ -130,13 +135,17 @@ pub async fn start(options: Options) -> anyhow::Result<Running> {
 
     let limits = ReconcileLimits::from_settings(&settings);
     let every = options.reconcile_every;
-    let (store_description, stop, server, saver, reconciler) = match options.store {
+    // The store announces what it stored to the feed's notifier (what the table's stream does
+    // on AWS).
+    let (signals, announced) = mpsc::unbounded_channel();
+    let pusher = Arc::new(LocalPusher::default());
+    let (store_description, stop, server, saver, reconciler, notifier) = match options.store {
         StoreChoice::Memory { data_file } => {
             let (store, open_chats) = match &data_file {
                 Some(path) => load_memory_store(path)?,
                 None => (MemoryStore::new(), Vec::new()),
             };
-            let app = app(store, client, &settings, secrets);
+            let app = app(Announcing::new(store, signals), client, &settings, secrets);
             let description = match &data_file {
                 Some(path) => format!("in memory, kept in {}", path.display()),
                 None => "in memory (gone when stopped; --data-file PATH keeps it)".to_owned(),
@@ -147,8 +156,9 @@ pub async fn start(options: Options) -> anyhow::Result<Running> {
                 end_chats_the_simulator_forgot(&app, &open_chats).await?;
             }
             let reconciler = every.map(|every| reconcile::spawn(Arc::clone(&app), every, limits));
-            let (stop, server) = serve(app, listener);
-            (description, stop, server, saver, reconciler)
+            let notifier = feed::spawn_notifier(Arc::clone(&app), Arc::clone(&pusher), announced);
+            let (stop, server) = serve(app, listener, pusher);
+            (description, stop, server, saver, reconciler, notifier)
         }
         StoreChoice::DynamoDb {
             endpoint,
@@ -163,10 +173,11 @@ pub async fn start(options: Options) -> anyhow::Result<Running> {
                 ),
                 DynamoEndpoint::Aws => format!("DynamoDB on AWS, table {table}"),
             };
-            let app = app(store, client, &settings, secrets);
+            let app = app(Announcing::new(store, signals), client, &settings, secrets);
             let reconciler = every.map(|every| reconcile::spawn(Arc::clone(&app), every, limits));
-            let (stop, server) = serve(app, listener);
-            (description, stop, server, None, reconciler)
+            let notifier = feed::spawn_notifier(Arc::clone(&app), Arc::clone(&pusher), announced);
+            let (stop, server) = serve(app, listener, pusher);
+            (description, stop, server, None, reconciler, notifier)
         }
     };
 
@@ -180,12 +191,13 @@ pub async fn start(options: Options) -> anyhow::Result<Running> {
         server,
         saver,
         reconciler,
+        notifier,
         reconcile_every: every,
     })
 }
 
 /// What the routers serve: the service over `store` and Giosg, and the webhook secret.
-fn app<S: ChatStore>(
+fn app<S: ChatStore + SubscriptionStore>(
     store: S,
     giosg: RotatingGiosg,
     settings: &Settings,
@@ -195,13 +207,16 @@ fn app<S: ChatStore>(
     Arc::new(Api::new(service, settings).with_webhook_secrets(secrets))
 }
 
-/// Serves the visitor page and every route of the Lambda functions: the same handlers, through
-/// [`shared::api::all_routes`].
-fn serve<S: ChatStore>(
+/// Serves the visitor page, the real-time feed and every route of the Lambda functions: the
+/// same handlers, through [`shared::api::all_routes`].
+fn serve<S: ChatStore + SubscriptionStore + 'static>(
     app: Arc<Api<S, RotatingGiosg>>,
     listener: TcpListener,
+    pusher: Arc<LocalPusher>,
 ) -> (oneshot::Sender<()>, JoinHandle<std::io::Result<()>>) {
-    let router = visitor_page::router().merge(api::all_routes(app));
+    let router = visitor_page::router()
+        .merge(feed::router(Arc::clone(&app), pusher))
+        .merge(api::all_routes(app));
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         axum::serve(listener, router)
@@ -233,6 +248,7 @@ impl Running {
         if let Some(reconciler) = &self.reconciler {
             reconciler.abort();
         }
+        self.notifier.abort();
         let _ = self.stop.send(());
         let mut server = self.server;
         match tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await {

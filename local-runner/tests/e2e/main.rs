@@ -5,6 +5,7 @@
 //! harness is in [`runner`] (the process and its HTTP clients) and [`visitor`] (the visitor's
 //! calls to the public API).
 
+mod feed;
 mod runner;
 mod visitor;
 

@@ -6,6 +6,7 @@
 //! [`apply_message_event`](crate::domain::message::apply_message_event)); the conformance suite
 //! in `shared/tests/store_conformance/` runs against both.
 
+pub mod announcing;
 pub mod dynamodb;
 pub mod memory;
 
