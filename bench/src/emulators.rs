@@ -269,6 +269,7 @@ pub async fn prepare_history_chat(
         name: "Ada Lovelace".into(),
         latest_chat_id: Some(chat.chat_id.clone()),
         created_at: chrono::Utc::now(),
+        visitor_ref: None,
     };
     store.put_visitor(&visitor).await?;
     let event = ChatEvent {

@@ -87,6 +87,7 @@ pub async fn measure(
                     token: None,
                     name: VisitorName::parse(Some(format!("Visitor {i}"))).expect("a name"),
                     request_id: format!("seed-{i}"),
+                    visitor_ref: None,
                 })
             };
             let started = futures::future::join_all(batch.iter().map(|i| start(*i))).await;

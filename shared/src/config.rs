@@ -56,6 +56,12 @@ pub struct Settings {
     /// `RECONCILE_ENDED_WINDOW_HOURS`: how long after a chat ends the reconciler still looks at
     /// it (default 24).
     pub reconcile_ended_window: Duration,
+    /// `NOTIFICATIONS_TOPIC_ARN`: the SNS topic away notifications go to (unset: none are
+    /// published).
+    pub notifications_topic_arn: Option<String>,
+    /// `NOTIFICATION_PREVIEW`: whether a notification carries the message's first 100
+    /// characters (default false).
+    pub notification_preview: bool,
 }
 
 impl Settings {
@@ -117,6 +123,8 @@ impl Settings {
                 )?
                 .saturating_mul(3600),
             ),
+            notifications_topic_arn: get("NOTIFICATIONS_TOPIC_ARN"),
+            notification_preview: parse_bool("NOTIFICATION_PREVIEW", get("NOTIFICATION_PREVIEW"))?,
         })
     }
 

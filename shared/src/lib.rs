@@ -22,6 +22,7 @@ pub mod giosg;
 pub mod jobs;
 #[cfg(feature = "lambda")]
 pub mod lambda;
+pub mod notify;
 pub mod push;
 pub mod secret;
 pub mod service;

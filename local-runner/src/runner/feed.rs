@@ -1,7 +1,7 @@
 //! The real-time feed locally (spec §1a): `ws://HOST:PORT/v1/feed` on the API port, the same
 //! protocol as the API Gateway WebSocket API (`shared::api::feed_socket`), and the same
-//! notifier (`Service::push_changes`), fed by the store's own announcements instead of the
-//! table's stream.
+//! notifier (`Service::push_changes`, then `Service::notify_away` with the notifications
+//! logged), fed by the store's own announcements instead of the table's stream.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -18,6 +18,7 @@ use shared::api::feed_socket::{BEARER_PROTOCOL, connect_token, on_client_message
 use shared::api::{Api, ApiError};
 use shared::domain::connection::ConnectionId;
 use shared::giosg::RotatingGiosg;
+use shared::notify::LogNotifier;
 use shared::push::{Frame, PushError, PushPort};
 use shared::service::Changes;
 use shared::store::announcing::Signal;
@@ -149,6 +150,7 @@ pub(super) fn spawn_notifier<S: ChatStore + SubscriptionStore + 'static>(
     app: Arc<Api<S, RotatingGiosg>>,
     pusher: Arc<LocalPusher>,
     mut signals: UnboundedReceiver<Signal>,
+    preview: bool,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         while let Some(first) = signals.recv().await {
@@ -169,6 +171,14 @@ pub(super) fn spawn_notifier<S: ChatStore + SubscriptionStore + 'static>(
                 ),
                 Ok(_) => {}
                 Err(error) => tracing::warn!(%error, "pushing to the feed failed"),
+            }
+            // Then what no live subscription received: logged here, an SNS topic on AWS.
+            if let Err(error) = app
+                .service
+                .notify_away(&changes, &LogNotifier, preview)
+                .await
+            {
+                tracing::warn!(%error, "away notifications failed");
             }
         }
     })

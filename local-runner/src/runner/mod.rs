@@ -139,6 +139,7 @@ pub async fn start(options: Options) -> anyhow::Result<Running> {
     // on AWS).
     let (signals, announced) = mpsc::unbounded_channel();
     let pusher = Arc::new(LocalPusher::default());
+    let preview = settings.notification_preview;
     let (store_description, stop, server, saver, reconciler, notifier) = match options.store {
         StoreChoice::Memory { data_file } => {
             let (store, open_chats) = match &data_file {
@@ -156,7 +157,8 @@ pub async fn start(options: Options) -> anyhow::Result<Running> {
                 end_chats_the_simulator_forgot(&app, &open_chats).await?;
             }
             let reconciler = every.map(|every| reconcile::spawn(Arc::clone(&app), every, limits));
-            let notifier = feed::spawn_notifier(Arc::clone(&app), Arc::clone(&pusher), announced);
+            let notifier =
+                feed::spawn_notifier(Arc::clone(&app), Arc::clone(&pusher), announced, preview);
             let (stop, server) = serve(app, listener, pusher);
             (description, stop, server, saver, reconciler, notifier)
         }
@@ -175,7 +177,8 @@ pub async fn start(options: Options) -> anyhow::Result<Running> {
             };
             let app = app(Announcing::new(store, signals), client, &settings, secrets);
             let reconciler = every.map(|every| reconcile::spawn(Arc::clone(&app), every, limits));
-            let notifier = feed::spawn_notifier(Arc::clone(&app), Arc::clone(&pusher), announced);
+            let notifier =
+                feed::spawn_notifier(Arc::clone(&app), Arc::clone(&pusher), announced, preview);
             let (stop, server) = serve(app, listener, pusher);
             (description, stop, server, None, reconciler, notifier)
         }

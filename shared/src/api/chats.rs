@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::extract::{ChatIdPath, RequestOwner, json_body, optional_visitor_token, visitor_token};
 use super::{ApiError, State, json_response};
 use crate::domain::chat::Chat;
-use crate::domain::input::VisitorName;
+use crate::domain::input::{VisitorName, VisitorRef};
 use crate::giosg::GiosgPort;
 use crate::service::StartChat;
 use crate::store::ChatStore;
@@ -16,6 +16,7 @@ use crate::store::ChatStore;
 #[derive(Deserialize)]
 struct StartChatBody {
     visitor_name: Option<String>,
+    visitor_ref: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -46,12 +47,14 @@ pub(super) async fn start<S: ChatStore, G: GiosgPort>(
     let token = optional_visitor_token(&headers)?;
     let body: StartChatBody = json_body(&headers, &body)?;
     let name = VisitorName::parse(body.visitor_name)?;
+    let visitor_ref = VisitorRef::parse(body.visitor_ref)?;
     let started = api
         .service
         .start_chat(StartChat {
             token,
             name,
             request_id,
+            visitor_ref,
         })
         .await?;
     let status = if started.resumed {

@@ -54,6 +54,38 @@ impl VisitorName {
     }
 }
 
+/// What a frontend calls its visitor (its own user id or device id), for away notifications:
+/// trimmed, 1 to 128 characters, no control characters. Stored, never shown to agents.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VisitorRef(String);
+
+pub const MAX_VISITOR_REF_CHARS: usize = 128;
+
+impl VisitorRef {
+    /// `None` when the field was not given; an empty or oversized one is refused.
+    pub fn parse(value: Option<String>) -> Result<Option<Self>, InputError> {
+        let Some(value) = value else {
+            return Ok(None);
+        };
+        let value = value.trim().to_owned();
+        if value.is_empty() || value.chars().count() > MAX_VISITOR_REF_CHARS {
+            return Err(InputError::invalid(format!(
+                "visitor_ref must be 1 to {MAX_VISITOR_REF_CHARS} characters."
+            )));
+        }
+        if value.chars().any(char::is_control) {
+            return Err(InputError::invalid(
+                "visitor_ref must not contain control characters.",
+            ));
+        }
+        Ok(Some(Self(value)))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A message text: not blank, at most 2000 code points.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MessageText(String);

@@ -158,6 +158,9 @@ pub struct VisitorRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latest_chat_id: Option<ChatId>,
     pub created_at: DateTime<Utc>,
+    /// What the frontend calls this visitor (`visitor_ref` at start), for away notifications.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visitor_ref: Option<String>,
 }
 
 #[cfg(test)]

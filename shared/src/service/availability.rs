@@ -120,6 +120,7 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
             name: "service visitor (reads the room's availability)".into(),
             latest_chat_id: None,
             created_at: Utc::now(),
+            visitor_ref: None,
         };
         if let Err(error) = self.store.put_visitor(&record).await {
             tracing::warn!(%error, "could not store the service visitor");

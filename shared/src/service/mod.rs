@@ -10,6 +10,7 @@
 
 mod availability;
 mod error;
+mod notify;
 mod read;
 mod realtime;
 mod reconcile;
@@ -25,6 +26,7 @@ use std::time::Duration;
 
 pub use availability::Availability;
 pub use error::ServiceError;
+pub use notify::NotifyReport;
 pub use read::{FeedView, HistoryView};
 pub use realtime::{Changes, PushReport};
 pub use reconcile::{ChatRepair, ReconcileLimits, ReconcileRun};

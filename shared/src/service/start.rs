@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use super::{Service, ServiceError, session};
 use crate::domain::EventAction;
 use crate::domain::chat::{ChatEvent, ChatOwner, ChatRecord};
-use crate::domain::input::VisitorName;
+use crate::domain::input::{VisitorName, VisitorRef};
 use crate::domain::visitor::{VisitorRecord, VisitorToken};
 use crate::domain::{ChatId, ChatResource, Field, GiosgTime};
 use crate::giosg::{GiosgError, GiosgPort, VisitorSession};
@@ -19,6 +19,8 @@ pub struct StartChat {
     pub name: VisitorName,
     /// Who is asking (the request id): the owner of the visitor's start claim.
     pub request_id: String,
+    /// What the frontend calls this visitor, for away notifications.
+    pub visitor_ref: Option<VisitorRef>,
 }
 
 /// How long an overlapping start waits for the one under way, in steps of [`START_WAIT_STEP`].
@@ -52,16 +54,42 @@ pub struct StartedChat {
 
 impl<S: ChatStore, G: GiosgPort> Service<S, G> {
     pub async fn start_chat(&self, command: StartChat) -> Result<StartedChat, ServiceError> {
+        let visitor_ref = command.visitor_ref.map(|r| r.as_str().to_owned());
         match command.token {
-            None => self.start_for_new_visitor(command.name).await,
+            None => self.start_for_new_visitor(command.name, visitor_ref).await,
             Some(token) => {
-                self.start_for_returning_visitor(token, command.name, command.request_id)
-                    .await
+                let key = token.key();
+                let started = self
+                    .start_for_returning_visitor(token, command.name, command.request_id)
+                    .await?;
+                if let Some(visitor_ref) = visitor_ref {
+                    self.remember_visitor_ref(&key, visitor_ref).await?;
+                }
+                Ok(started)
             }
         }
     }
 
-    async fn start_for_new_visitor(&self, name: VisitorName) -> Result<StartedChat, ServiceError> {
+    /// Keeps the `visitor_ref` a returning visitor's start gave, when it changed.
+    async fn remember_visitor_ref(
+        &self,
+        key: &crate::domain::visitor::VisitorKey,
+        visitor_ref: String,
+    ) -> Result<(), ServiceError> {
+        if let Some(mut visitor) = self.store.get_visitor(key).await?
+            && visitor.visitor_ref.as_deref() != Some(visitor_ref.as_str())
+        {
+            visitor.visitor_ref = Some(visitor_ref);
+            self.store.put_visitor(&visitor).await?;
+        }
+        Ok(())
+    }
+
+    async fn start_for_new_visitor(
+        &self,
+        name: VisitorName,
+        visitor_ref: Option<String>,
+    ) -> Result<StartedChat, ServiceError> {
         self.ensure_agents_online().await?;
         let mut session = self.giosg.authenticate_visitor(None).await?;
         self.giosg.join_room(&mut session).await?;
@@ -78,6 +106,7 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
             name: name.as_str().to_owned(),
             latest_chat_id: Some(chat_id.clone()),
             created_at: Utc::now(),
+            visitor_ref,
         };
         let chat = self
             .store_started_chat(&visitor, &chat_id, resource)

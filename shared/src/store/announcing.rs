@@ -301,4 +301,16 @@ impl<S: SubscriptionStore> SubscriptionStore for Announcing<S> {
     ) -> StoreResult<()> {
         self.inner.delete_subscription(chat, connection).await
     }
+
+    async fn notify_position(&self, chat: &ChatId) -> StoreResult<u64> {
+        self.inner.notify_position(chat).await
+    }
+
+    async fn advance_notify_position(&self, chat: &ChatId, to: u64) -> StoreResult<()> {
+        self.inner.advance_notify_position(chat, to).await
+    }
+
+    async fn claim_notification(&self, chat: &ChatId, message: &MessageId) -> StoreResult<bool> {
+        self.inner.claim_notification(chat, message).await
+    }
 }

@@ -433,4 +433,21 @@ pub trait SubscriptionStore: Send + Sync {
         chat: &ChatId,
         connection: &ConnectionId,
     ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// The feed position up to which the chat's away notifications were considered.
+    fn notify_position(&self, chat: &ChatId) -> impl Future<Output = StoreResult<u64>> + Send;
+
+    /// Moves it forward to `to` (never back).
+    fn advance_notify_position(
+        &self,
+        chat: &ChatId,
+        to: u64,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Claims the one notification a message may have: `true` for the one caller that gets it.
+    fn claim_notification(
+        &self,
+        chat: &ChatId,
+        message: &MessageId,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
 }

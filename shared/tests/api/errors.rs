@@ -155,6 +155,34 @@ pub(crate) async fn a_field_of_the_wrong_type_is_named<S: ChatStore>(store: S) {
     let message = reply.body["error"]["message"].as_str().unwrap();
     assert!(message.contains("visitor_name"), "{message}");
     assert_eq!(env.giosg_calls("visitor_auth").await, 0, "nothing started");
+    // `visitor_ref` (for away notifications): 1 to 128 characters.
+    for visitor_ref in [json!(""), json!("r".repeat(129)), json!(5)] {
+        let reply = env
+            .call(
+                Method::POST,
+                "/v1/chats",
+                None,
+                Some(json!({"visitor_name": "Ada", "visitor_ref": visitor_ref})),
+            )
+            .await;
+        reply.assert_error(400, "invalid_request");
+        let message = reply.body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("visitor_ref"), "{message}");
+    }
+    assert_eq!(env.giosg_calls("visitor_auth").await, 0, "nothing started");
+    let started = env
+        .call(
+            Method::POST,
+            "/v1/chats",
+            None,
+            Some(json!({"visitor_name": "Ada", "visitor_ref": "user-42"})),
+        )
+        .await;
+    assert_eq!(started.status, 201, "{}", started.body);
+    assert!(
+        !started.body.to_string().contains("user-42"),
+        "visitor_ref is stored, not shown"
+    );
 
     let (token, chat_id) = env.new_chat("Ada").await;
     for (body, field) in [

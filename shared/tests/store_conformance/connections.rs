@@ -108,3 +108,22 @@ pub(crate) async fn connections_and_subscriptions_are_kept_and_forgotten<
     assert_eq!(store.subscriptions(&chat_id("c1")).await.unwrap().len(), 1);
     assert_eq!(store.get_connection(&id).await.unwrap(), None);
 }
+
+/// Away notifications: the position considered moves forward only; a message's one
+/// notification is claimed once.
+pub(crate) async fn notifications_are_claimed_once<S: ChatStore + SubscriptionStore>(store: S) {
+    let chat = chat_id("c9");
+    assert_eq!(store.notify_position(&chat).await.unwrap(), 0);
+    store.advance_notify_position(&chat, 4).await.unwrap();
+    store.advance_notify_position(&chat, 2).await.unwrap();
+    assert_eq!(store.notify_position(&chat).await.unwrap(), 4);
+    let message = shared::domain::MessageId::new("m1");
+    assert!(store.claim_notification(&chat, &message).await.unwrap());
+    assert!(!store.claim_notification(&chat, &message).await.unwrap());
+    assert!(
+        store
+            .claim_notification(&chat_id("c10"), &message)
+            .await
+            .unwrap()
+    );
+}

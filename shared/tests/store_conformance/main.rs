@@ -63,6 +63,7 @@ fn visitor(name: &str, display_name: &str) -> VisitorRecord {
         name: display_name.to_owned(),
         latest_chat_id: None,
         created_at: Utc::now(),
+        visitor_ref: None,
     }
 }
 
@@ -307,6 +308,7 @@ for_every_store!(
     feed::a_sent_message_takes_a_position_and_its_echo_none,
     feed::concurrent_writers_each_get_their_own_position,
     connections::connections_and_subscriptions_are_kept_and_forgotten,
+    connections::notifications_are_claimed_once,
     sends::open_send_claims_are_the_chats_unsettled_keys,
     sends::a_visitor_start_is_claimed_by_one_request_at_a_time,
     sends::release_frees_an_in_flight_key,

@@ -49,6 +49,7 @@ async fn new_chat<S: crate::store::ChatStore>(
             token: None,
             name: name("Ada"),
             request_id: format!("request-{:016x}", rand::random::<u64>()),
+            visitor_ref: None,
         })
         .await
         .unwrap();
@@ -73,6 +74,7 @@ async fn a_new_visitor_gets_a_token_and_a_stored_chat_in_the_room() {
             token: None,
             name: name("Ada"),
             request_id: format!("request-{:016x}", rand::random::<u64>()),
+            visitor_ref: None,
         })
         .await
         .unwrap();
@@ -94,6 +96,7 @@ async fn a_returning_visitor_resumes_its_open_chat_without_starting_another() {
             token: Some(token),
             name: name("Ada"),
             request_id: format!("request-{:016x}", rand::random::<u64>()),
+            visitor_ref: None,
         })
         .await
         .unwrap();
@@ -112,6 +115,7 @@ async fn nobody_online_refuses_a_chat_and_starts_nothing() {
             token: None,
             name: name("Ada"),
             request_id: format!("request-{:016x}", rand::random::<u64>()),
+            visitor_ref: None,
         })
         .await;
     assert!(matches!(refused, Err(ServiceError::AgentsOffline)));
@@ -292,6 +296,7 @@ async fn a_refused_start_is_agents_offline_only_when_the_room_is_offline() {
         token: None,
         name: name("Ada"),
         request_id: format!("request-{:016x}", rand::random::<u64>()),
+        visitor_ref: None,
     };
     let online = service.start_chat(start()).await;
     assert!(matches!(online, Err(ServiceError::Giosg(_))), "{online:?}");

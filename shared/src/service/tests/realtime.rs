@@ -189,3 +189,115 @@ async fn only_the_visitors_own_chats_can_be_subscribed_and_closing_forgets_them(
     assert!(service.store.subscriptions(&chat).await.unwrap().is_empty());
     assert!(service.store.get_connection(&mine).await.unwrap().is_none());
 }
+
+#[derive(Default)]
+struct Outbox(Mutex<Vec<crate::notify::AwayNotification>>);
+
+impl crate::notify::NotifyPort for Outbox {
+    async fn publish(
+        &self,
+        notification: &crate::notify::AwayNotification,
+    ) -> Result<(), crate::notify::NotifyError> {
+        self.0.lock().unwrap().push(notification.clone());
+        Ok(())
+    }
+}
+
+fn changed(chat: &ChatId) -> crate::service::Changes {
+    crate::service::Changes {
+        feeds: [chat.clone()].into(),
+        chats: Default::default(),
+    }
+}
+
+#[tokio::test]
+async fn an_agent_message_no_subscription_received_is_notified_once() {
+    let service = service();
+    let started = service
+        .start_chat(StartChat {
+            token: None,
+            name: name("Ada"),
+            request_id: "request-notify".into(),
+            visitor_ref: crate::domain::input::VisitorRef::parse(Some("user-42".into())).unwrap(),
+        })
+        .await
+        .unwrap();
+    let chat = started.chat.id;
+    let token = started.issued_token.unwrap();
+    let outbox = Outbox::default();
+    // The visitor's own message is never notified.
+    service
+        .send_message(send(&token, &chat, "hello", None))
+        .await
+        .unwrap();
+    agent_says(&service, &chat, "n1", "2030-01-01T00:00:01Z").await;
+    let report = service
+        .notify_away(&changed(&chat), &outbox, false)
+        .await
+        .unwrap();
+    assert_eq!(report.published, 1);
+    {
+        let sent = outbox.0.lock().unwrap();
+        assert_eq!(sent[0].message_id.as_str(), "n1");
+        assert_eq!(sent[0].visitor_ref.as_deref(), Some("user-42"));
+        assert_eq!(sent[0].preview, None, "no preview unless configured");
+        let json = serde_json::to_value(&sent[0]).unwrap();
+        assert_eq!(json["event"], "agent_message");
+        assert!(json.get("preview").is_none());
+    }
+    // Again, and after an edit: nothing more.
+    service
+        .notify_away(&changed(&chat), &outbox, false)
+        .await
+        .unwrap();
+    let edit = format!(
+        r#"{{"channel": "/api/v5/orgs/org/owned_chats/{chat}/messages", "action": "changed",
+            "resource_id": "n1", "resource": {{"message": "edited"}}}}"#
+    );
+    service
+        .apply_message_webhook(&parse_message_webhook(edit.as_bytes()).unwrap())
+        .await
+        .unwrap();
+    service
+        .notify_away(&changed(&chat), &outbox, true)
+        .await
+        .unwrap();
+    assert_eq!(outbox.0.lock().unwrap().len(), 1);
+
+    // A live subscription that received the next reply: no notification for it.
+    let connection = ConnectionId::new("conn-live");
+    service
+        .open_connection(&token, connection.clone(), String::new())
+        .await
+        .unwrap();
+    let pusher = Recorder::default();
+    service
+        .subscribe(&connection, &chat, FeedCursor::start(), &pusher)
+        .await
+        .unwrap();
+    agent_says(&service, &chat, "n2", "2030-01-01T00:00:02Z").await;
+    service
+        .push_changes(&changed(&chat), &pusher)
+        .await
+        .unwrap();
+    service
+        .notify_away(&changed(&chat), &outbox, true)
+        .await
+        .unwrap();
+    assert_eq!(outbox.0.lock().unwrap().len(), 1);
+    // Gone: the next reply is notified, with its preview when configured.
+    pusher.gone.lock().unwrap().insert("conn-live".into());
+    agent_says(&service, &chat, "n3", "2030-01-01T00:00:03Z").await;
+    service
+        .push_changes(&changed(&chat), &pusher)
+        .await
+        .unwrap();
+    service
+        .notify_away(&changed(&chat), &outbox, true)
+        .await
+        .unwrap();
+    let sent = outbox.0.lock().unwrap();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[1].message_id.as_str(), "n3");
+    assert_eq!(sent[1].preview.as_deref(), Some("n3"));
+}

@@ -4,6 +4,8 @@
 //! |---|---|---|---|
 //! | connection | `CONN#<connection id>` | `CONN` | `record`, `expires_at` |
 //! | subscription | `CHAT#<chat id>` | `SUB#<connection id>` | `connection_id` (S), `endpoint` (S), `position` (N), `expires_at` (N) |
+//! | away notifications considered | `CHAT#<chat id>` | `NOTIFY` | `position` (N) |
+//! | a message notified | `CHAT#<chat id>` | `NOTIFIED#<message id>` | |
 //!
 //! A subscription lives in its chat's partition, so the notifier finds a chat's subscribers
 //! with one `Query`; its position is its own attribute, moved forward by an `UpdateItem`
@@ -18,8 +20,8 @@ use super::item::{
     string,
 };
 use super::schema::{EXPIRES_AT, PK, SK};
-use crate::domain::ChatId;
 use crate::domain::connection::{ConnectionId, ConnectionRecord, SubscriptionRecord};
+use crate::domain::{ChatId, MessageId};
 use crate::store::{StoreError, StoreResult, SubscriptionStore};
 
 const CONNECTION_ID: &str = "connection_id";
@@ -171,5 +173,50 @@ impl SubscriptionStore for DynamoStore {
             .await
             .map_err(|error| unavailable("DeleteItem", &error))?;
         Ok(())
+    }
+
+    async fn notify_position(&self, chat: &ChatId) -> StoreResult<u64> {
+        let item = self.get_item(&ItemKey::notify_position(chat)).await?;
+        Ok(match item {
+            Some(item) => u64::try_from(whole(&item, POSITION)?)
+                .map_err(|_| StoreError::Corrupt("a notify position is negative".into()))?,
+            None => 0,
+        })
+    }
+
+    async fn advance_notify_position(&self, chat: &ChatId, to: u64) -> StoreResult<()> {
+        let updated = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(ItemKey::notify_position(chat).attributes()))
+            .update_expression("SET #position = :to")
+            .condition_expression("attribute_not_exists(#position) OR #position < :to")
+            .expression_attribute_names("#position", POSITION)
+            .expression_attribute_values(":to", number(to))
+            .send()
+            .await;
+        match updated {
+            Ok(_) => Ok(()),
+            Err(error) if is_condition_failure(&error) => Ok(()),
+            Err(error) => Err(unavailable("UpdateItem", &error)),
+        }
+    }
+
+    async fn claim_notification(&self, chat: &ChatId, message: &MessageId) -> StoreResult<bool> {
+        let claimed = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(ItemKey::notified(chat, message).attributes()))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .send()
+            .await;
+        match claimed {
+            Ok(_) => Ok(true),
+            Err(error) if is_condition_failure(&error) => Ok(false),
+            Err(error) => Err(unavailable("PutItem", &error)),
+        }
     }
 }

@@ -131,6 +131,22 @@ impl ItemKey {
         }
     }
 
+    /// How far the chat's away notifications were considered.
+    pub(super) fn notify_position(chat: &ChatId) -> Self {
+        Self {
+            pk: format!("CHAT#{chat}"),
+            sk: "NOTIFY".into(),
+        }
+    }
+
+    /// The claim of a message's one away notification.
+    pub(super) fn notified(chat: &ChatId, message: &MessageId) -> Self {
+        Self {
+            pk: format!("CHAT#{chat}"),
+            sk: format!("NOTIFIED#{message}"),
+        }
+    }
+
     pub(super) fn send_key(chat: &ChatId, idempotency_key: &str) -> Self {
         Self {
             pk: format!("CHAT#{chat}"),

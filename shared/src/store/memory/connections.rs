@@ -4,8 +4,8 @@
 use chrono::Utc;
 
 use super::MemoryStore;
-use crate::domain::ChatId;
 use crate::domain::connection::{ConnectionId, ConnectionRecord, SubscriptionRecord};
+use crate::domain::{ChatId, MessageId};
 use crate::store::{StoreResult, SubscriptionStore};
 
 impl SubscriptionStore for MemoryStore {
@@ -77,5 +77,23 @@ impl SubscriptionStore for MemoryStore {
             .subscriptions
             .remove(&(chat.clone(), connection.clone()));
         Ok(())
+    }
+
+    async fn notify_position(&self, chat: &ChatId) -> StoreResult<u64> {
+        Ok(self.lock().notify_positions.get(chat).copied().unwrap_or(0))
+    }
+
+    async fn advance_notify_position(&self, chat: &ChatId, to: u64) -> StoreResult<()> {
+        let mut state = self.lock_for_write();
+        let position = state.notify_positions.entry(chat.clone()).or_default();
+        *position = (*position).max(to);
+        Ok(())
+    }
+
+    async fn claim_notification(&self, chat: &ChatId, message: &MessageId) -> StoreResult<bool> {
+        Ok(self
+            .lock_for_write()
+            .notified
+            .insert((chat.clone(), message.clone())))
     }
 }

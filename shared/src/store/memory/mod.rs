@@ -52,6 +52,9 @@ struct State {
     /// The real-time feed's connections and subscriptions (not kept in snapshots either).
     connections: HashMap<ConnectionId, ConnectionRecord>,
     subscriptions: HashMap<(ChatId, ConnectionId), SubscriptionRecord>,
+    /// Away notifications: how far each chat's feed was considered, and the messages notified.
+    notify_positions: HashMap<ChatId, u64>,
+    notified: std::collections::HashSet<(ChatId, MessageId)>,
     /// Bumped by every operation that may write, so a saver can tell when to save.
     revision: u64,
 }

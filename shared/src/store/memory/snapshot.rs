@@ -181,6 +181,7 @@ mod tests {
                 name: "Ada".to_owned(),
                 latest_chat_id: Some(chat.clone()),
                 created_at: Utc::now(),
+                visitor_ref: None,
             })
             .await
             .unwrap();
