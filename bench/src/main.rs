@@ -6,6 +6,8 @@
 //! - `bench load`: the local HTTP server (the shared handlers, in-memory store) under load.
 //! - `bench all`: both, one JSON document and one set of tables.
 //! - `bench reconcile`: one reconciler run over 10, 100, 1,000 active chats.
+//! - `bench realtime`: a chat's delivery to its visitor, polling against push: DynamoDB units,
+//!   invocations, frames, and the price per 1M visitor messages.
 //!
 //! Timing belongs here, never in tests: nothing in this crate asserts a duration.
 
@@ -16,6 +18,7 @@ mod load;
 mod local_server;
 mod procfs;
 mod proxy;
+mod realtime;
 mod reconcile;
 mod report;
 mod runtime_api;
@@ -71,6 +74,15 @@ enum Command {
         moto_server: Option<PathBuf>,
         /// Where the rows are written as JSON.
         #[arg(long, default_value = "target/bench/reconcile.json")]
+        out: PathBuf,
+    },
+    /// A chat's delivery to its visitor, polling against push, counted and priced.
+    Realtime {
+        /// The moto_server executable (default: .venv/bin/moto_server, then PATH).
+        #[arg(long)]
+        moto_server: Option<PathBuf>,
+        /// Where the report is written as JSON.
+        #[arg(long, default_value = "target/bench/realtime.json")]
         out: PathBuf,
     },
     /// Prints the tables of a results file.
@@ -174,6 +186,16 @@ fn main() -> anyhow::Result<()> {
                     std::fs::create_dir_all(dir)?;
                 }
                 std::fs::write(&out, serde_json::to_string_pretty(&rows)?)?;
+                Ok(())
+            }
+            Command::Realtime { moto_server, out } => {
+                let report = realtime::measure(moto_server).await?;
+                let text = serde_json::to_string_pretty(&report)?;
+                println!("{text}");
+                if let Some(dir) = out.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+                std::fs::write(&out, text)?;
                 Ok(())
             }
             Command::Report { file } => {

@@ -124,6 +124,28 @@ fn permissions_of(
     vec![format!("dynamodb:{action} on table")]
 }
 
+/// How many items a batch or a transaction names (counted as `<operation>:items`, for
+/// request units).
+fn items_of(input: &aws_smithy_runtime_api::client::interceptors::context::Input) -> Option<u64> {
+    use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemInput;
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput;
+    if let Some(batch) = input.downcast_ref::<BatchGetItemInput>() {
+        let keys = batch
+            .request_items()
+            .map(|tables| {
+                tables
+                    .values()
+                    .map(|table| table.keys().len())
+                    .sum::<usize>()
+            })
+            .unwrap_or(0);
+        return u64::try_from(keys).ok();
+    }
+    input
+        .downcast_ref::<TransactWriteItemsInput>()
+        .and_then(|transaction| u64::try_from(transaction.transact_items().len()).ok())
+}
+
 impl aws_sdk_dynamodb::config::Intercept for OperationLog {
     fn name(&self) -> &'static str {
         "OperationLog"
@@ -143,6 +165,11 @@ impl aws_sdk_dynamodb::config::Intercept for OperationLog {
                 .entry(metadata.name().to_owned())
                 .or_default() += 1;
             locked(&self.needs).extend(permissions_of(metadata.name(), context.input()));
+            if let Some(items) = items_of(context.input()) {
+                *locked(&self.counts)
+                    .entry(format!("{}:items", metadata.name()))
+                    .or_default() += items;
+            }
         }
         Ok(())
     }
