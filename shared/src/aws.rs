@@ -1,5 +1,6 @@
-//! The AWS SDK configuration shared by every client of this workspace: DynamoDB (the store) and
-//! Secrets Manager (the configuration), in the functions, the local runner, the bench and tests.
+//! The AWS SDK configuration shared by every client of this workspace: DynamoDB (the store),
+//! Secrets Manager (the configuration) and API Gateway's management API (the real-time feed's
+//! pushes), in the functions, the local runner, the bench and tests.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

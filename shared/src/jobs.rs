@@ -1,6 +1,14 @@
 //! The reconciler's invocations, parsed at the edge like the API's requests: the schedule's
 //! event (EventBridge or EventBridge Scheduler), or a manual invoke naming one chat or a wider
 //! window of ended chats. The answer is the run's report as JSON.
+//!
+//! The real-time feed's functions that are not HTTP either: [`feed_socket`], the WebSocket
+//! API's routes (feature `lambda`: it reads API Gateway's event type), and [`feed_notifier`],
+//! the table's stream batches.
+
+pub mod feed_notifier;
+#[cfg(feature = "lambda")]
+pub mod feed_socket;
 
 use std::time::{Duration, Instant};
 

@@ -19,6 +19,7 @@ use crate::aws::sdk_config;
 use crate::config::{ConfigError, SecretSource, SecretsCache, Settings};
 use crate::domain::visitor::VisitorToken;
 use crate::giosg::{GiosgClient, GiosgConfig, GiosgError, RotatingGiosg};
+use crate::push::apigateway::ApiGatewayPush;
 use crate::secret::Secret;
 use crate::service::Rules;
 use crate::store::dynamodb::DynamoStore;
@@ -51,6 +52,12 @@ impl ColdStart {
             aws_sdk_dynamodb::Client::new(&self.sdk),
             self.settings.table_name.clone(),
         )
+    }
+
+    /// Posts the real-time feed's frames through API Gateway's management API (no call is
+    /// made here).
+    pub fn pusher(&self) -> ApiGatewayPush {
+        ApiGatewayPush::new(&self.sdk)
     }
 
     /// The Secrets Manager secret, read now. When it cannot be read the function starts anyway
@@ -101,7 +108,7 @@ where
         .block_on(run_with(build, sdk_config(None)))
 }
 
-/// The `main` of a function that is not HTTP (the reconciler): `build` makes, from the
+/// The `main` of a function that is not HTTP (the reconciler, the feed's socket and notifier): `build` makes, from the
 /// [`ColdStart`], the handler of each event's JSON payload, given the invocation's deadline;
 /// its error fails the invocation with that sentence.
 pub fn main_job<F, Fut, H, HFut>(build: F) -> Result<(), lambda_http::Error>

@@ -209,3 +209,110 @@ async fn every_reconciler_event_runs_through_its_handler() {
     );
     env.stop().await;
 }
+
+/// The real-time feed's events go through the handlers their functions run, on DynamoDB
+/// (moto), posting through the API Gateway adapter to moto's management API: the WebSocket
+/// routes (`shared::jobs::feed_socket::handle`, events/feed-socket/) and a stream batch
+/// (`shared::jobs::feed_notifier::notify`, events/feed-notifier/).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_feed_event_runs_through_its_handler() {
+    use serde_json::{Value, json};
+    use shared::jobs::{feed_notifier, feed_socket};
+    use shared::push::apigateway::ApiGatewayPush;
+    use shared::store::SubscriptionStore;
+    use shared::store::dynamodb::DynamoStore;
+
+    let (client, table) = support::moto::fresh_table().await;
+    let env = start_with(
+        DynamoStore::new(client.clone(), table.clone()),
+        Options::default(),
+    )
+    .await;
+    let store = DynamoStore::new(client, table);
+    let pusher =
+        ApiGatewayPush::new(&shared::aws::sdk_config(Some(support::moto::endpoint())).await);
+    let (token, chat_id) = env.new_chat("Event Replay").await;
+    let event = |file: &str| -> Value {
+        let raw = std::fs::read_to_string(events_dir().join(file))
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        serde_json::from_str(
+            &raw.replace("VISITOR_TOKEN_PLACEHOLDER", &token)
+                .replace("CHAT_ID_PLACEHOLDER", &chat_id),
+        )
+        .unwrap()
+    };
+    let route = async |file: &str| {
+        feed_socket::handle(&env.app.service, &pusher, &event(file))
+            .await
+            .unwrap_or_else(|error| panic!("{file}: {error}"))
+    };
+    let mut replayed = Vec::new();
+    let expected = [
+        ("feed-socket/connect.json", json!({"statusCode": 200})),
+        (
+            "feed-socket/connect-subprotocol.json",
+            json!({"statusCode": 200, "headers": {"Sec-WebSocket-Protocol": "bearer"}}),
+        ),
+        ("feed-socket/subscribe.json", json!({"statusCode": 200})),
+    ];
+    for (file, answer) in expected {
+        assert_eq!(route(file).await, answer, "{file}");
+        replayed.push(file);
+    }
+    let chat = shared::domain::ChatId::new(chat_id.as_str());
+    assert_eq!(store.subscriptions(&chat).await.unwrap().len(), 1);
+
+    // A message stored after the subscription: the batch (a feed entry, the chat's end)
+    // pushes it and the chat to the subscriber.
+    assert_eq!(
+        env.send(&token, &chat_id, "after subscribing").await.status,
+        201
+    );
+    let file = "feed-notifier/stream-batch.json";
+    let report = feed_notifier::notify(&env.app.service, &pusher, &event(file))
+        .await
+        .unwrap_or_else(|error| panic!("{file}: {error}"));
+    assert_eq!(
+        (
+            report.subscriptions,
+            report.frames,
+            report.gone,
+            report.failed
+        ),
+        (2, 2, 0, 0),
+        "{file}: {report:?}"
+    );
+    replayed.push(file);
+
+    assert_eq!(
+        route("feed-socket/disconnect.json").await,
+        json!({"statusCode": 200})
+    );
+    replayed.push("feed-socket/disconnect.json");
+    assert!(store.subscriptions(&chat).await.unwrap().is_empty());
+
+    // Unsubstituted, the placeholder is no token: the connection is refused.
+    let raw = std::fs::read_to_string(events_dir().join("feed-socket/connect.json")).unwrap();
+    let refused = feed_socket::handle(
+        &env.app.service,
+        &pusher,
+        &serde_json::from_str(&raw).unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(refused, json!({"statusCode": 401}));
+    // Not a stream batch: the invocation fails with a sentence.
+    let refused = feed_notifier::handle(&env.app.service, &pusher, &json!({"chat_id": "c"})).await;
+    assert!(refused.unwrap_err().contains("not a DynamoDB stream batch"));
+
+    for folder in ["feed-socket", "feed-notifier"] {
+        for file in std::fs::read_dir(events_dir().join(folder)).unwrap() {
+            let name = format!("{folder}/{}", file.unwrap().file_name().to_string_lossy());
+            assert!(
+                replayed.contains(&name.as_str()),
+                "{name} is not replayed here"
+            );
+        }
+    }
+    env.stop().await;
+}

@@ -17,9 +17,12 @@ use serde_json::json;
 use serde_yaml_ng::Value as Yaml;
 use shared::aws::OperationLog;
 use shared::domain::ChatId;
+use shared::domain::visitor::VisitorToken;
+use shared::push::apigateway::ApiGatewayPush;
 use shared::service::ReconcileLimits;
 use shared::store::dynamodb::DynamoStore;
 use support::harness::{TestEnv, WEBHOOK_SECRET};
+use support::management::ManagementApi;
 
 /// The permissions the calls since the last look needed (`dynamodb:Query on index/history`).
 fn ops(log: &OperationLog) -> BTreeSet<String> {
@@ -320,5 +323,101 @@ async fn every_function_calls_only_what_its_policy_grants() {
         .await
         .unwrap();
     check("giosg-reconciler", ops(&recorder), &granted);
+
+    // feed-socket: connections refused and opened (token in the query, and as the subprotocol),
+    // a subscription with its catch-up, one refused (another visitor's chat), one whose
+    // catch-up finds the connection gone, a disconnect.
+    let management = ManagementApi::start().await;
+    let pusher = management.pusher().await;
+    let (stranger, strangers_chat) = env.new_chat("Bob").await;
+    ops(&recorder);
+    let unknown = VisitorToken::generate();
+    assert_eq!(
+        route(&env, &pusher, connect("conn-x", unknown.expose())).await,
+        401
+    );
+    assert_eq!(route(&env, &pusher, connect("conn-1", &token)).await, 200);
+    let mut by_protocol = connect("conn-2", "-");
+    by_protocol["headers"] = json!({"Sec-WebSocket-Protocol": format!("bearer, {stranger}")});
+    assert_eq!(route(&env, &pusher, by_protocol).await, 200);
+    subscribe(&env, &pusher, "conn-1", &chat).await;
+    subscribe(&env, &pusher, "conn-1", &strangers_chat).await;
+    management.mark_gone("conn-2");
+    subscribe(&env, &pusher, "conn-2", &strangers_chat).await;
+    assert_eq!(route(&env, &pusher, connect("conn-3", &token)).await, 200);
+    subscribe(&env, &pusher, "conn-3", &chat).await;
+    assert_eq!(
+        route(&env, &pusher, ws_event("$disconnect", "conn-3")).await,
+        200
+    );
+    check("feed-socket", ops(&recorder), &granted);
+
+    // feed-notifier: a stream batch (a feed entry, the chat changed) pushed to the chat's
+    // subscribers, one of them gone.
+    assert_eq!(route(&env, &pusher, connect("conn-4", &token)).await, 200);
+    subscribe(&env, &pusher, "conn-4", &chat).await;
+    management.mark_gone("conn-4");
+    assert_eq!(env.send(&token, &chat, "pushed").await.status, 201);
+    ops(&recorder);
+    let batch = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../events/feed-notifier/stream-batch.json"
+    ))
+    .unwrap()
+    .replace("CHAT_ID_PLACEHOLDER", &chat);
+    let report = shared::jobs::feed_notifier::notify(
+        &env.app.service,
+        &pusher,
+        &serde_json::from_str(&batch).unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!((report.gone, report.failed), (1, 0), "{report:?}");
+    assert!(report.frames >= 2, "{report:?}");
+    check("feed-notifier", ops(&recorder), &granted);
     env.stop().await;
+}
+
+/// An API Gateway WebSocket event for `route` on `connection`.
+fn ws_event(route: &str, connection: &str) -> serde_json::Value {
+    let event_type = match route {
+        "$connect" => "CONNECT",
+        "$disconnect" => "DISCONNECT",
+        _ => "MESSAGE",
+    };
+    json!({"requestContext": {"routeKey": route, "eventType": event_type,
+        "connectionId": connection, "domainName": "f1e2d3c4b5.execute-api.eu-west-1.amazonaws.com",
+        "stage": "v1", "apiId": "f1e2d3c4b5", "connectedAt": 1_796_032_800_000_i64,
+        "requestTimeEpoch": 1_796_032_800_100_i64}, "isBase64Encoded": false})
+}
+
+fn connect(connection: &str, token: &str) -> serde_json::Value {
+    let mut event = ws_event("$connect", connection);
+    event["queryStringParameters"] = json!({"token": token});
+    event
+}
+
+/// Runs one WebSocket event through feed-socket's handler: the status it answers.
+async fn route(
+    env: &TestEnv<DynamoStore>,
+    pusher: &ApiGatewayPush,
+    event: serde_json::Value,
+) -> u64 {
+    let answer = shared::jobs::feed_socket::handle(&env.app.service, pusher, &event)
+        .await
+        .unwrap();
+    answer["statusCode"].as_u64().unwrap()
+}
+
+async fn subscribe(
+    env: &TestEnv<DynamoStore>,
+    pusher: &ApiGatewayPush,
+    connection: &str,
+    chat: &str,
+) {
+    let mut event = ws_event("subscribe", connection);
+    event["body"] = json!({"action": "subscribe", "chat_id": chat, "after": null})
+        .to_string()
+        .into();
+    assert_eq!(route(env, pusher, event).await, 200);
 }

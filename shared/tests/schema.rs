@@ -1,5 +1,6 @@
 //! The table `template.yaml` deploys and the one `create_table` makes (for moto, DynamoDB Local
-//! and the tests) are the same table: key, attributes, indexes, billing mode and TTL attribute.
+//! and the tests) are the same table: key, attributes, indexes, billing mode, TTL attribute and
+//! stream.
 //! The expected definition is read from the template; the actual one is what moto reports for a
 //! table `create_table` made, so a change to either side alone fails here.
 
@@ -24,6 +25,8 @@ struct TableDefinition {
     local_indexes: BTreeMap<String, Index>,
     /// The TTL attribute, when TTL is on.
     ttl_attribute: Option<String>,
+    /// The stream's view type, when the stream is on.
+    stream_view_type: Option<String>,
 }
 
 #[derive(Debug, PartialEq)]
@@ -71,6 +74,7 @@ fn template_table() -> TableDefinition {
     };
     let ttl = field(properties, "TimeToLiveSpecification", &what);
     let ttl_enabled = field(ttl, "Enabled", &what).as_bool() == Some(true);
+    let stream = field(properties, "StreamSpecification", &what);
     TableDefinition {
         // CloudFormation's default when the property is absent.
         billing_mode: match field(properties, "BillingMode", &what) {
@@ -90,6 +94,7 @@ fn template_table() -> TableDefinition {
         global_indexes: indexes("GlobalSecondaryIndexes"),
         local_indexes: indexes("LocalSecondaryIndexes"),
         ttl_attribute: ttl_enabled.then(|| text(ttl, "AttributeName", &what)),
+        stream_view_type: (!stream.is_null()).then(|| text(stream, "StreamViewType", &what)),
     }
 }
 
@@ -194,6 +199,11 @@ async fn created_table() -> TableDefinition {
         ttl_attribute: ttl_on
             .then(|| ttl.and_then(|ttl| ttl.attribute_name()).map(str::to_owned))
             .flatten(),
+        stream_view_type: description
+            .stream_specification()
+            .filter(|stream| stream.stream_enabled())
+            .and_then(|stream| stream.stream_view_type())
+            .map(|view| view.as_str().to_owned()),
     }
 }
 
@@ -249,4 +259,9 @@ fn the_template_table_has_the_indexes_and_ttl_the_store_uses() {
         "{HISTORY_INDEX} is not an LSI of the template's table"
     );
     assert_eq!(template.ttl_attribute.as_deref(), Some(EXPIRES_AT));
+    // The notifier reads chats' old and new images from the stream.
+    assert_eq!(
+        template.stream_view_type.as_deref(),
+        Some("NEW_AND_OLD_IMAGES")
+    );
 }

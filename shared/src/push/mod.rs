@@ -2,6 +2,8 @@
 //! API Gateway's management API is the adapter on Lambda ([`apigateway`]); the local runner
 //! posts to its own sockets. The frames are the feed's wire format.
 
+pub mod apigateway;
+
 use serde::Serialize;
 
 use crate::domain::ChatId;

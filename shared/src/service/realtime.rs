@@ -17,10 +17,38 @@ use crate::domain::connection::{
 use crate::domain::feed::FeedCursor;
 use crate::domain::visitor::VisitorToken;
 use crate::push::{Frame, PushError, PushPort};
-use crate::store::{ChatStore, SubscriptionStore};
+use crate::store::{ChatStore, FeedEntry, SubscriptionStore};
 
 /// Messages per pushed frame (the feed's largest page).
 const PUSH_PAGE: usize = 100;
+
+/// The largest frame pushed, in bytes of JSON: API Gateway refuses to post more than 128 KB to
+/// a connection (`PayloadTooLargeException`), and a frame it refuses would be retried forever.
+const MAX_FRAME_BYTES: usize = 120 * 1024;
+
+/// The `messages` frame of the longest start of `page` that fits in [`MAX_FRAME_BYTES`] (at
+/// least one message), and the feed position it goes up to; `None` for an empty page. The
+/// rest of the page comes in the next frame, from that position.
+fn fitted_frame(chat_id: &ChatId, page: &[FeedEntry]) -> Option<(Frame, u64)> {
+    let mut count = page.len();
+    loop {
+        let last = page.get(count.checked_sub(1)?)?.position;
+        let frame = Frame::Messages {
+            chat_id: chat_id.clone(),
+            messages: page[..count]
+                .iter()
+                .map(|entry| entry.message.view())
+                .collect(),
+            next_cursor: FeedCursor::at(last).encode(),
+        };
+        let size = frame.to_json().len();
+        if count == 1 || size <= MAX_FRAME_BYTES {
+            return Some((frame, last));
+        }
+        // Shrink in proportion to the overshoot, by at least one message.
+        count = (count * MAX_FRAME_BYTES / size).clamp(1, count - 1);
+    }
+}
 
 /// What pushing a chat's changes did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -240,13 +268,8 @@ impl<S: ChatStore + SubscriptionStore, G> Service<S, G> {
                     PUSH_PAGE,
                 )
                 .await?;
-            let Some(last) = page.last().map(|entry| entry.position) else {
+            let Some((frame, last)) = fitted_frame(&subscription.chat_id, &page) else {
                 break Pushed::UpToDate;
-            };
-            let frame = Frame::Messages {
-                chat_id: subscription.chat_id.clone(),
-                messages: page.iter().map(|entry| entry.message.view()).collect(),
-                next_cursor: FeedCursor::at(last).encode(),
             };
             match pusher
                 .post(&subscription.endpoint, &subscription.connection_id, &frame)

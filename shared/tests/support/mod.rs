@@ -4,5 +4,7 @@
 pub mod convergence;
 pub mod harness;
 pub mod logs;
+pub mod management;
 pub mod moto;
 pub mod openapi;
+pub mod stream;

@@ -301,3 +301,47 @@ async fn an_agent_message_no_subscription_received_is_notified_once() {
     assert_eq!(sent[1].message_id.as_str(), "n3");
     assert_eq!(sent[1].preview.as_deref(), Some("n3"));
 }
+
+#[tokio::test]
+async fn a_long_catch_up_is_cut_into_frames_api_gateway_accepts() {
+    let service = service();
+    let (token, chat) = new_chat(&service).await;
+    // 60 messages of 1,500 two-byte characters: ~180 KB of text, more than one post may carry.
+    let long = "é".repeat(1_500);
+    for n in 0..60 {
+        let id = format!("m{n:02}");
+        let body = serde_json::json!({
+            "channel": format!("/api/v5/orgs/org/owned_chats/{chat}/messages"),
+            "action": "added", "resource_id": id,
+            "resource": {"id": id, "room_id": "room", "type": "msg", "sender_type": "user",
+                         "created_at": format!("2030-01-01T00:00:{n:02}Z"), "message": long}});
+        let hook = parse_message_webhook(body.to_string().as_bytes()).unwrap();
+        service.apply_message_webhook(&hook).await.unwrap();
+    }
+    let connection = ConnectionId::new("conn-long");
+    service
+        .open_connection(&token, connection.clone(), String::new())
+        .await
+        .unwrap();
+    let pusher = Recorder::default();
+    let report = service
+        .subscribe(&connection, &chat, FeedCursor::start(), &pusher)
+        .await
+        .unwrap();
+    assert_eq!(report.up_to_date, 1);
+    let frames = pusher.frames.lock().unwrap().clone();
+    assert!(frames.len() >= 2, "{} frames", frames.len());
+    let mut received = Vec::new();
+    for (_, frame) in &frames {
+        assert!(frame.to_json().len() <= 128 * 1024);
+        let Frame::Messages { messages, .. } = frame else {
+            panic!("{frame:?}");
+        };
+        received.extend(messages.iter().map(|message| message.id.to_string()));
+    }
+    let expected: Vec<String> = (0..60).map(|n| format!("m{n:02}")).collect();
+    assert_eq!(received, expected);
+    // Nothing is left to push.
+    let again = service.push_chat(&chat, &pusher).await.unwrap();
+    assert_eq!(again.frames, 0);
+}

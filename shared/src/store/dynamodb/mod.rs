@@ -67,12 +67,14 @@ mod placement;
 mod requests;
 mod retry;
 mod schema;
+mod stream;
 
 use aws_sdk_dynamodb::Client;
 
 pub use schema::{
     ACTIVE_CHATS_INDEX, EXPIRES_AT, HISTORY_INDEX, VISITOR_CHATS_INDEX, create_table,
 };
+pub use stream::{NotAStreamBatch, StreamBatch, StreamChange, read_stream_batch};
 
 use super::{
     ActiveChat, Applied, ChatStore, Claim, FeedEntry, HistoryPage, Reservation, SendContext,

@@ -1,4 +1,5 @@
-//! The table's schema: its key, the three indexes and the TTL attribute, as [`create_table`]
+//! The table's schema: its key, the three indexes, the TTL attribute and the stream (new and
+//! old images, read by the real-time feed's notifier), as [`create_table`]
 //! makes them for local servers and tests. `template.yaml` declares the same table for
 //! deployment; `shared/tests/schema.rs` fails when the two drift apart.
 
@@ -9,7 +10,8 @@ use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    LocalSecondaryIndex, Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    LocalSecondaryIndex, Projection, ProjectionType, ScalarAttributeType, StreamSpecification,
+    StreamViewType, TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::waiters::table_exists::WaitUntilTableExistsError;
 
@@ -44,7 +46,8 @@ pub(super) const ACTIVE_AT: &str = "active_at";
 pub(super) const COUNTERS_MOVED: &str = "counters_moved";
 
 /// Creates the table with exactly the schema this adapter expects (on-demand, the
-/// `visitor-chats` and `active-chats` GSIs, the `history` LSI, TTL on `expires_at`) and waits
+/// `visitor-chats` and `active-chats` GSIs, the `history` LSI, TTL on `expires_at`, a stream of
+/// new and old images) and waits
 /// until it is active.
 /// A table of that name that already exists is left as it is.
 pub async fn create_table(client: &Client, table_name: &str) -> StoreResult<()> {
@@ -109,6 +112,12 @@ pub async fn create_table(client: &Client, table_name: &str) -> StoreResult<()> 
         .global_secondary_indexes(built(visitor_chats)?)
         .global_secondary_indexes(built(active_chats)?)
         .local_secondary_indexes(built(history)?)
+        .stream_specification(built(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewAndOldImages)
+                .build(),
+        )?)
         .send()
         .await;
     match created {
