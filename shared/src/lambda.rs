@@ -54,6 +54,20 @@ impl ColdStart {
         )
     }
 
+    /// Away notifications to the configured SNS topic, if one is (no call is made here).
+    pub fn away_notifications(
+        &self,
+    ) -> Option<crate::jobs::feed_notifier::Away<crate::notify::sns::SnsNotifier>> {
+        let topic = self.settings.notifications_topic_arn.clone()?;
+        Some(crate::jobs::feed_notifier::Away {
+            notifier: crate::notify::sns::SnsNotifier::new(
+                aws_sdk_sns::Client::new(&self.sdk),
+                topic,
+            ),
+            preview: self.settings.notification_preview,
+        })
+    }
+
     /// Posts the real-time feed's frames through API Gateway's management API (no call is
     /// made here).
     pub fn pusher(&self) -> ApiGatewayPush {

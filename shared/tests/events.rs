@@ -302,7 +302,13 @@ async fn every_feed_event_runs_through_its_handler() {
     .unwrap();
     assert_eq!(refused, json!({"statusCode": 401}));
     // Not a stream batch: the invocation fails with a sentence.
-    let refused = feed_notifier::handle(&env.app.service, &pusher, &json!({"chat_id": "c"})).await;
+    let refused = feed_notifier::handle(
+        &env.app.service,
+        &pusher,
+        None::<&feed_notifier::Away<shared::notify::LogNotifier>>,
+        &json!({"chat_id": "c"}),
+    )
+    .await;
     assert!(refused.unwrap_err().contains("not a DynamoDB stream batch"));
 
     for folder in ["feed-socket", "feed-notifier"] {

@@ -357,7 +357,18 @@ async fn every_function_calls_only_what_its_policy_grants() {
     assert_eq!(route(&env, &pusher, connect("conn-4", &token)).await, 200);
     subscribe(&env, &pusher, "conn-4", &chat).await;
     management.mark_gone("conn-4");
+    // Every subscriber gone: the agent's reply below is told to the away visitor.
+    management.mark_gone("conn-1");
     assert_eq!(env.send(&token, &chat, "pushed").await.status, 201);
+    // An agent's reply, so that the away notifications have one to claim.
+    let reply = json!({
+        "channel": format!("/api/v5/orgs/{}/owned_chats/{chat}/messages", env.sim.org_id()),
+        "action": "added", "resource_id": "agent-reply-1",
+        "resource": {"id": "agent-reply-1", "chat_id": chat, "room_id": env.sim.room_id(),
+            "type": "msg", "created_at": "2030-01-01T00:00:00.000Z", "sender_type": "user",
+            "message": "an answer"}});
+    let url = format!("/webhooks/giosg/messages?token={WEBHOOK_SECRET}");
+    assert_eq!(post_json(&env, &url, None, reply).await, 200);
     ops(&recorder);
     let batch = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -365,15 +376,20 @@ async fn every_function_calls_only_what_its_policy_grants() {
     ))
     .unwrap()
     .replace("CHAT_ID_PLACEHOLDER", &chat);
-    let report = shared::jobs::feed_notifier::notify(
+    let away = shared::jobs::feed_notifier::Away {
+        notifier: shared::notify::LogNotifier,
+        preview: false,
+    };
+    let (report, told) = shared::jobs::feed_notifier::notify_and_tell_away(
         &env.app.service,
         &pusher,
+        &away,
         &serde_json::from_str(&batch).unwrap(),
     )
     .await
     .unwrap();
-    assert_eq!((report.gone, report.failed), (1, 0), "{report:?}");
-    assert!(report.frames >= 2, "{report:?}");
+    assert_eq!(told.published, 1, "{told:?}");
+    assert_eq!((report.gone, report.failed), (2, 0), "{report:?}");
     check("feed-notifier", ops(&recorder), &granted);
     env.stop().await;
 }

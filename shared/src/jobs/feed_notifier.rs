@@ -8,8 +8,9 @@
 
 use serde_json::{Value, json};
 
+use crate::notify::NotifyPort;
 use crate::push::PushPort;
-use crate::service::{Changes, PushReport, Service, ServiceError};
+use crate::service::{Changes, NotifyReport, PushReport, Service, ServiceError};
 use crate::store::dynamodb::{NotAStreamBatch, StreamChange, read_stream_batch};
 use crate::store::{ChatStore, SubscriptionStore};
 
@@ -53,6 +54,18 @@ where
     S: ChatStore + SubscriptionStore,
     P: PushPort,
 {
+    Ok(push_batch(service, pusher, payload).await?.1)
+}
+
+async fn push_batch<S, G, P>(
+    service: &Service<S, G>,
+    pusher: &P,
+    payload: &Value,
+) -> Result<(Changes, PushReport), NotifierError>
+where
+    S: ChatStore + SubscriptionStore,
+    P: PushPort,
+{
     let changes = changes_of(payload)?;
     let report = if changes.is_empty() {
         PushReport::default()
@@ -69,22 +82,61 @@ where
         failed = report.failed,
         "stream batch pushed"
     );
-    Ok(report)
+    Ok((changes, report))
 }
 
-/// [`notify`] with its answer as JSON (`{"report": ...}`) and its error as a sentence, as the
-/// function answers.
-pub async fn handle<S, G, P>(
+/// Where away notifications go (spec §1b), and whether they carry a preview.
+pub struct Away<N> {
+    pub notifier: N,
+    pub preview: bool,
+}
+
+/// [`notify`], then the away notifications for what no live subscription received.
+pub async fn notify_and_tell_away<S, G, P, N>(
     service: &Service<S, G>,
     pusher: &P,
+    away: &Away<N>,
+    payload: &Value,
+) -> Result<(PushReport, NotifyReport), NotifierError>
+where
+    S: ChatStore + SubscriptionStore,
+    P: PushPort,
+    N: NotifyPort,
+{
+    let (changes, pushed) = push_batch(service, pusher, payload).await?;
+    let told = service
+        .notify_away(&changes, &away.notifier, away.preview)
+        .await?;
+    if told.published > 0 || told.failed > 0 {
+        tracing::info!(
+            published = told.published,
+            failed = told.failed,
+            "away notifications"
+        );
+    }
+    Ok((pushed, told))
+}
+
+/// What the function answers for a batch (`{"report": ...}`, with `"away"` when notifications
+/// are configured), its error as a sentence.
+pub async fn handle<S, G, P, N>(
+    service: &Service<S, G>,
+    pusher: &P,
+    away: Option<&Away<N>>,
     payload: &Value,
 ) -> Result<Value, String>
 where
     S: ChatStore + SubscriptionStore,
     P: PushPort,
+    N: NotifyPort,
 {
-    notify(service, pusher, payload)
-        .await
-        .map(|report| json!({ "report": report }))
-        .map_err(|error| error.to_string())
+    let answer = match away {
+        Some(away) => notify_and_tell_away(service, pusher, away, payload)
+            .await
+            .map(|(report, away)| json!({ "report": report, "away": away })),
+        None => notify(service, pusher, payload)
+            .await
+            .map(|report| json!({ "report": report })),
+    };
+    answer.map_err(|error| error.to_string())
 }
