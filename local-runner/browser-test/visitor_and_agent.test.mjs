@@ -1,6 +1,8 @@
 // Browser test of the local runner: a visitor chats on the visitor page, an agent answers from
 // the simulator's agent console, both in headless Chromium (Debian's /usr/bin/chromium) driven
-// by playwright-core. Screenshots of both pages go to target/browser-test/.
+// by playwright-core. Screenshots of both pages go to target/browser-test/. The last tests check
+// the real-time feed: a reply pushed with polling all but off, polling when the WebSocket is
+// blocked, and a dropped socket whose lost push the cursor recovers.
 //
 // Run from the repository root after `cargo build -p local-runner`:
 //   node --test local-runner/browser-test/visitor_and_agent.test.mjs
@@ -189,4 +191,145 @@ test("with no agent online, the visitor page says so and shows the API's refusal
   await error.getByText("No agent is online right now").waitFor();
   assert.equal(await visitor.locator("#chat").isVisible(), false);
   await visitor.screenshot({ path: path.join(outDir, "visitor-agents-offline.png"), fullPage: true });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The real-time feed (static/chat-client.js): push first, polling when the socket is down.
+
+/** A fresh headless Chromium context, closed (and its profile removed) after the test. */
+async function openBrowser(t) {
+  const userDataDir = mkdtempSync(path.join(tmpdir(), "local-runner-chromium-"));
+  const browser = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: chromiumPath,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1000, height: 700 },
+  });
+  t.after(async () => {
+    await browser.close();
+    rmSync(userDataDir, { recursive: true, force: true });
+  });
+  browser.setDefaultTimeout(15_000);
+  return browser;
+}
+
+/** Opens the visitor page (with `query`), starts a chat as Ada; resolves with its chat id. The
+ * page's polls (`?after=` requests) are counted in `counters.polls`, script errors and CSP
+ * violations collected in `counters.problems`. */
+async function visitorWithChat(browser, runner, query, counters) {
+  const page = browser.pages()[0] || await browser.newPage();
+  page.on("pageerror", (error) => counters.problems.push(`script error: ${error.message}`));
+  page.on("console", (message) => {
+    if (/Content Security Policy/i.test(message.text())) counters.problems.push(message.text());
+  });
+  page.on("request", (request) => {
+    if (request.url().includes("/messages?after=")) counters.polls += 1;
+  });
+  await page.addInitScript(() => {
+    document.addEventListener("securitypolicyviolation", (event) => {
+      console.error(`Content Security Policy violation: ${event.violatedDirective} ${event.blockedURI}`);
+    });
+  });
+  await page.goto(`${runner.api}/${query}`);
+  await page.getByLabel("Your name").fill("Ada");
+  await page.getByRole("button", { name: "Start chat" }).click();
+  await page.getByRole("heading", { name: "Chatting as Ada" }).waitFor();
+  const chatId = await page.evaluate(() => localStorage.getItem("giosg-bridge.chat-id"));
+  assert.ok(chatId, "the page keeps the chat id");
+  return { page, chatId };
+}
+
+/** The agent answers through the simulator's control API. */
+async function agentReply(runner, chatId, text) {
+  const response = await fetch(`${runner.sim}/_sim/chats/${chatId}/messages`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ agent_name: "Smith", text }),
+  });
+  assert.ok(response.ok, `the simulator took the reply: ${response.status}`);
+}
+
+const feedMode = (page) => page.locator("#feed-status").getAttribute("data-mode");
+
+test("an agent's reply is pushed to the visitor page, with no poll", { timeout: 120_000 }, async (t) => {
+  mkdirSync(outDir, { recursive: true });
+  const runner = await startRunner("push");
+  t.after(() => runner.stop());
+  const browser = await openBrowser(t);
+  const counters = { polls: 0, problems: [] };
+  // Polling every 10 minutes: only the feed can bring the reply in time.
+  const { page, chatId } = await visitorWithChat(browser, runner, "?poll_ms=600000", counters);
+  await page.locator('#feed-status[data-mode="push"]', { hasText: "Live" }).waitFor();
+
+  const sent = Date.now();
+  await agentReply(runner, chatId, "Pushed to you, Ada");
+  await page.locator("#messages .bubble.theirs", { hasText: "Pushed to you, Ada" }).waitFor({ timeout: 5_000 });
+  t.diagnostic(`reply shown ${Date.now() - sent} ms after it was posted`);
+  assert.equal(counters.polls, 0, "no poll: the reply came over the WebSocket");
+  assert.equal(await feedMode(page), "push");
+  // connect-src 'self' lets the page open its own origin's ws: feed (CSP Level 3).
+  assert.deepEqual(counters.problems, [], "no script errors or CSP violations");
+  await page.screenshot({ path: path.join(outDir, "visitor-live.png"), fullPage: true });
+});
+
+test("with the WebSocket blocked, the page polls and still shows the reply", { timeout: 120_000 }, async (t) => {
+  mkdirSync(outDir, { recursive: true });
+  const runner = await startRunner("poll");
+  t.after(() => runner.stop());
+  const browser = await openBrowser(t);
+  // Every feed connection is refused the moment it is made.
+  await browser.routeWebSocket(/\/v1\/feed/, (ws) => ws.close({ code: 1011, reason: "blocked by the test" }));
+  const counters = { polls: 0, problems: [] };
+  const { page, chatId } = await visitorWithChat(browser, runner, "", counters);
+  await page.locator('#feed-status[data-mode="poll"]', { hasText: "Polling" }).waitFor();
+
+  await agentReply(runner, chatId, "Polled for you, Ada");
+  await page.locator("#messages .bubble.theirs", { hasText: "Polled for you, Ada" }).waitFor();
+  assert.ok(counters.polls > 0, "the reply came by polling");
+  assert.equal(await feedMode(page), "poll");
+  assert.deepEqual(counters.problems, []);
+});
+
+test("a push lost with a dropped socket comes back from the cursor, then push resumes", { timeout: 120_000 }, async (t) => {
+  mkdirSync(outDir, { recursive: true });
+  const runner = await startRunner("reconnect");
+  t.after(() => runner.stop());
+  const browser = await openBrowser(t);
+  // The first connection loses what the server sends once `swallow` is set, then drops; the
+  // later ones pass through.
+  let connections = 0;
+  let swallow = false;
+  let dropFirst;
+  const firstLost = new Promise((resolve) => { dropFirst = resolve; });
+  await browser.routeWebSocket(/\/v1\/feed/, (ws) => {
+    connections += 1;
+    const server = ws.connectToServer();
+    if (connections > 1) return;
+    server.onMessage((frame) => {
+      if (!swallow) ws.send(frame);
+      else if (String(frame).includes("Lost on the way")) dropFirst();
+    });
+    firstLost.then(() => ws.close({ code: 1006 }));
+  });
+  const counters = { polls: 0, problems: [] };
+  const { page, chatId } = await visitorWithChat(browser, runner, "?poll_ms=600000", counters);
+  await page.locator('#feed-status[data-mode="push"]').waitFor();
+
+  swallow = true;
+  await agentReply(runner, chatId, "Lost on the way");
+  await firstLost;
+  // The drop: one poll from the last cursor brings the lost reply; the socket comes back.
+  await page.locator("#messages .bubble.theirs", { hasText: "Lost on the way" }).waitFor();
+  await page.locator('#feed-status[data-mode="push"]').waitFor();
+  assert.equal(connections, 2);
+  const polls = counters.polls;
+  assert.ok(polls >= 1, "the drop was followed by a poll");
+
+  await agentReply(runner, chatId, "Pushed again");
+  await page.locator("#messages .bubble.theirs", { hasText: "Pushed again" }).waitFor({ timeout: 5_000 });
+  assert.equal(counters.polls, polls, "pushed, not polled");
+  for (const text of ["Lost on the way", "Pushed again"]) {
+    assert.equal(await page.locator("#messages .bubble.theirs", { hasText: text }).count(), 1, text);
+  }
+  assert.deepEqual(counters.problems, []);
 });
