@@ -9,82 +9,20 @@
 // LOCAL_RUNNER_BIN, CHROMIUM_PATH and BROWSER_TEST_OUT override the defaults.
 
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import readline from "node:readline";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
 
 import { chromium } from "playwright-core";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repo = path.resolve(here, "..", "..");
-const targetDir = process.env.CARGO_TARGET_DIR
-  ? path.resolve(repo, process.env.CARGO_TARGET_DIR)
-  : path.join(repo, "target");
+import { CHROMIUM_ARGS, chromiumPath, startRunner as startHarnessRunner, targetDir } from "./harness.mjs";
+
 const runnerBin = process.env.LOCAL_RUNNER_BIN || path.join(targetDir, "debug", "local-runner");
-const chromiumPath = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 const outDir = process.env.BROWSER_TEST_OUT || path.join(targetDir, "browser-test");
 
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-
-/** Variables the runner reads: cleared so the caller's shell cannot change the run. */
-const RUNNER_ENV = [
-  "LOCAL_RUNNER_BIND", "LOCAL_RUNNER_PORT", "LOCAL_RUNNER_SIM_PORT", "LOCAL_RUNNER_DATA_FILE",
-  "LOCAL_RUNNER_CREATE_TABLE", "DYNAMODB_ENDPOINT", "TABLE_NAME", "GIOSG_BASE_URL", "GIOSG_ORG_ID",
-  "GIOSG_ROOM_ID", "GIOSG_API_TOKEN", "WEBHOOK_SECRET", "ALLOW_OFFLINE_CHATS", "ALLOWED_ORIGINS",
-  "LOG_FORMAT",
-];
-
-/** Starts the runner binary on free ports; resolves with its URLs once it printed them. Its log
- * is saved as `runner-<name>.log` next to the screenshots. */
-function startRunner(name) {
-  const env = { ...process.env, RUST_LOG: "info" };
-  for (const name of RUNNER_ENV) delete env[name];
-  const child = spawn(runnerBin, ["--port", "0", "--sim-port", "0"], {
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let log = "";
-  child.stderr.on("data", (chunk) => { log += chunk; });
-  const saveLog = () => writeFileSync(path.join(outDir, `runner-${name}.log`), log);
-  const stop = () => new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) { saveLog(); resolve(); return; }
-    child.once("exit", () => { saveLog(); resolve(); });
-    child.kill("SIGTERM");
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`the runner printed no listening line in 60 s; log:\n${log}`));
-    }, 60_000);
-    child.once("error", (error) => {
-      clearTimeout(timer);
-      reject(new Error(`cannot start ${runnerBin} (build it with cargo build -p local-runner): ${error.message}`));
-    });
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the runner exited with ${code} before listening; log:\n${log}`));
-    });
-    readline.createInterface({ input: child.stdout }).on("line", (line) => {
-      if (!line.startsWith("listening ")) return;
-      clearTimeout(timer);
-      const field = (name) => line.split(" ").find((part) => part.startsWith(`${name}=`)).slice(name.length + 1);
-      resolve({ api: field("api"), sim: field("sim"), stop });
-    });
-  });
-}
+/** The runner, its log saved as `runner-<name>.log` next to the screenshots. */
+const startRunner = (name) => startHarnessRunner(runnerBin, path.join(outDir, `runner-${name}.log`));
 
 test("a visitor chats with an agent who answers from the simulator's agent console", { timeout: 180_000 }, async (t) => {
   mkdirSync(outDir, { recursive: true });
