@@ -14,7 +14,7 @@
 //   (this process's clock) to the reply's bubble being inserted in the page (a MutationObserver,
 //   the page's clock; both are the machine's clock). push: the page as served; poll: `?feed=off`,
 //   the page's default poll interval (1.5 s).
-// - chaos: the agent posts replies back to back (a random pause of 0-40 ms) while the page's
+// - chaos: the agent posts replies continuously (a random pause of 50-150 ms) while the page's
 //   socket is closed from page code `--drops` times, each at a random moment 0-400 ms after it
 //   opened (the page reconnects after 25-50 ms: `?reconnect_ms=50`). Then it counts each reply's
 //   bubbles: missed (none), duplicated (more than one), out of order; and how often a message
@@ -161,6 +161,7 @@ async function latencyRun(mode) {
 async function dropSockets(drops) {
   const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
   let done = 0;
+  window.__drops = 0;
   while (done < drops) {
     const socket = window.__sockets[window.__sockets.length - 1];
     if (!socket || socket.readyState !== WebSocket.OPEN) { await pause(2); continue; }
@@ -168,6 +169,7 @@ async function dropSockets(drops) {
     if (socket.readyState !== WebSocket.OPEN) continue;
     socket.close();
     done += 1;
+    window.__drops = done;
   }
   return { drops: done, sockets: window.__sockets.length };
 }
@@ -188,7 +190,11 @@ async function chaosRun() {
     while (!stop) {
       await reply(runner, visitor.chatId, `Reply [chaos-${posted}]`);
       posted += 1;
-      await sleep(Math.random() * 40);
+      await sleep(50 + Math.random() * 100);
+      if (posted % 500 === 0) {
+        const done = await page.evaluate(() => window.__drops).catch(() => "?");
+        process.stderr.write(`  chaos: ${posted} replies, ${done} drops, ${Math.round((now() - started) / 1000)} s\n`);
+      }
     }
     const drops = await dropping;
     const busySeconds = (now() - started) / 1000;
@@ -240,13 +246,13 @@ function machine() {
 mkdirSync(outDir, { recursive: true });
 const results = { date: new Date().toISOString(), machine: null, replies: REPLIES };
 const runs = args.runs.split(",");
+const file = path.join(outDir, "latency.json");
 for (const run of runs) {
   process.stderr.write(`running ${run}...\n`);
   results[run] = run === "chaos" ? await chaosRun() : await latencyRun(run);
+  results.machine = machine();
+  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
 }
-results.machine = machine();
-const file = path.join(outDir, "latency.json");
-writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
 
 console.log(`\n${results.date}, ${results.machine.cpus} × ${results.machine.cpu}, runner ${results.machine.runner}\n`);
 const latency = runs.filter((run) => run !== "chaos");

@@ -208,6 +208,22 @@ test("an agent's reply is pushed to the visitor page, with no poll", { timeout: 
   // connect-src 'self' lets the page open its own origin's ws: feed (CSP Level 3).
   assert.deepEqual(counters.problems, [], "no script errors or CSP violations");
   await page.screenshot({ path: path.join(outDir, "visitor-live.png"), fullPage: true });
+
+  // A longer chat after a reload: the newest 50 messages, then the older ones on demand, in order.
+  for (let i = 1; i <= 55; i += 1) await agentReply(runner, chatId, `Line ${i}`);
+  await page.locator("#messages .bubble.theirs", { hasText: "Line 55" }).waitFor();
+  await page.reload();
+  await page.locator("#messages .bubble.theirs", { hasText: "Line 55" }).waitFor();
+  const shown = () => page.locator("#messages .bubble.theirs").count();
+  assert.equal(await shown(), 50, "the newest page: 50 messages");
+  await page.getByRole("button", { name: "Show earlier messages" }).click();
+  await page.locator("#messages .bubble.theirs", { hasText: "Pushed to you, Ada" }).waitFor();
+  assert.equal(await shown(), 56);
+  assert.equal(await page.getByRole("button", { name: "Show earlier messages" }).count(), 0);
+  const texts = await page.locator("#messages .bubble.theirs").evaluateAll((nodes) =>
+    nodes.map((node) => node.childNodes[1].textContent));
+  assert.deepEqual(texts, ["Pushed to you, Ada", ...Array.from({ length: 55 }, (_, i) => `Line ${i + 1}`)]);
+  assert.equal(await feedMode(page), "push");
 });
 
 test("with the WebSocket blocked, the page polls and still shows the reply", { timeout: 120_000 }, async (t) => {

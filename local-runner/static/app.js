@@ -50,6 +50,8 @@ const $ = (id) => document.getElementById(id);
 
 const state = {
   chat: null,
+  /** message id -> its list item. */
+  nodes: new Map(),
   /** client_message_id -> an outbox entry not confirmed yet (sending, or failed). */
   outbox: new Map(),
 };
@@ -158,15 +160,23 @@ function addMessages(messages) {
       state.outbox.delete(message.client_message_id);
     }
     const node = messageNode(message);
-    const existing = list.querySelector(`[data-id="${CSS.escape(message.id)}"]`);
+    const existing = state.nodes.get(message.id);
     if (existing) {
       if (node) existing.replaceWith(node); else existing.remove();
+      if (node) state.nodes.set(message.id, node); else state.nodes.delete(message.id);
       continue;
     }
     if (!node) continue;
+    state.nodes.set(message.id, node);
+    // After the last shown at or before it: from the end, as new messages are usually newest.
     const at = Number(node.dataset.at);
-    const later = Array.from(list.children).find((child) => Number(child.dataset.at) > at);
-    list.insertBefore(node, later || null);
+    let before = null;
+    let child = list.lastElementChild;
+    while (child && Number(child.dataset.at) > at) {
+      before = child;
+      child = child.previousElementSibling;
+    }
+    list.insertBefore(node, before);
     added = true;
   }
   if (added && nearBottom) list.scrollTop = list.scrollHeight;
@@ -193,6 +203,7 @@ function showChat(chat) {
   $("chat").hidden = false;
   $("messages").replaceChildren();
   $("outbox").replaceChildren();
+  state.nodes.clear();
   setChat(chat);
   if (chat.status !== "ended") $("message-text").focus();
 }
