@@ -1,88 +1,28 @@
 // Browser test of the local runner: a visitor chats on the visitor page, an agent answers from
 // the simulator's agent console, both in headless Chromium (Debian's /usr/bin/chromium) driven
-// by playwright-core. Screenshots of both pages go to target/browser-test/.
+// by playwright-core. Screenshots of both pages go to target/browser-test/. The last tests check
+// the real-time feed: a reply pushed with polling all but off, polling when the WebSocket is
+// blocked, and a dropped socket whose lost push the cursor recovers.
 //
 // Run from the repository root after `cargo build -p local-runner`:
 //   node --test local-runner/browser-test/visitor_and_agent.test.mjs
 // LOCAL_RUNNER_BIN, CHROMIUM_PATH and BROWSER_TEST_OUT override the defaults.
 
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import readline from "node:readline";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
 
 import { chromium } from "playwright-core";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repo = path.resolve(here, "..", "..");
-const targetDir = process.env.CARGO_TARGET_DIR
-  ? path.resolve(repo, process.env.CARGO_TARGET_DIR)
-  : path.join(repo, "target");
+import { CHROMIUM_ARGS, chromiumPath, startRunner as startHarnessRunner, targetDir } from "./harness.mjs";
+
 const runnerBin = process.env.LOCAL_RUNNER_BIN || path.join(targetDir, "debug", "local-runner");
-const chromiumPath = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 const outDir = process.env.BROWSER_TEST_OUT || path.join(targetDir, "browser-test");
 
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-
-/** Variables the runner reads: cleared so the caller's shell cannot change the run. */
-const RUNNER_ENV = [
-  "LOCAL_RUNNER_BIND", "LOCAL_RUNNER_PORT", "LOCAL_RUNNER_SIM_PORT", "LOCAL_RUNNER_DATA_FILE",
-  "LOCAL_RUNNER_CREATE_TABLE", "DYNAMODB_ENDPOINT", "TABLE_NAME", "GIOSG_BASE_URL", "GIOSG_ORG_ID",
-  "GIOSG_ROOM_ID", "GIOSG_API_TOKEN", "WEBHOOK_SECRET", "ALLOW_OFFLINE_CHATS", "ALLOWED_ORIGINS",
-  "LOG_FORMAT",
-];
-
-/** Starts the runner binary on free ports; resolves with its URLs once it printed them. Its log
- * is saved as `runner-<name>.log` next to the screenshots. */
-function startRunner(name) {
-  const env = { ...process.env, RUST_LOG: "info" };
-  for (const name of RUNNER_ENV) delete env[name];
-  const child = spawn(runnerBin, ["--port", "0", "--sim-port", "0"], {
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let log = "";
-  child.stderr.on("data", (chunk) => { log += chunk; });
-  const saveLog = () => writeFileSync(path.join(outDir, `runner-${name}.log`), log);
-  const stop = () => new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) { saveLog(); resolve(); return; }
-    child.once("exit", () => { saveLog(); resolve(); });
-    child.kill("SIGTERM");
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`the runner printed no listening line in 60 s; log:\n${log}`));
-    }, 60_000);
-    child.once("error", (error) => {
-      clearTimeout(timer);
-      reject(new Error(`cannot start ${runnerBin} (build it with cargo build -p local-runner): ${error.message}`));
-    });
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the runner exited with ${code} before listening; log:\n${log}`));
-    });
-    readline.createInterface({ input: child.stdout }).on("line", (line) => {
-      if (!line.startsWith("listening ")) return;
-      clearTimeout(timer);
-      const field = (name) => line.split(" ").find((part) => part.startsWith(`${name}=`)).slice(name.length + 1);
-      resolve({ api: field("api"), sim: field("sim"), stop });
-    });
-  });
-}
+/** The runner, its log saved as `runner-<name>.log` next to the screenshots. */
+const startRunner = (name) => startHarnessRunner(runnerBin, path.join(outDir, `runner-${name}.log`));
 
 test("a visitor chats with an agent who answers from the simulator's agent console", { timeout: 180_000 }, async (t) => {
   mkdirSync(outDir, { recursive: true });
@@ -189,4 +129,161 @@ test("with no agent online, the visitor page says so and shows the API's refusal
   await error.getByText("No agent is online right now").waitFor();
   assert.equal(await visitor.locator("#chat").isVisible(), false);
   await visitor.screenshot({ path: path.join(outDir, "visitor-agents-offline.png"), fullPage: true });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The real-time feed (static/chat-client.js): push first, polling when the socket is down.
+
+/** A fresh headless Chromium context, closed (and its profile removed) after the test. */
+async function openBrowser(t) {
+  const userDataDir = mkdtempSync(path.join(tmpdir(), "local-runner-chromium-"));
+  const browser = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: chromiumPath,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1000, height: 700 },
+  });
+  t.after(async () => {
+    await browser.close();
+    rmSync(userDataDir, { recursive: true, force: true });
+  });
+  browser.setDefaultTimeout(15_000);
+  return browser;
+}
+
+/** Opens the visitor page (with `query`), starts a chat as Ada; resolves with its chat id. The
+ * page's polls (`?after=` requests) are counted in `counters.polls`, script errors and CSP
+ * violations collected in `counters.problems`. */
+async function visitorWithChat(browser, runner, query, counters) {
+  const page = browser.pages()[0] || await browser.newPage();
+  page.on("pageerror", (error) => counters.problems.push(`script error: ${error.message}`));
+  page.on("console", (message) => {
+    if (/Content Security Policy/i.test(message.text())) counters.problems.push(message.text());
+  });
+  page.on("request", (request) => {
+    if (request.url().includes("/messages?after=")) counters.polls += 1;
+  });
+  await page.addInitScript(() => {
+    document.addEventListener("securitypolicyviolation", (event) => {
+      console.error(`Content Security Policy violation: ${event.violatedDirective} ${event.blockedURI}`);
+    });
+  });
+  await page.goto(`${runner.api}/${query}`);
+  await page.getByLabel("Your name").fill("Ada");
+  await page.getByRole("button", { name: "Start chat" }).click();
+  await page.getByRole("heading", { name: "Chatting as Ada" }).waitFor();
+  const chatId = await page.evaluate(() => localStorage.getItem("giosg-bridge.chat-id"));
+  assert.ok(chatId, "the page keeps the chat id");
+  return { page, chatId };
+}
+
+/** The agent answers through the simulator's control API. */
+async function agentReply(runner, chatId, text) {
+  const response = await fetch(`${runner.sim}/_sim/chats/${chatId}/messages`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ agent_name: "Smith", text }),
+  });
+  assert.ok(response.ok, `the simulator took the reply: ${response.status}`);
+}
+
+const feedMode = (page) => page.locator("#feed-status").getAttribute("data-mode");
+
+test("an agent's reply is pushed to the visitor page, with no poll", { timeout: 120_000 }, async (t) => {
+  mkdirSync(outDir, { recursive: true });
+  const runner = await startRunner("push");
+  t.after(() => runner.stop());
+  const browser = await openBrowser(t);
+  const counters = { polls: 0, problems: [] };
+  // Polling every 10 minutes: only the feed can bring the reply in time.
+  const { page, chatId } = await visitorWithChat(browser, runner, "?poll_ms=600000", counters);
+  await page.locator('#feed-status[data-mode="push"]', { hasText: "Live" }).waitFor();
+
+  const sent = Date.now();
+  await agentReply(runner, chatId, "Pushed to you, Ada");
+  await page.locator("#messages .bubble.theirs", { hasText: "Pushed to you, Ada" }).waitFor({ timeout: 5_000 });
+  t.diagnostic(`reply shown ${Date.now() - sent} ms after it was posted`);
+  assert.equal(counters.polls, 0, "no poll: the reply came over the WebSocket");
+  assert.equal(await feedMode(page), "push");
+  // connect-src 'self' lets the page open its own origin's ws: feed (CSP Level 3).
+  assert.deepEqual(counters.problems, [], "no script errors or CSP violations");
+  await page.screenshot({ path: path.join(outDir, "visitor-live.png"), fullPage: true });
+
+  // A longer chat after a reload: the newest 50 messages, then the older ones on demand, in order.
+  for (let i = 1; i <= 55; i += 1) await agentReply(runner, chatId, `Line ${i}`);
+  await page.locator("#messages .bubble.theirs", { hasText: "Line 55" }).waitFor();
+  await page.reload();
+  await page.locator("#messages .bubble.theirs", { hasText: "Line 55" }).waitFor();
+  const shown = () => page.locator("#messages .bubble.theirs").count();
+  assert.equal(await shown(), 50, "the newest page: 50 messages");
+  await page.getByRole("button", { name: "Show earlier messages" }).click();
+  await page.locator("#messages .bubble.theirs", { hasText: "Pushed to you, Ada" }).waitFor();
+  assert.equal(await shown(), 56);
+  assert.equal(await page.getByRole("button", { name: "Show earlier messages" }).count(), 0);
+  const texts = await page.locator("#messages .bubble.theirs").evaluateAll((nodes) =>
+    nodes.map((node) => node.childNodes[1].textContent));
+  assert.deepEqual(texts, ["Pushed to you, Ada", ...Array.from({ length: 55 }, (_, i) => `Line ${i + 1}`)]);
+  assert.equal(await feedMode(page), "push");
+});
+
+test("with the WebSocket blocked, the page polls and still shows the reply", { timeout: 120_000 }, async (t) => {
+  mkdirSync(outDir, { recursive: true });
+  const runner = await startRunner("poll");
+  t.after(() => runner.stop());
+  const browser = await openBrowser(t);
+  // Every feed connection is refused the moment it is made.
+  await browser.routeWebSocket(/\/v1\/feed/, (ws) => ws.close({ code: 1011, reason: "blocked by the test" }));
+  const counters = { polls: 0, problems: [] };
+  const { page, chatId } = await visitorWithChat(browser, runner, "", counters);
+  await page.locator('#feed-status[data-mode="poll"]', { hasText: "Polling" }).waitFor();
+
+  await agentReply(runner, chatId, "Polled for you, Ada");
+  await page.locator("#messages .bubble.theirs", { hasText: "Polled for you, Ada" }).waitFor();
+  assert.ok(counters.polls > 0, "the reply came by polling");
+  assert.equal(await feedMode(page), "poll");
+  assert.deepEqual(counters.problems, []);
+});
+
+test("a push lost with a dropped socket comes back from the cursor, then push resumes", { timeout: 120_000 }, async (t) => {
+  mkdirSync(outDir, { recursive: true });
+  const runner = await startRunner("reconnect");
+  t.after(() => runner.stop());
+  const browser = await openBrowser(t);
+  // The first connection loses what the server sends once `swallow` is set, then drops; the
+  // later ones pass through.
+  let connections = 0;
+  let swallow = false;
+  let dropFirst;
+  const firstLost = new Promise((resolve) => { dropFirst = resolve; });
+  await browser.routeWebSocket(/\/v1\/feed/, (ws) => {
+    connections += 1;
+    const server = ws.connectToServer();
+    if (connections > 1) return;
+    server.onMessage((frame) => {
+      if (!swallow) ws.send(frame);
+      else if (String(frame).includes("Lost on the way")) dropFirst();
+    });
+    firstLost.then(() => ws.close({ code: 1006 }));
+  });
+  const counters = { polls: 0, problems: [] };
+  const { page, chatId } = await visitorWithChat(browser, runner, "?poll_ms=600000", counters);
+  await page.locator('#feed-status[data-mode="push"]').waitFor();
+
+  swallow = true;
+  await agentReply(runner, chatId, "Lost on the way");
+  await firstLost;
+  // The drop: one poll from the last cursor brings the lost reply; the socket comes back.
+  await page.locator("#messages .bubble.theirs", { hasText: "Lost on the way" }).waitFor();
+  await page.locator('#feed-status[data-mode="push"]').waitFor();
+  assert.equal(connections, 2);
+  const polls = counters.polls;
+  assert.ok(polls >= 1, "the drop was followed by a poll");
+
+  await agentReply(runner, chatId, "Pushed again");
+  await page.locator("#messages .bubble.theirs", { hasText: "Pushed again" }).waitFor({ timeout: 5_000 });
+  assert.equal(counters.polls, polls, "pushed, not polled");
+  for (const text of ["Lost on the way", "Pushed again"]) {
+    assert.equal(await page.locator("#messages .bubble.theirs", { hasText: text }).count(), 1, text);
+  }
+  assert.deepEqual(counters.problems, []);
 });

@@ -1,112 +1,71 @@
-"use strict";
-// The visitor chat page: the reference frontend of the chat bridge's public /v1 API.
+// The visitor chat page: the reference frontend of the chat bridge's public /v1 API. The API
+// work is chat-client.js (copy it into your own frontend); this file is the page around it.
 //
 //   GET  /v1/availability                     are agents online? (header badge)
 //   POST /v1/chats {visitor_name}             start (201) or resume (200) a chat; a new visitor
 //                                             gets a visitor_token, kept in localStorage
 //   GET  /v1/chats/{id}                       the current chat again after a reload
 //   GET  /v1/chats/{id}/messages?limit=50     the newest page of history ...
-//        .../messages?after=<next_cursor>     ... then every change since, once (the sync feed)
+//   ws:  /v1/feed {"action":"subscribe"}      ... then every change, pushed as it is stored ...
+//        .../messages?after=<next_cursor>     ... or polled while the socket is down (sync feed)
 //        .../messages?before=<prev_cursor>    ... and older pages on demand
 //   POST /v1/chats/{id}/messages {text, client_message_id}
 //                                             send; a retry with the same client_message_id
 //                                             never sends twice
-// Calls after the first send `Authorization: Bearer <visitor_token>`. Every error is
-// {"error": {"code", "message"}}: the page shows the message as it is.
+// Every error is {"error": {"code", "message"}}: the page shows the message as it is.
+//
+// Page options in the query string (for tests and benchmarks): poll_ms=<ms between polls>,
+// reconnect_ms=<first reconnect delay>, feed=off (no WebSocket: poll only). Whether the page is
+// live is shown in #feed-status, whose data-mode is the client's mode (push, poll, ...).
 
-const POLL_MS = 1500;
-const HIDDEN_POLL_MS = 6000;
+import { ChatClient } from "/chat-client.js";
+
 const AVAILABILITY_MS = 15000;
-const PAGE_LIMIT = 50;
-const POLL_LIMIT = 100;
-/** Polls after the chat ended, so a late leave message still shows. */
-const POLLS_AFTER_END = 3;
+const NAME_KEY = "giosg-bridge.visitor-name";
 
-const KEYS = {
-  token: "giosg-bridge.visitor-token",
-  chat: "giosg-bridge.chat-id",
-  name: "giosg-bridge.visitor-name",
-};
-
-const saved = {
-  get(key) {
-    try { return localStorage.getItem(KEYS[key]); } catch { return null; }
-  },
-  set(key, value) {
-    try {
-      if (value === null || value === undefined) localStorage.removeItem(KEYS[key]);
-      else localStorage.setItem(KEYS[key], value);
-    } catch {
-      // Storage disabled: everything works, the chat just does not survive a reload.
-    }
-  },
-};
-
-class ApiError extends Error {
-  constructor(status, code, message) {
-    super(message);
-    this.status = status;
-    this.code = code;
-  }
+function pageOptions() {
+  const params = new URLSearchParams(location.search);
+  const number = (name, min, max) => {
+    const value = Number(params.get(name));
+    return params.has(name) && Number.isFinite(value) && value >= min && value <= max ? value : undefined;
+  };
+  const options = {};
+  const poll = number("poll_ms", 50, 3600000);
+  if (poll !== undefined) options.pollInterval = poll;
+  const reconnect = number("reconnect_ms", 10, 600000);
+  if (reconnect !== undefined) options.reconnectDelay = reconnect;
+  if (params.get("feed") === "off") options.WebSocket = null;
+  return options;
 }
 
-/** One call to the API; throws ApiError carrying the API's own error message. */
-async function api(method, path, body) {
-  const headers = { accept: "application/json" };
-  const token = saved.get("token");
-  if (token) headers.authorization = `Bearer ${token}`;
-  if (body !== undefined) headers["content-type"] = "application/json";
-  let response;
-  try {
-    response = await fetch(path, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  } catch {
-    throw new ApiError(0, "network", "The chat service cannot be reached right now. We keep trying.");
-  }
-  const text = await response.text();
-  let data = null;
-  try { data = text ? JSON.parse(text) : null; } catch { /* not JSON: handled below */ }
-  if (!response.ok) {
-    const error = data && data.error;
-    throw new ApiError(
-      response.status,
-      error && error.code ? error.code : `http_${response.status}`,
-      error && error.message ? error.message : `The chat service answered ${response.status}.`,
-    );
-  }
-  return { status: response.status, data };
-}
+const savedName = {
+  get() { try { return localStorage.getItem(NAME_KEY); } catch { return null; } },
+  set(value) { try { localStorage.setItem(NAME_KEY, value); } catch { /* not kept */ } },
+};
 
 const $ = (id) => document.getElementById(id);
-const chatPath = (chatId) => `/v1/chats/${encodeURIComponent(chatId)}`;
-
-function newClientMessageId() {
-  if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 // ---------------------------------------------------------------------------------------------
 // State
 
 const state = {
   chat: null,
-  /** id -> message, for de-duplication (a sent message comes back in the next poll). */
-  messages: new Map(),
-  /** The `after` cursor: poll for what came later than this. */
-  cursor: null,
-  /** The `before` cursor of the oldest page shown; null at the start of the chat. */
-  olderCursor: null,
-  /** Bumped whenever the chat changes, so answers for an old chat are dropped. */
-  generation: 0,
-  pollTimer: null,
-  pollsAfterEnd: 0,
+  /** message id -> its list item. */
+  nodes: new Map(),
   /** client_message_id -> an outbox entry not confirmed yet (sending, or failed). */
   outbox: new Map(),
 };
+
+const client = new ChatClient({
+  ...pageOptions(),
+  onMessages(messages, { source }) {
+    addMessages(messages);
+    if (source === "history" || source === "older") showOlderButton();
+  },
+  onChat: (chat) => setChat(chat),
+  onError: (error) => syncFailed(error),
+  onMode: (mode) => showMode(mode),
+});
 
 // ---------------------------------------------------------------------------------------------
 // Rendering
@@ -129,12 +88,12 @@ function setAvailability(online, problem) {
 }
 
 function showStart() {
-  stopPolling();
+  client.stop();
   state.chat = null;
   $("chat").hidden = true;
   $("start").hidden = false;
   const name = $("visitor-name");
-  if (!name.value) name.value = saved.get("name") || "";
+  if (!name.value) name.value = savedName.get() || "";
   name.focus();
 }
 
@@ -201,16 +160,23 @@ function addMessages(messages) {
       state.outbox.delete(message.client_message_id);
     }
     const node = messageNode(message);
-    const existing = list.querySelector(`[data-id="${CSS.escape(message.id)}"]`);
-    state.messages.set(message.id, message);
+    const existing = state.nodes.get(message.id);
     if (existing) {
       if (node) existing.replaceWith(node); else existing.remove();
+      if (node) state.nodes.set(message.id, node); else state.nodes.delete(message.id);
       continue;
     }
     if (!node) continue;
+    state.nodes.set(message.id, node);
+    // After the last shown at or before it: from the end, as new messages are usually newest.
     const at = Number(node.dataset.at);
-    const later = Array.from(list.children).find((child) => Number(child.dataset.at) > at);
-    list.insertBefore(node, later || null);
+    let before = null;
+    let child = list.lastElementChild;
+    while (child && Number(child.dataset.at) > at) {
+      before = child;
+      child = child.previousElementSibling;
+    }
+    list.insertBefore(node, before);
     added = true;
   }
   if (added && nearBottom) list.scrollTop = list.scrollHeight;
@@ -237,83 +203,59 @@ function showChat(chat) {
   $("chat").hidden = false;
   $("messages").replaceChildren();
   $("outbox").replaceChildren();
+  state.nodes.clear();
   setChat(chat);
   if (chat.status !== "ended") $("message-text").focus();
+}
+
+const FEED_TEXT = {
+  connecting: ["Connecting…", "Connecting to the live feed"],
+  push: ["Live", "New messages show the moment they arrive"],
+  poll: ["Polling", "The live feed is unavailable: checking for new messages every few seconds"],
+  idle: ["", ""],
+  stopped: ["", ""],
+};
+
+function showMode(mode) {
+  const node = $("feed-status");
+  node.dataset.mode = mode;
+  const [text, title] = FEED_TEXT[mode] || ["", ""];
+  node.textContent = text;
+  node.title = title;
+}
+
+/** The client's sync errors: null when it works again; fatal ones end the chat view. */
+function syncFailed(error) {
+  if (!error) {
+    if ($("error").dataset.source === "poll") showError("");
+    return;
+  }
+  if (error.source === "feed") {
+    console.warn(`live feed: ${error.code}: ${error.message} (polling instead)`);
+  } else if (error.fatal && error.status === 401) {
+    showStart();
+    showError("Your earlier chat is no longer available. Start a new chat.");
+  } else if (error.fatal) {
+    showStart();
+    showError(error.message);
+  } else {
+    showError(error.message, "poll");
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Chats and history
 
 function openChat(chat) {
-  state.generation += 1;
-  state.messages.clear();
   state.outbox.clear();
-  state.cursor = null;
-  state.olderCursor = null;
-  state.pollsAfterEnd = 0;
-  saved.set("chat", chat.id);
   showChat(chat);
-  schedulePoll(0);
-}
-
-function stopPolling() {
-  clearTimeout(state.pollTimer);
-  state.pollTimer = null;
-}
-
-function schedulePoll(delay) {
-  stopPolling();
-  const generation = state.generation;
-  state.pollTimer = setTimeout(() => poll(generation), delay);
-}
-
-/** The newest page first; afterwards only messages after the cursor. */
-async function poll(generation) {
-  if (generation !== state.generation || !state.chat) return;
-  const first = state.cursor === null;
-  const query = first
-    ? `?limit=${PAGE_LIMIT}`
-    : `?after=${encodeURIComponent(state.cursor)}&limit=${POLL_LIMIT}`;
-  try {
-    const { data } = await api("GET", `${chatPath(state.chat.id)}/messages${query}`);
-    if (generation !== state.generation) return;
-    if ($("error").dataset.source === "poll") showError("");
-    addMessages(data.messages);
-    state.cursor = data.next_cursor || state.cursor;
-    if (first) {
-      state.olderCursor = data.prev_cursor;
-      showOlderButton();
-    }
-    setChat(data.chat);
-    if (data.chat.status === "ended") {
-      state.pollsAfterEnd += 1;
-      if (state.pollsAfterEnd > POLLS_AFTER_END) return;
-    }
-    const full = data.messages.length >= (first ? PAGE_LIMIT : POLL_LIMIT);
-    schedulePoll(full && !first ? 0 : document.hidden ? HIDDEN_POLL_MS : POLL_MS);
-  } catch (error) {
-    if (generation !== state.generation) return;
-    if (error.status === 401) {
-      forgetVisitor();
-      showStart();
-      showError("Your earlier chat is no longer available. Start a new chat.");
-      return;
-    }
-    if (error.status === 404) {
-      saved.set("chat", null);
-      showStart();
-      showError(error.message);
-      return;
-    }
-    showError(error.message, "poll");
-    schedulePoll(POLL_MS * 2);
-  }
+  client.follow(chat);
 }
 
 function showOlderButton() {
   const list = $("messages");
   let button = $("older");
-  if (!state.olderCursor) {
+  if (!client.hasOlder) {
     if (button) button.parentElement.remove();
     return;
   }
@@ -333,22 +275,11 @@ function showOlderButton() {
 }
 
 async function loadOlder() {
-  const generation = state.generation;
   try {
-    const query = `?before=${encodeURIComponent(state.olderCursor)}&limit=${PAGE_LIMIT}`;
-    const { data } = await api("GET", `${chatPath(state.chat.id)}/messages${query}`);
-    if (generation !== state.generation) return;
-    addMessages(data.messages);
-    state.olderCursor = data.prev_cursor;
-    showOlderButton();
+    await client.loadOlder();
   } catch (error) {
     showError(error.message);
   }
-}
-
-function forgetVisitor() {
-  saved.set("token", null);
-  saved.set("chat", null);
 }
 
 async function startChat(name) {
@@ -357,18 +288,9 @@ async function startChat(name) {
   $("new-chat").disabled = true;
   showError("");
   try {
-    let answer;
-    try {
-      answer = await api("POST", "/v1/chats", { visitor_name: name });
-    } catch (error) {
-      // A token this server does not know (its store was reset): start over as a new visitor.
-      if (error.status !== 401 || !saved.get("token")) throw error;
-      forgetVisitor();
-      answer = await api("POST", "/v1/chats", { visitor_name: name });
-    }
-    if (answer.data.visitor_token) saved.set("token", answer.data.visitor_token);
-    saved.set("name", name);
-    openChat(answer.data.chat);
+    const { chat } = await client.startChat(name);
+    savedName.set(name);
+    openChat(chat);
   } catch (error) {
     showError(error.message);
     if (error.code === "agents_offline") refreshAvailability();
@@ -380,18 +302,11 @@ async function startChat(name) {
 
 /** Re-opens the saved chat after a reload, or shows the start form. */
 async function resume() {
-  const chatId = saved.get("chat");
-  if (!saved.get("token") || !chatId) {
-    showStart();
-    return;
-  }
   try {
-    const { data } = await api("GET", chatPath(chatId));
-    openChat(data.chat);
+    const chat = await client.resumeChat();
+    if (chat) openChat(chat); else showStart();
   } catch (error) {
-    if (error.status === 401) forgetVisitor();
-    else if (error.status === 404) saved.set("chat", null);
-    else showError(error.message);
+    showError(error.message);
     showStart();
   }
 }
@@ -420,9 +335,9 @@ function outboxNode(entry) {
   return li;
 }
 
-/** Sends one message. A retry reuses the entry's client_message_id, so it never sends twice. */
+/** Sends one message. The client retries network errors, 5xx and 429 by itself; the Retry
+ * button reuses the entry's client_message_id too, so nothing is ever sent twice. */
 async function send(entry) {
-  const generation = state.generation;
   const chatId = state.chat.id;
   entry.failed = null;
   const node = outboxNode(entry);
@@ -430,13 +345,9 @@ async function send(entry) {
   entry.node = node;
   state.outbox.set(entry.clientMessageId, entry);
   try {
-    const { data } = await api("POST", `${chatPath(chatId)}/messages`, {
-      text: entry.text,
-      client_message_id: entry.clientMessageId,
-    });
+    await client.send(entry.text, { clientMessageId: entry.clientMessageId, chatId });
     node.remove();
     state.outbox.delete(entry.clientMessageId);
-    if (generation === state.generation) addMessages([data.message]);
     const list = $("messages");
     list.scrollTop = list.scrollHeight;
   } catch (error) {
@@ -447,7 +358,7 @@ async function send(entry) {
     const failed = outboxNode(entry);
     node.replaceWith(failed);
     entry.node = failed;
-    if (error.code === "chat_ended" && generation === state.generation) schedulePoll(0);
+    if (error.code === "chat_ended") client.wake();
   }
 }
 
@@ -456,7 +367,7 @@ async function send(entry) {
 
 async function refreshAvailability() {
   try {
-    const { data } = await api("GET", "/v1/availability");
+    const data = await client.availability();
     setAvailability(data.online);
   } catch (error) {
     setAvailability(null, error.message);
@@ -485,7 +396,7 @@ $("composer").addEventListener("submit", (event) => {
   showError("");
   textarea.value = "";
   textarea.focus();
-  send({ text, clientMessageId: newClientMessageId(), node: null, failed: null });
+  send({ text, clientMessageId: client.newClientMessageId(), node: null, failed: null });
 });
 
 $("message-text").addEventListener("keydown", (event) => {
@@ -496,12 +407,8 @@ $("message-text").addEventListener("keydown", (event) => {
 });
 
 $("new-chat").addEventListener("click", () => {
-  const name = saved.get("name") || (state.chat && state.chat.visitor_name);
+  const name = savedName.get() || (state.chat && state.chat.visitor_name);
   if (name) startChat(name); else showStart();
-});
-
-document.addEventListener("visibilitychange", () => {
-  if (!document.hidden && state.chat && state.pollTimer) schedulePoll(0);
 });
 
 refreshAvailability();

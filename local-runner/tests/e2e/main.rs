@@ -260,11 +260,20 @@ async fn serves_the_visitor_page_and_the_agent_console() {
     let (status, content_type, page) = runner.get_text(&format!("{}/", runner.api)).await;
     assert_eq!(status, 200);
     assert!(content_type.starts_with("text/html"), "{content_type}");
-    assert!(page.contains("<script src=\"/app.js\""), "{page}");
+    assert!(
+        page.contains("<script type=\"module\" src=\"/app.js\""),
+        "{page}"
+    );
     let (status, content_type, script) = runner.get_text(&format!("{}/app.js", runner.api)).await;
     assert_eq!(status, 200);
     assert!(content_type.starts_with("text/javascript"));
-    assert!(script.contains("/v1/chats"));
+    assert!(script.contains("/chat-client.js"));
+    let (status, content_type, client) = runner
+        .get_text(&format!("{}/chat-client.js", runner.api))
+        .await;
+    assert_eq!(status, 200);
+    assert!(content_type.starts_with("text/javascript"));
+    assert!(client.contains("export class ChatClient") && client.contains("/v1/feed"));
     let (status, _, console) = runner
         .get_text(&format!("{}/_sim/console", runner.sim))
         .await;
