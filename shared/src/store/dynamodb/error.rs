@@ -2,6 +2,7 @@
 //! SDK's messages may quote key or attribute values.
 
 use aws_sdk_dynamodb::error::{BuildError, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 
 use crate::store::{StoreError, StoreResult};
 
@@ -29,4 +30,19 @@ pub(super) fn unavailable<E: ProvideErrorMetadata, R>(
     };
     tracing::warn!(operation, cause, "DynamoDB call failed");
     StoreError::Unavailable(format!("DynamoDB {operation}: {cause}"))
+}
+
+/// Why DynamoDB cancelled a transaction, item by item (`ConditionalCheckFailed`,
+/// `TransactionConflict`, `None`, ...); any other failure is [`unavailable`].
+pub(super) fn cancellation_reasons<R>(
+    error: &SdkError<TransactWriteItemsError, R>,
+) -> StoreResult<Vec<&str>> {
+    match error.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => Ok(cancelled
+            .cancellation_reasons()
+            .iter()
+            .map(|reason| reason.code().unwrap_or("None"))
+            .collect()),
+        _ => Err(unavailable("TransactWriteItems", error)),
+    }
 }

@@ -15,11 +15,10 @@
 //! copy of the table, so the tests serve moto's requests one at a time; see
 //! `shared/tests/support/moto.rs`.)
 
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
 
 use super::DynamoStore;
-use super::error::{built, unavailable};
+use super::error::{built, cancellation_reasons, unavailable};
 use super::item::{
     FEED_ENTRY_PREFIX, Item, ItemKey, POSITION, StoredRecord, decode_record, feed_entry_item,
     is_expired, number, string, versioned_item,
@@ -107,14 +106,7 @@ impl DynamoStore {
                 Ok(_) => return Ok(FeedWrite::Written(record)),
                 Err(error) => error,
             };
-            let reasons: Vec<&str> = match error.as_service_error() {
-                Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => cancelled
-                    .cancellation_reasons()
-                    .iter()
-                    .map(|reason| reason.code().unwrap_or("None"))
-                    .collect(),
-                _ => return Err(unavailable("TransactWriteItems", &error)),
-            };
+            let reasons = cancellation_reasons(&error)?;
             if reasons.first() == Some(&"ConditionalCheckFailed") {
                 return Ok(FeedWrite::RecordChanged);
             }

@@ -1,11 +1,10 @@
 //! The DynamoDB requests [`DynamoStore`]'s operations are made of: reads, plain and
 //! conditional writes, the read-fold-write of an event, and the history query.
 
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, TransactWriteItem};
 
 use super::DynamoStore;
-use super::error::{built, is_condition_failure, unavailable};
+use super::error::{built, cancellation_reasons, is_condition_failure, unavailable};
 use super::feed::FeedWrite;
 use super::item::{
     Item, ItemKey, SEND_KEY_PREFIX, StoredRecord, VERSION, Versioned, number, string,
@@ -239,14 +238,7 @@ impl DynamoStore {
                 Ok(_) => return Ok(true),
                 Err(error) => error,
             };
-            let reasons: Vec<&str> = match error.as_service_error() {
-                Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => cancelled
-                    .cancellation_reasons()
-                    .iter()
-                    .map(|reason| reason.code().unwrap_or("None"))
-                    .collect(),
-                _ => return Err(unavailable("TransactWriteItems", &error)),
-            };
+            let reasons = cancellation_reasons(&error)?;
             if reasons.first() == Some(&"ConditionalCheckFailed") {
                 return Ok(false);
             }
