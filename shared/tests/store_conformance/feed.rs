@@ -8,7 +8,7 @@ use shared::domain::{Field, MessageId, MessageResource};
 use shared::store::{ChatStore, FeedEntry};
 
 use crate::{
-    ROOM, apply_chat, apply_message, chat_added, chat_id, context, message_added, message_changed,
+    apply_chat, apply_message, chat_added, chat_id, context, message_added, message_changed,
     sent_message,
 };
 
@@ -132,5 +132,4 @@ pub(crate) async fn concurrent_writers_each_get_their_own_position<S: ChatStore>
     assert_eq!(positions, (1..=12).collect::<Vec<u64>>());
     let ids: BTreeSet<&str> = entries.iter().map(|(_, id)| id.as_str()).collect();
     assert_eq!(ids.len(), 12);
-    let _ = ROOM;
 }

@@ -19,7 +19,7 @@ use super::item::{
     Item, ItemKey, RECORD, SUBSCRIPTION_PREFIX, decode_record, encode_record, is_expired, number,
     string,
 };
-use super::schema::{EXPIRES_AT, PK, SK};
+use super::schema::{EXPIRES_AT, PK};
 use crate::domain::connection::{ConnectionId, ConnectionRecord, SubscriptionRecord};
 use crate::domain::{ChatId, MessageId};
 use crate::store::{StoreError, StoreResult, SubscriptionStore};
@@ -102,32 +102,12 @@ impl SubscriptionStore for DynamoStore {
 
     async fn subscriptions(&self, chat: &ChatId) -> StoreResult<Vec<SubscriptionRecord>> {
         let mut subscriptions = Vec::new();
-        let mut start_key = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .consistent_read(true)
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_names("#sk", SK)
-                .expression_attribute_values(":pk", string(ItemKey::chat(chat).pk))
-                .expression_attribute_values(":prefix", string(SUBSCRIPTION_PREFIX))
-                .set_exclusive_start_key(start_key.take())
-                .send()
-                .await
-                .map_err(|error| unavailable("Query", &error))?;
-            for item in output.items.unwrap_or_default() {
-                if !is_expired(&item, "subscription")? {
-                    subscriptions.push(decode_subscription(chat, &item)?);
-                }
-            }
-            match output.last_evaluated_key {
-                Some(key) if !key.is_empty() => start_key = Some(key),
-                _ => return Ok(subscriptions),
+        for item in self.query_prefix(chat, SUBSCRIPTION_PREFIX).await? {
+            if !is_expired(&item, "subscription")? {
+                subscriptions.push(decode_subscription(chat, &item)?);
             }
         }
+        Ok(subscriptions)
     }
 
     async fn advance_subscription(

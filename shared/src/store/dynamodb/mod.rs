@@ -392,7 +392,7 @@ impl ChatStore for DynamoStore {
 
     async fn open_send_claims(&self, chat: &ChatId) -> StoreResult<Vec<(String, SendState)>> {
         let mut open = Vec::new();
-        for item in self.query_send_keys(chat).await? {
+        for item in self.query_prefix(chat, SEND_KEY_PREFIX).await? {
             let state = decode_send_state(&item)?;
             if matches!(state, SendState::Sent { .. }) {
                 continue;

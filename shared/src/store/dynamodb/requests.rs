@@ -7,8 +7,7 @@ use super::DynamoStore;
 use super::error::{built, cancellation_reasons, is_condition_failure, unavailable};
 use super::feed::FeedWrite;
 use super::item::{
-    Item, ItemKey, SEND_KEY_PREFIX, StoredRecord, VERSION, Versioned, number, string,
-    versioned_item,
+    Item, ItemKey, StoredRecord, VERSION, Versioned, number, string, versioned_item,
 };
 use super::retry::Attempts;
 use super::schema::{
@@ -353,9 +352,9 @@ impl DynamoStore {
         }
     }
 
-    /// Every send key item of a chat (a consistent `Query` on the chat's partition, the sort
-    /// key starting with `SENDKEY#`), all pages.
-    pub(super) async fn query_send_keys(&self, chat: &ChatId) -> StoreResult<Vec<Item>> {
+    /// Every item of a chat's partition whose sort key starts with `prefix` (its send keys,
+    /// its subscriptions): a consistent `Query`, all pages.
+    pub(super) async fn query_prefix(&self, chat: &ChatId, prefix: &str) -> StoreResult<Vec<Item>> {
         let mut items: Vec<Item> = Vec::new();
         let mut start_key = None;
         loop {
@@ -368,7 +367,7 @@ impl DynamoStore {
                 .expression_attribute_names("#pk", PK)
                 .expression_attribute_names("#sk", SK)
                 .expression_attribute_values(":pk", string(ItemKey::chat(chat).pk))
-                .expression_attribute_values(":prefix", string(SEND_KEY_PREFIX))
+                .expression_attribute_values(":prefix", string(prefix))
                 .set_exclusive_start_key(start_key.take())
                 .send()
                 .await
