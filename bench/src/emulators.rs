@@ -18,6 +18,7 @@ use shared::store::dynamodb::create_table;
 
 use crate::proxy::{CountingProxy, Labeling};
 use crate::stats::Summary;
+use crate::tls::{TestCa, TlsFront};
 
 /// The fixed values the recorded events in `events/` were made with (events/README.md).
 pub mod fixed {
@@ -95,6 +96,8 @@ pub struct Emulators {
     /// In front of the simulator: times Giosg calls (the simulator counts them).
     pub giosg: CountingProxy,
     pub secret_id: String,
+    /// TLS in front of the proxies, once [`Emulators::serve_tls`] has started it.
+    tls: Vec<TlsFront>,
 }
 
 impl Emulators {
@@ -133,7 +136,37 @@ impl Emulators {
             sim,
             giosg,
             secret_id,
+            tls: Vec::new(),
         })
+    }
+
+    /// Puts TLS with `ca`'s certificate in front of the proxies, one port per service as AWS
+    /// has one host per service (so each client pays its own handshake), and returns the
+    /// environment that points a function at them.
+    pub async fn serve_tls(&mut self, ca: &TestCa) -> anyhow::Result<Vec<(String, String)>> {
+        let mut env = Vec::new();
+        for (name, upstream) in [
+            ("AWS_ENDPOINT_URL_DYNAMODB", self.aws.address()),
+            ("AWS_ENDPOINT_URL_SECRETS_MANAGER", self.aws.address()),
+            // SNS and API Gateway's management API (the feed functions).
+            ("AWS_ENDPOINT_URL", self.aws.address()),
+            ("GIOSG_BASE_URL", self.giosg.address()),
+        ] {
+            let front = TlsFront::start(ca, upstream).await?;
+            env.push((name.to_owned(), front.url()));
+            self.tls.push(front);
+        }
+        Ok(env)
+    }
+
+    /// Stops the TLS fronts: the functions talk plain HTTP to the proxies again.
+    pub fn stop_tls(&mut self) {
+        self.tls.clear();
+    }
+
+    /// TLS handshakes completed since the last call, over every front.
+    pub fn take_handshakes(&self) -> u64 {
+        self.tls.iter().map(TlsFront::take_handshakes).sum()
     }
 
     /// The emulators' own latency, for telling handler time from emulator time.

@@ -11,6 +11,7 @@
 //!
 //! Timing belongs here, never in tests: nothing in this crate asserts a duration.
 
+mod cgroup;
 mod emulators;
 mod events;
 mod lambda;
@@ -23,6 +24,7 @@ mod reconcile;
 mod report;
 mod runtime_api;
 mod stats;
+mod tls;
 
 use std::path::PathBuf;
 
@@ -85,7 +87,48 @@ enum Command {
         #[arg(long, default_value = "target/bench/realtime.json")]
         out: PathBuf,
     },
-    /// Prints the tables of a results file.
+    /// Cold starts against a hello-world floor, plain and as on Lambda (TLS, a 128 MB CPU share).
+    Cold {
+        /// Where the function binaries are: `<dir>/<function>/bootstrap` or `<dir>/<function>`.
+        #[arg(long, default_value = "target/lambda/x86_64")]
+        functions_dir: PathBuf,
+        /// Only these functions (repeatable); hello-world always runs.
+        #[arg(long = "function")]
+        functions: Vec<String>,
+        /// `plain` (as `bench lambda`), `lambda` (TLS, cgroup limits), or both.
+        #[arg(long, value_delimiter = ',', default_value = "plain,lambda")]
+        modes: Vec<String>,
+        /// Cold starts per function and mode.
+        #[arg(long, default_value_t = 20)]
+        cold_starts: usize,
+        /// Warm invocations of the first request, on the first instance.
+        #[arg(long, default_value_t = 50)]
+        warm: usize,
+        /// The function's memory setting, MB: the memory limit and, unless --cpu-share, the CPU
+        /// share (memory ÷ 1,769 MB of one CPU).
+        #[arg(long, default_value_t = 128)]
+        memory_mb: u64,
+        /// The share of one CPU (0..1], instead of the one the memory setting gives.
+        #[arg(long)]
+        cpu_share: Option<f64>,
+        /// The period the CPU share is enforced over, microseconds.
+        #[arg(long, default_value_t = 20_000)]
+        cpu_period_us: u64,
+        /// `SSL_CERT_FILE` holds the test CA only (a client that loads the file in place of the
+        /// system's roots then parses fewer roots than on Lambda): by default the system's
+        /// roots come first.
+        #[arg(long)]
+        test_ca_only: bool,
+        /// Extra environment for the function processes (repeatable).
+        #[arg(long = "env", value_parser = parse_pair)]
+        env: Vec<(String, String)>,
+        /// The moto_server executable (default: .venv/bin/moto_server, then PATH).
+        #[arg(long)]
+        moto_server: Option<PathBuf>,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Prints the tables of a results file (of `lambda`, `load`, `all` or `cold`).
     Report { file: PathBuf },
     /// Serves the shared handlers with the in-memory store (the process `load` measures).
     #[command(hide = true)]
@@ -202,7 +245,80 @@ fn main() -> anyhow::Result<()> {
                 let text = std::fs::read_to_string(&file)
                     .with_context(|| format!("reading {}", file.display()))?;
                 let results: serde_json::Value = serde_json::from_str(&text)?;
+                if results.get("modes").is_some() {
+                    let cold: lambda::cold::Report = serde_json::from_value(results)?;
+                    for mode in &cold.modes {
+                        print!("{}", lambda::cold::table(mode));
+                    }
+                    return Ok(());
+                }
                 print!("{}", report::tables(&serde_json::from_value(results)?));
+                Ok(())
+            }
+            Command::Cold {
+                functions_dir,
+                functions,
+                modes,
+                cold_starts,
+                warm,
+                memory_mb,
+                cpu_share,
+                cpu_period_us,
+                test_ca_only,
+                env,
+                moto_server,
+                output,
+            } => {
+                let share = cpu_share.unwrap_or(memory_mb as f64 / cgroup::MB_PER_VCPU);
+                anyhow::ensure!(
+                    share > 0.0 && share <= 1.0,
+                    "the CPU share must be in (0, 1], not {share}"
+                );
+                let out_dir = output.out.parent().unwrap_or(std::path::Path::new("."));
+                let plan = lambda::cold::Plan {
+                    functions: if functions.is_empty() {
+                        lambda::FUNCTIONS.iter().map(|f| (*f).to_owned()).collect()
+                    } else {
+                        functions
+                    },
+                    modes,
+                    cold_starts: cold_starts.max(1),
+                    warm,
+                    limits: cgroup::Limits {
+                        cpu_share: share,
+                        period_us: cpu_period_us,
+                        memory_mb,
+                    },
+                    system_roots: !test_ca_only,
+                    ca_file: out_dir.join("tls/ssl-cert-file.pem"),
+                };
+                let mut options = lambda::Options {
+                    functions_dir,
+                    binary: None,
+                    extra_env: env,
+                    functions: plan.functions.clone(),
+                    events_dir: output.events.clone(),
+                    iterations: warm,
+                    cold_starts: plan.cold_starts,
+                    logs_dir: out_dir.join("logs"),
+                    launch: lambda::Launch::default(),
+                };
+                std::fs::create_dir_all(&options.logs_dir)?;
+                eprintln!("starting moto and the Giosg simulator");
+                let mut emulators = emulators::Emulators::start(moto_server).await?;
+                let report = lambda::cold::Report {
+                    label: output.label.clone(),
+                    started_at: chrono::Utc::now()
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    git_revision: report::git_revision(),
+                    load_average_before: report::load_average(),
+                    modes: lambda::cold::run(&mut emulators, &mut options, &plan).await?,
+                    load_average_after: report::load_average(),
+                };
+                std::fs::create_dir_all(out_dir)?;
+                std::fs::write(&output.out, serde_json::to_string_pretty(&report)?)
+                    .with_context(|| format!("writing {}", output.out.display()))?;
+                eprintln!("results written to {}", output.out.display());
                 Ok(())
             }
             Command::Lambda { lambda, output } => run(Some(lambda), None, output).await,
@@ -259,6 +375,7 @@ async fn run(
             iterations: args.iterations,
             cold_starts: args.cold_starts.max(1),
             logs_dir: logs_dir.clone(),
+            launch: lambda::Launch::default(),
         };
         results.functions = lambda::LambdaBench::new(&emulators, &options)?
             .run()

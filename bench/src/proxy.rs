@@ -85,6 +85,10 @@ impl CountingProxy {
         format!("http://{}", self.address)
     }
 
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
     /// The calls and upstream time since the last call, and a fresh start.
     pub fn take(&self) -> Tally {
         std::mem::take(&mut *self.inner.tally.lock().expect("tally lock"))

@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 pub struct Summary {
     pub n: usize,
     pub p50_ms: f64,
+    #[serde(default)]
+    pub p90_ms: f64,
     pub p99_ms: f64,
     pub mean_ms: f64,
     pub min_ms: f64,
@@ -30,6 +32,7 @@ impl Summary {
         Self {
             n: ms.len(),
             p50_ms: percentile(ms, 50.0),
+            p90_ms: percentile(ms, 90.0),
             p99_ms: percentile(ms, 99.0),
             mean_ms: mean,
             min_ms: ms[0],
@@ -53,6 +56,7 @@ mod tests {
         let mut samples: Vec<f64> = (1..=100).map(f64::from).collect();
         let summary = Summary::of_ms(&mut samples);
         assert_eq!(summary.p50_ms, 50.0);
+        assert_eq!(summary.p90_ms, 90.0);
         assert_eq!(summary.p99_ms, 99.0);
         assert_eq!(summary.min_ms, 1.0);
         assert_eq!(summary.max_ms, 100.0);

@@ -10,6 +10,7 @@
 //! - [`measure`]: one warm scenario, timed and counted;
 //! - [`results`]: what is measured, as written to the results JSON.
 
+pub mod cold;
 mod measure;
 mod process;
 mod results;
@@ -56,6 +57,18 @@ pub struct Options {
     /// Cold starts per function (the first one also runs the warm scenarios).
     pub cold_starts: usize,
     pub logs_dir: PathBuf,
+    /// How the processes are started: as today (the defaults) or as on Lambda (`bench cold`).
+    pub launch: Launch,
+}
+
+/// What `bench cold --mode lambda` changes in how a function process is started: environment
+/// that points it at the TLS fronts and names the test CA, and the cgroup limits.
+#[derive(Clone, Debug, Default)]
+pub struct Launch {
+    /// Added to (and overriding) the deployed function's environment.
+    pub env: Vec<(String, String)>,
+    /// The CPU share and memory the process is held to; none: the whole machine.
+    pub limits: Option<crate::cgroup::Limits>,
 }
 
 pub struct LambdaBench<'a> {
@@ -107,13 +120,7 @@ impl<'a> LambdaBench<'a> {
                 )
             })?
             .len();
-        if function == "chat-history" {
-            let (token, chat) =
-                emulators::prepare_history_chat(self.emulators, &self.events, HISTORY_MESSAGES)
-                    .await?;
-            self.substitutions.visitor_token = Some(token);
-            self.substitutions.chat_id = Some(chat);
-        }
+        self.prepare(function).await?;
         let (first_file, first_variant, scenarios) = self.plan(function);
         let mut cold_starts = Vec::new();
 
@@ -196,6 +203,19 @@ impl<'a> LambdaBench<'a> {
             peak_rss_kib,
             scenarios: results,
         })
+    }
+
+    /// What a function's events need before its first cold start: `chat-history` reads a chat of
+    /// [`HISTORY_MESSAGES`] messages.
+    async fn prepare(&mut self, function: &str) -> anyhow::Result<()> {
+        if function == "chat-history" {
+            let (token, chat) =
+                emulators::prepare_history_chat(self.emulators, &self.events, HISTORY_MESSAGES)
+                    .await?;
+            self.substitutions.visitor_token = Some(token);
+            self.substitutions.chat_id = Some(chat);
+        }
+        Ok(())
     }
 
     /// Remembers what later events need from an answer: the visitor token and chat id from a

@@ -18,7 +18,7 @@ use crate::proxy::Tally;
 use crate::runtime_api::{OutcomeKind, RuntimeApi};
 
 /// The memory size and timeout the SAM template gives the functions.
-const MEMORY_SIZE_MB: u32 = 128;
+const MEMORY_SIZE_MB: u64 = 128;
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One function process and its Runtime API.
@@ -27,6 +27,8 @@ pub(super) struct Instance {
     pub(super) pid: u32,
     pub(super) runtime: RuntimeApi,
     pub(super) cold_start: ColdStart,
+    /// The limits it runs under (`bench cold --mode lambda`), removed after it exits.
+    pub(super) cgroup: Option<crate::cgroup::Cgroup>,
 }
 
 pub(super) struct Invocation {
@@ -36,6 +38,8 @@ pub(super) struct Invocation {
     pub(super) body: Value,
     pub(super) aws: Tally,
     pub(super) giosg: Tally,
+    /// TLS handshakes the emulators' fronts completed meanwhile (`--mode lambda`).
+    pub(super) tls_handshakes: u64,
 }
 
 impl LambdaBench<'_> {
@@ -62,7 +66,11 @@ impl LambdaBench<'_> {
             ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
             (
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-                MEMORY_SIZE_MB.to_string(),
+                self.options
+                    .launch
+                    .limits
+                    .map_or(MEMORY_SIZE_MB, |limits| limits.memory_mb)
+                    .to_string(),
             ),
             ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".into()),
             (
@@ -100,6 +108,7 @@ impl LambdaBench<'_> {
         pairs
             .into_iter()
             .map(|(name, value)| (name.to_owned(), value))
+            .chain(self.options.launch.env.iter().cloned())
             .chain(self.options.extra_env.iter().cloned())
             .collect()
     }
@@ -121,8 +130,23 @@ impl LambdaBench<'_> {
             .stdout(log.try_clone()?)
             .stderr(log)
             .kill_on_drop(true);
+        let cgroup = match &self.options.launch.limits {
+            Some(limits) => {
+                let name = format!("giosg-bench-{}-{function}", std::process::id());
+                Some(crate::cgroup::Cgroup::create(&name, limits)?)
+            }
+            None => None,
+        };
+        if let Some(cgroup) = &cgroup {
+            let fds = cgroup.fds();
+            // SAFETY: the closure only writes to descriptors opened before the fork.
+            unsafe {
+                command.pre_exec(move || crate::cgroup::Cgroup::join_in_child(&fds));
+            }
+        }
         self.emulators.aws.take();
         self.emulators.giosg.take();
+        self.emulators.take_handshakes();
         let spawned = Instant::now();
         let mut child = command
             .spawn()
@@ -137,7 +161,9 @@ impl LambdaBench<'_> {
             ),
         };
         let rss_after_init_kib = procfs::memory(pid).map_or(0, |m| m.rss_kib);
-        let init_aws_calls = self.emulators.aws.take().calls;
+        let init_aws = self.emulators.aws.take();
+        let init_giosg = self.emulators.giosg.take();
+        let init_tls_handshakes = self.emulators.take_handshakes();
         Ok(Instance {
             child,
             pid,
@@ -145,10 +171,15 @@ impl LambdaBench<'_> {
             cold_start: ColdStart {
                 init_ms: (first_next - spawned).as_secs_f64() * 1000.0,
                 rss_after_init_kib,
-                init_aws_calls,
+                init_aws_calls: init_aws.calls,
+                init_emulator_ms: (init_aws.upstream + init_giosg.upstream).as_secs_f64() * 1000.0,
+                init_tls_handshakes,
                 first_invocation_ms: 0.0,
                 first_invocation_status: None,
+                first_invocation_emulator_ms: 0.0,
+                first_invocation_tls_handshakes: 0,
             },
+            cgroup,
         })
     }
 
@@ -159,9 +190,11 @@ impl LambdaBench<'_> {
     ) -> anyhow::Result<Invocation> {
         self.emulators.aws.take();
         self.emulators.giosg.take();
+        self.emulators.take_handshakes();
         let outcome = instance.runtime.invoke(Bytes::from(event)).await?;
         let aws = self.emulators.aws.take();
         let giosg = self.emulators.giosg.take();
+        let tls_handshakes = self.emulators.take_handshakes();
         let answer: Value = serde_json::from_slice(&outcome.body).unwrap_or(Value::Null);
         let status = answer["statusCode"]
             .as_u64()
@@ -177,11 +210,14 @@ impl LambdaBench<'_> {
             body,
             aws,
             giosg,
+            tls_handshakes,
         })
     }
 }
 
+/// Stops the process and removes its cgroup.
 pub(super) async fn stop(instance: &mut Instance) {
     let _ = instance.child.start_kill();
     let _ = instance.child.wait().await;
+    instance.cgroup = None;
 }

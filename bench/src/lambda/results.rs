@@ -15,8 +15,21 @@ pub struct ColdStart {
     pub rss_after_init_kib: u64,
     /// The AWS calls made during init (the secret read).
     pub init_aws_calls: BTreeMap<String, u64>,
+    /// Of `init_ms`, the time spent waiting for the emulators (the secret read), measured at
+    /// the proxies.
+    #[serde(default)]
+    pub init_emulator_ms: f64,
+    /// TLS handshakes during init (`bench cold --mode lambda`; 0 over plain HTTP).
+    #[serde(default)]
+    pub init_tls_handshakes: u64,
     pub first_invocation_ms: f64,
     pub first_invocation_status: Option<u16>,
+    /// Of `first_invocation_ms`, the time spent waiting for the emulators.
+    #[serde(default)]
+    pub first_invocation_emulator_ms: f64,
+    /// TLS handshakes during the first invocation.
+    #[serde(default)]
+    pub first_invocation_tls_handshakes: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
