@@ -14,7 +14,7 @@ use shared::aws::sdk_config;
 use shared::domain::{OrgId, RoomId};
 use shared::giosg::{GiosgClient, GiosgConfig};
 use shared::secret::Secret;
-use shared::store::dynamodb::create_table;
+use shared::store::dynamodb::{TableStream, create_table_with};
 
 use crate::proxy::{CountingProxy, Labeling};
 use crate::stats::Summary;
@@ -105,9 +105,15 @@ impl Emulators {
     pub async fn start(moto_program: Option<PathBuf>) -> anyhow::Result<Self> {
         let moto = Moto::start(moto_program).await?;
         let sdk = aws_config(&moto.endpoint).await;
-        create_table(&aws_sdk_dynamodb::Client::new(&sdk), TABLE_NAME)
-            .await
-            .context("creating the table on moto")?;
+        // No stream: nothing here reads it, and moto's transactions slow down with every
+        // stream record it keeps (see `TableStream::Off`).
+        create_table_with(
+            &aws_sdk_dynamodb::Client::new(&sdk),
+            TABLE_NAME,
+            TableStream::Off,
+        )
+        .await
+        .context("creating the table on moto")?;
 
         let mut config = SimConfig::new("127.0.0.1:0".parse()?);
         config.org_id = fixed::ORG_ID.into();
@@ -382,7 +388,7 @@ impl Emulators {
             .send()
             .await
             .context("deleting the table")?;
-        create_table(&client, TABLE_NAME)
+        create_table_with(&client, TABLE_NAME, TableStream::Off)
             .await
             .context("recreating the table")?;
         for item in kept {

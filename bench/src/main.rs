@@ -114,11 +114,12 @@ enum Command {
         /// The period the CPU share is enforced over, microseconds.
         #[arg(long, default_value_t = 20_000)]
         cpu_period_us: u64,
-        /// `SSL_CERT_FILE` holds the test CA only (a client that loads the file in place of the
-        /// system's roots then parses fewer roots than on Lambda): by default the system's
-        /// roots come first.
+        /// Put the system's roots in `SSL_CERT_FILE` before the test CA: for bootstraps that
+        /// trust that file in place of their own roots (those built before `shared::tls`), so
+        /// they parse as many roots as they would on Lambda. Without it the file holds the test
+        /// CA alone, which `shared::tls` adds to its built-in roots.
         #[arg(long)]
-        test_ca_only: bool,
+        system_roots: bool,
         /// Extra environment for the function processes (repeatable).
         #[arg(long = "env", value_parser = parse_pair)]
         env: Vec<(String, String)>,
@@ -264,7 +265,7 @@ fn main() -> anyhow::Result<()> {
                 memory_mb,
                 cpu_share,
                 cpu_period_us,
-                test_ca_only,
+                system_roots,
                 env,
                 moto_server,
                 output,
@@ -289,7 +290,7 @@ fn main() -> anyhow::Result<()> {
                         period_us: cpu_period_us,
                         memory_mb,
                     },
-                    system_roots: !test_ca_only,
+                    system_roots,
                     ca_file: out_dir.join("tls/ssl-cert-file.pem"),
                 };
                 let mut options = lambda::Options {

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use aws_config::environment::credentials::EnvironmentVariableCredentialsProvider;
 use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -18,7 +19,8 @@ use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 /// longer than this on a large scan, and a hung local emulator is a test failure anyway.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// The AWS SDK configuration every binary uses: rustls (ring) as the HTTP client and, with
+/// The AWS SDK configuration every binary uses: rustls (ring) as the HTTP client, trusting the
+/// roots of [`crate::tls`], and, with
 /// `endpoint_url` (moto, DynamoDB Local), that endpoint with static local credentials and the
 /// region from `AWS_REGION` or `us-east-1`; without it, the default region and credential chain.
 ///
@@ -29,6 +31,7 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
 pub async fn sdk_config(endpoint_url: Option<&str>) -> SdkConfig {
     let http_client = aws_smithy_http_client::Builder::new()
         .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .tls_context(crate::tls::aws_tls_context())
         .build_https();
     let loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(http_client)
@@ -47,6 +50,17 @@ pub async fn sdk_config(endpoint_url: Option<&str>) -> SdkConfig {
                 .await
         }
         None => {
+            // Lambda puts the role's credentials in the environment. Read from there, the
+            // default chain is not built: its web-identity provider makes an STS client, whose
+            // connector loaded the system's roots in every cold start (docs/performance.md, "Cold
+            // starts as Lambda sees them"). The default chain reads the environment first too, so
+            // the credentials are the same; elsewhere (profiles, SSO, web identity, ECS, IMDS)
+            // the default chain is used as before.
+            let loader = if credentials_in_environment() {
+                loader.credentials_provider(EnvironmentVariableCredentialsProvider::new())
+            } else {
+                loader
+            };
             loader
                 .timeout_config(
                     TimeoutConfig::builder()
@@ -57,6 +71,13 @@ pub async fn sdk_config(endpoint_url: Option<&str>) -> SdkConfig {
                 .await
         }
     }
+}
+
+/// Whether the environment holds an access key (as on Lambda), which the default credential
+/// chain would use before anything else.
+fn credentials_in_environment() -> bool {
+    let set = |name: &str| std::env::var(name).is_ok_and(|value| !value.trim().is_empty());
+    set("AWS_ACCESS_KEY_ID") && set("AWS_SECRET_ACCESS_KEY")
 }
 
 /// Counts the DynamoDB operations a client runs, by name (`GetItem`, `Query`, ...), and keeps

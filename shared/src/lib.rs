@@ -27,3 +27,4 @@ pub mod push;
 pub mod secret;
 pub mod service;
 pub mod store;
+pub mod tls;

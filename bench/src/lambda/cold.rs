@@ -24,6 +24,10 @@ use super::results::ColdStart;
 use crate::cgroup::Limits;
 use crate::stats::Summary;
 
+/// Messages in the chat `chat-history` reads a page of 20 from: fewer than `bench lambda`'s 200,
+/// as every transaction costs moto a copy of the whole table and this chat stays all run.
+const HISTORY_MESSAGES: u64 = 50;
+
 /// The floor every function is compared with.
 pub const HELLO_WORLD: &str = "hello-world";
 
@@ -48,6 +52,11 @@ pub struct ColdFunction {
     pub first_invocation_own: Summary,
     pub caller_wait_own: Summary,
     pub warm_own: Summary,
+    /// CPU time used in init and in the first invocation (the process's, from `/proc`).
+    #[serde(default)]
+    pub init_cpu: Summary,
+    #[serde(default)]
+    pub first_invocation_cpu: Summary,
     /// Statuses of every invocation (first and warm).
     pub statuses: BTreeMap<String, u64>,
 }
@@ -83,15 +92,53 @@ pub struct Accumulated {
     statuses: BTreeMap<String, u64>,
     binary_bytes: u64,
     first_event: String,
+    /// The function's own placeholders (chat-history's chat), kept apart from the others'.
+    substitutions: Option<crate::events::Substitutions>,
 }
 
 impl LambdaBench<'_> {
-    /// Readies the events of `functions` (the chat `chat-history` reads).
-    pub async fn prepare_cold(&mut self, functions: &[String]) -> anyhow::Result<()> {
-        for function in functions {
-            self.prepare(function).await?;
+    /// Readies the events of `functions`: the chat `chat-history` reads, whose visitor and
+    /// chat that function then keeps (`into`), whatever chats start-chat makes meanwhile.
+    pub async fn prepare_cold(
+        &mut self,
+        functions: &[String],
+        into: &mut [Accumulated],
+    ) -> anyhow::Result<()> {
+        for (function, into) in functions.iter().zip(into) {
+            self.prepare(function, HISTORY_MESSAGES).await?;
+            if function == "chat-history" {
+                into.substitutions = Some(self.substitutions.clone());
+            }
         }
         Ok(())
+    }
+
+    /// Empties the table but for what the next round needs (moto copies the whole table on
+    /// every transaction, so its latency and memory grow with it): the chat `chat-history`
+    /// reads, with its visitor, the latest chat start-chat made and its visitor, and the
+    /// visitor start-chat keeps for reading availability.
+    pub async fn compact_cold(&self, accumulated: &[Accumulated]) -> anyhow::Result<()> {
+        let mut partitions = vec![format!(
+            "VISITOR#{}",
+            shared::domain::visitor::VisitorToken::for_service_visitor(
+                &shared::secret::Secret::new(self.emulators.sim.api_token())
+            )
+            .key()
+            .as_str()
+        )];
+        for substitutions in accumulated.iter().filter_map(|a| a.substitutions.as_ref()) {
+            if let Some(chat) = &substitutions.chat_id {
+                partitions.push(format!("CHAT#{chat}"));
+            }
+            if let Some(token) = substitutions
+                .visitor_token
+                .as_deref()
+                .and_then(shared::domain::visitor::VisitorToken::parse)
+            {
+                partitions.push(format!("VISITOR#{}", token.key().as_str()));
+            }
+        }
+        self.compact_keeping(&self.substitutions, &partitions).await
     }
 
     /// One cold start of `function` and its first invocation; on the first round also `warm`
@@ -114,13 +161,37 @@ impl LambdaBench<'_> {
             .len();
         let (first_file, variant, _) = self.plan(function);
         into.first_event = format!("{first_file}{}", variant.label());
-        let mut instance = self.spawn(function, &binary).await?;
+        if let Some(own) = &mut into.substitutions {
+            std::mem::swap(own, &mut self.substitutions);
+        }
+        let result = self
+            .cold_instance(function, &binary, warm, first_round, into)
+            .await;
+        if let Some(own) = &mut into.substitutions {
+            std::mem::swap(own, &mut self.substitutions);
+        }
+        result
+    }
+
+    async fn cold_instance(
+        &mut self,
+        function: &str,
+        binary: &std::path::Path,
+        warm: usize,
+        first_round: bool,
+        into: &mut Accumulated,
+    ) -> anyhow::Result<()> {
+        let (first_file, variant, _) = self.plan(function);
+        let mut instance = self.spawn(function, binary).await?;
         let first = self
             .invoke(&instance, self.make_event(first_file, variant)?)
             .await?;
         instance.cold_start.first_invocation_ms = first.elapsed.as_secs_f64() * 1000.0;
         instance.cold_start.first_invocation_status = first.status;
         instance.cold_start.first_invocation_tls_handshakes = first.tls_handshakes;
+        instance.cold_start.first_invocation_cpu_ms = crate::procfs::cpu_time(instance.pid)
+            .map_or(0.0, |cpu| cpu.as_secs_f64() * 1000.0)
+            - instance.cold_start.init_cpu_ms;
         instance.cold_start.first_invocation_emulator_ms =
             (first.aws.upstream + first.giosg.upstream).as_secs_f64() * 1000.0;
         *into.statuses.entry(status_label(first.status)).or_default() += 1;
@@ -148,10 +219,12 @@ impl LambdaBench<'_> {
             .and_then(crate::cgroup::Cgroup::throttled_periods);
         stop(&mut instance).await;
         eprintln!(
-            "   {function:<16} init {:>7.1} ms ({} TLS)  first invocation {:>7.1} ms ({} TLS, {:?}){}",
+            "   {function:<16} init {:>7.1} ms (CPU {:.2} ms, {} TLS)  first invocation {:>7.1} ms (CPU {:.2} ms, {} TLS, {:?}){}",
             instance.cold_start.init_ms,
+            instance.cold_start.init_cpu_ms,
             instance.cold_start.init_tls_handshakes,
             instance.cold_start.first_invocation_ms,
+            instance.cold_start.first_invocation_cpu_ms,
             instance.cold_start.first_invocation_tls_handshakes,
             first.status,
             throttled.map_or(String::new(), |n| format!("  throttled in {n} periods")),
@@ -190,6 +263,8 @@ impl Accumulated {
             first_invocation_own,
             caller_wait_own,
             warm_own: Summary::of(&self.warm_own),
+            init_cpu: ms(&|c| c.init_cpu_ms),
+            first_invocation_cpu: ms(&|c| c.first_invocation_cpu_ms),
             statuses: std::mem::take(&mut self.statuses),
             cold_starts: self.cold_starts,
         }
@@ -245,8 +320,8 @@ pub fn table(mode: &ColdMode) -> String {
     out.push_str(
         "Own time: less the time waiting for moto and the simulator (measured at their proxies; \
          raw figures in the JSON). Ratios are to hello-world in this mode of this run.\n\n\
-         | function | n | init p50 / p90 | own init p50 | own first invocation p50 | own warm p50 | own caller's wait p50 | TLS handshakes init + first | ÷ hello: init | first | warm | wait ÷ (hello init + warm) |\n\
-         |---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n",
+         | function | n | init p50 / p90 | own init p50 | own first invocation p50 | own warm p50 | own caller's wait p50 | CPU init + first p50 | TLS handshakes init + first | ÷ hello: init | first | warm | wait ÷ (hello init + warm) |\n\
+         |---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n",
     );
     let hello = mode.functions.iter().find(|f| f.function == HELLO_WORLD);
     for function in &mode.functions {
@@ -257,7 +332,7 @@ pub fn table(mode: &ColdMode) -> String {
         };
         let fmt = |v: Option<f64>| v.map_or("–".to_owned(), |v| format!("{v:.2}×"));
         out.push_str(&format!(
-            "| {} | {} | {:.1} / {:.1} ms | {:.1} ms | {:.1} ms | {:.2} ms | {:.1} ms | {:.1} + {:.1} | {} | {} | {} | {} |\n",
+            "| {} | {} | {:.1} / {:.1} ms | {:.1} ms | {:.1} ms | {:.2} ms | {:.1} ms | {:.2} + {:.2} ms | {:.1} + {:.1} | {} | {} | {} | {} |\n",
             function.function,
             function.init.n,
             function.init.p50_ms,
@@ -266,6 +341,8 @@ pub fn table(mode: &ColdMode) -> String {
             function.first_invocation_own.p50_ms,
             function.warm_own.p50_ms,
             function.caller_wait_own.p50_ms,
+            function.init_cpu.p50_ms,
+            function.first_invocation_cpu.p50_ms,
             handshakes(&|c| c.init_tls_handshakes),
             handshakes(&|c| c.first_invocation_tls_handshakes),
             fmt(ratios.map(|r| r.init)),
@@ -331,10 +408,13 @@ pub async fn run(
         options.launch = launch;
         eprintln!("== mode {mode}");
         let mut bench = LambdaBench::new(emulators, options)?;
-        bench.prepare_cold(&functions).await?;
         let mut accumulated: Vec<Accumulated> =
             functions.iter().map(|_| Accumulated::default()).collect();
+        bench.prepare_cold(&functions, &mut accumulated).await?;
         for round in 0..plan.cold_starts {
+            if round > 0 {
+                bench.compact_cold(&accumulated).await?;
+            }
             eprintln!("-- round {}/{}", round + 1, plan.cold_starts);
             for (function, into) in functions.iter().zip(&mut accumulated) {
                 bench

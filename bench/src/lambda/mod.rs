@@ -120,7 +120,7 @@ impl<'a> LambdaBench<'a> {
                 )
             })?
             .len();
-        self.prepare(function).await?;
+        self.prepare(function, HISTORY_MESSAGES).await?;
         let (first_file, first_variant, scenarios) = self.plan(function);
         let mut cold_starts = Vec::new();
 
@@ -206,12 +206,11 @@ impl<'a> LambdaBench<'a> {
     }
 
     /// What a function's events need before its first cold start: `chat-history` reads a chat of
-    /// [`HISTORY_MESSAGES`] messages.
-    async fn prepare(&mut self, function: &str) -> anyhow::Result<()> {
+    /// [`HISTORY_MESSAGES`] messages (`bench cold`: `messages`).
+    async fn prepare(&mut self, function: &str, messages: u64) -> anyhow::Result<()> {
         if function == "chat-history" {
             let (token, chat) =
-                emulators::prepare_history_chat(self.emulators, &self.events, HISTORY_MESSAGES)
-                    .await?;
+                emulators::prepare_history_chat(self.emulators, &self.events, messages).await?;
             self.substitutions.visitor_token = Some(token);
             self.substitutions.chat_id = Some(chat);
         }
@@ -247,14 +246,21 @@ impl<'a> LambdaBench<'a> {
 
     /// Keeps only the visitor and chat the later events use (see [`Emulators::compact_table`]).
     async fn compact(&self) -> anyhow::Result<()> {
-        let visitor = self
-            .substitutions
+        self.compact_keeping(&self.substitutions, &[]).await
+    }
+
+    /// Keeps `current`'s visitor and chat item, and every item of the `partitions` named.
+    async fn compact_keeping(
+        &self,
+        current: &Substitutions,
+        partitions: &[String],
+    ) -> anyhow::Result<()> {
+        let visitor = current
             .visitor_token
             .as_deref()
             .and_then(shared::domain::visitor::VisitorToken::parse)
             .map(|token| format!("VISITOR#{}", token.key().as_str()));
-        let chat = self
-            .substitutions
+        let chat = current
             .chat_id
             .as_deref()
             .map(|chat| format!("CHAT#{chat}"));
@@ -262,7 +268,8 @@ impl<'a> LambdaBench<'a> {
             .compact_table(|item| {
                 let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok());
                 let pk = text("pk");
-                pk.is_some() && pk == visitor.as_ref()
+                pk.is_some_and(|pk| partitions.contains(pk))
+                    || pk.is_some() && pk == visitor.as_ref()
                     || pk.is_some()
                         && pk == chat.as_ref()
                         && text("sk").map(String::as_str) == Some("CHAT")

@@ -161,6 +161,7 @@ impl LambdaBench<'_> {
             ),
         };
         let rss_after_init_kib = procfs::memory(pid).map_or(0, |m| m.rss_kib);
+        let init_cpu_ms = procfs::cpu_time(pid).map_or(0.0, |cpu| cpu.as_secs_f64() * 1000.0);
         let init_aws = self.emulators.aws.take();
         let init_giosg = self.emulators.giosg.take();
         let init_tls_handshakes = self.emulators.take_handshakes();
@@ -172,11 +173,13 @@ impl LambdaBench<'_> {
                 init_ms: (first_next - spawned).as_secs_f64() * 1000.0,
                 rss_after_init_kib,
                 init_aws_calls: init_aws.calls,
+                init_cpu_ms,
                 init_emulator_ms: (init_aws.upstream + init_giosg.upstream).as_secs_f64() * 1000.0,
                 init_tls_handshakes,
                 first_invocation_ms: 0.0,
                 first_invocation_status: None,
                 first_invocation_emulator_ms: 0.0,
+                first_invocation_cpu_ms: 0.0,
                 first_invocation_tls_handshakes: 0,
             },
             cgroup,

@@ -15,6 +15,9 @@ pub struct ColdStart {
     pub rss_after_init_kib: u64,
     /// The AWS calls made during init (the secret read).
     pub init_aws_calls: BTreeMap<String, u64>,
+    /// CPU time (user + system) the process used until then.
+    #[serde(default)]
+    pub init_cpu_ms: f64,
     /// Of `init_ms`, the time spent waiting for the emulators (the secret read), measured at
     /// the proxies.
     #[serde(default)]
@@ -24,6 +27,9 @@ pub struct ColdStart {
     pub init_tls_handshakes: u64,
     pub first_invocation_ms: f64,
     pub first_invocation_status: Option<u16>,
+    /// CPU time the process used during the first invocation.
+    #[serde(default)]
+    pub first_invocation_cpu_ms: f64,
     /// Of `first_invocation_ms`, the time spent waiting for the emulators.
     #[serde(default)]
     pub first_invocation_emulator_ms: f64,

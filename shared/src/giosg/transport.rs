@@ -80,23 +80,10 @@ pub(super) struct Transport {
 }
 
 impl Transport {
-    /// One connection pool, rustls, no redirects followed. The roots trusted are the
-    /// compiled-in ones, or exactly the certificates in `SSL_CERT_FILE` when it is set, as the
-    /// AWS SDK's client trusts them.
+    /// One connection pool, rustls with the roots of [`crate::tls`], no redirects followed.
     pub(super) fn new(config: GiosgConfig) -> Result<Self, GiosgError> {
-        let mut builder = reqwest::Client::builder().use_rustls_tls();
-        if let Some(path) = std::env::var_os("SSL_CERT_FILE") {
-            let pem = std::fs::read(&path).map_err(|e| {
-                GiosgError::Config(format!("cannot read SSL_CERT_FILE {}: {e}", path.display()))
-            })?;
-            let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                GiosgError::Config(format!("SSL_CERT_FILE {}: {e}", path.display()))
-            })?;
-            builder = builder.tls_built_in_root_certs(false);
-            for certificate in certificates {
-                builder = builder.add_root_certificate(certificate);
-            }
-        }
+        let builder = crate::tls::with_giosg_roots(reqwest::Client::builder().use_rustls_tls())
+            .map_err(GiosgError::Config)?;
         let http = builder
             .connect_timeout(config.connect_timeout)
             .redirect(reqwest::redirect::Policy::none())

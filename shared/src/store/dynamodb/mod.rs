@@ -72,7 +72,8 @@ mod stream;
 use aws_sdk_dynamodb::Client;
 
 pub use schema::{
-    ACTIVE_CHATS_INDEX, EXPIRES_AT, HISTORY_INDEX, VISITOR_CHATS_INDEX, create_table,
+    ACTIVE_CHATS_INDEX, EXPIRES_AT, HISTORY_INDEX, TableStream, VISITOR_CHATS_INDEX, create_table,
+    create_table_with,
 };
 pub use stream::{NotAStreamBatch, StreamBatch, StreamChange, read_stream_batch};
 

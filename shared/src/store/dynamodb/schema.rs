@@ -51,6 +51,26 @@ pub(super) const COUNTERS_MOVED: &str = "counters_moved";
 /// until it is active.
 /// A table of that name that already exists is left as it is.
 pub async fn create_table(client: &Client, table_name: &str) -> StoreResult<()> {
+    create_table_with(client, table_name, TableStream::NewAndOldImages).await
+}
+
+/// Whether the table has its stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TableStream {
+    /// As deployed: the real-time feed's notifier reads it.
+    NewAndOldImages,
+    /// None, for an emulator where nothing reads it: moto keeps every stream record and copies
+    /// them with the table on each transaction, so with a stream its transactions slow down
+    /// with every write ever made (the benchmark's table).
+    Off,
+}
+
+/// [`create_table`], choosing whether the table has its stream.
+pub async fn create_table_with(
+    client: &Client,
+    table_name: &str,
+    stream: TableStream,
+) -> StoreResult<()> {
     let string_attribute = |name: &str| {
         AttributeDefinition::builder()
             .attribute_name(name)
@@ -112,12 +132,15 @@ pub async fn create_table(client: &Client, table_name: &str) -> StoreResult<()> 
         .global_secondary_indexes(built(visitor_chats)?)
         .global_secondary_indexes(built(active_chats)?)
         .local_secondary_indexes(built(history)?)
-        .stream_specification(built(
-            StreamSpecification::builder()
-                .stream_enabled(true)
-                .stream_view_type(StreamViewType::NewAndOldImages)
-                .build(),
-        )?)
+        .set_stream_specification(match stream {
+            TableStream::NewAndOldImages => Some(built(
+                StreamSpecification::builder()
+                    .stream_enabled(true)
+                    .stream_view_type(StreamViewType::NewAndOldImages)
+                    .build(),
+            )?),
+            TableStream::Off => None,
+        })
         .send()
         .await;
     match created {
