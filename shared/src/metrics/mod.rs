@@ -2,7 +2,7 @@
 //! with the `_aws` key, which CloudWatch Logs turns into metrics with no API call and no agent.
 //!
 //! [`Metric::ALL`] is the one list of what the code emits (name, unit, dimensions); the
-//! template's alarms and dashboard are checked against it (`shared/tests/alarms.rs`), and the
+//! template's alarms and dashboard are checked against it (`shared/tests/contract.rs`), and the
 //! README's table describes it. Every metric has the dimension `Function` and at most one more,
 //! each a dimension set of its own (`[Function, Route]`, `[Function, Status]`): few series, so
 //! few costs.
