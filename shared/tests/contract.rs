@@ -413,3 +413,50 @@ fn substitute_references(text: &str) -> String {
     out.push_str(rest);
     out
 }
+
+/// The README's "Operating it" section: a row for every metric with its unit and dimensions,
+/// and what to do for every alarm of the template.
+#[test]
+fn the_readme_describes_every_metric_and_alarm() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let section = |title: &str| {
+        let start = readme
+            .find(title)
+            .unwrap_or_else(|| panic!("README has no {title}"));
+        let rest = &readme[start + title.len()..];
+        rest[..rest.find("\n### ").unwrap_or(rest.len())].to_owned()
+    };
+    let metrics = section("### Metrics\n");
+    for metric in Metric::ALL {
+        let row_start = format!("| `{}` | {} | ", metric.name(), metric.unit().as_str());
+        let row = metrics
+            .lines()
+            .find(|line| line.starts_with(&row_start))
+            .unwrap_or_else(|| panic!("README's metrics table has no row {row_start}..."));
+        let described = row[row_start.len()..].split(" | ").next().unwrap();
+        let declared: Vec<String> = metric
+            .dimensions()
+            .iter()
+            .map(|dimension| format!("`{}`", dimension.name()))
+            .collect();
+        let expected = if declared.is_empty() {
+            "(none)".to_owned()
+        } else {
+            declared.join("; ")
+        };
+        assert_eq!(
+            described,
+            expected,
+            "{}'s dimensions in README",
+            metric.name()
+        );
+    }
+    let alarms = section("### Alarms\n");
+    for alarm in resources_of(&template(), "AWS::CloudWatch::Alarm") {
+        assert!(
+            alarms.contains(&format!("`{alarm}`")),
+            "README does not say what to do when {alarm} fires"
+        );
+    }
+}

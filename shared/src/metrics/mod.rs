@@ -2,10 +2,10 @@
 //! with the `_aws` key, which CloudWatch Logs turns into metrics with no API call and no agent.
 //!
 //! [`Metric::ALL`] is the one list of what the code emits (name, unit, dimensions); the
-//! template's alarms and dashboard are checked against it (`shared/tests/contract.rs`), and the
-//! README's table describes it. Every metric has the dimension `Function` and at most one more,
-//! each a dimension set of its own (`[Function, Route]`, `[Function, Status]`): few series, so
-//! few costs.
+//! template's alarms and dashboard, and the README's table that says what each metric counts,
+//! are checked against it (`shared/tests/contract.rs`). Every metric has the dimension
+//! `Function` and at most one more, each a dimension set of its own (`[Function, Route]`,
+//! `[Function, Status]`): few series, so few costs.
 //!
 //! The flows record what happened with the functions below ([`request`], [`webhook`],
 //! [`giosg_call`], ...) into the current invocation's batch; [`Metrics::invocation`] runs one
@@ -15,15 +15,15 @@
 //! called make two lines), never a line per event. Recording outside an invocation does nothing.
 
 mod emf;
+mod emit;
 #[cfg(test)]
 mod tests;
 
-use std::future::Future;
-use std::io::Write as _;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 pub use emf::Batch;
+pub use emit::{Captured, Metrics, MetricsConfig, Output};
 
 /// The namespace when `METRICS_NAMESPACE` is not set.
 pub const DEFAULT_NAMESPACE: &str = "GiosgBridge";
@@ -163,42 +163,6 @@ impl Metric {
                 .iter()
                 .map(|dimension| vec![FUNCTION, dimension.name()])
                 .collect(),
-        }
-    }
-
-    /// What it counts, for people (the README's table says the same).
-    pub const fn meaning(self) -> &'static str {
-        match self {
-            Self::Requests => "requests answered (HTTP routes and WebSocket routes)",
-            Self::ServerErrors => {
-                "1 for a request answered 5xx, 0 otherwise: the Sum counts them, the Average is the 5xx rate"
-            }
-            Self::Webhooks => {
-                "webhook deliveries: stored, duplicate, ignored, refused (400/401/413), failed (5xx)"
-            }
-            Self::FieldsDropped => {
-                "fields the tolerant reader left out (webhooks, Giosg's answers)"
-            }
-            Self::GiosgCalls => {
-                "Giosg calls, each with its retries: ok, refused (4xx), unavailable (no answer, 5xx, 429), invalid (an unexpected status)"
-            }
-            Self::GiosgLatency => "how long a Giosg call took, retries and waits included",
-            Self::StoreConflicts => {
-                "conditional DynamoDB writes that lost to a concurrent writer (read again and retried)"
-            }
-            Self::ReconcileRepairs => {
-                "chats in which the reconciler repaired what a webhook did not bring"
-            }
-            Self::ReconcileFailures => {
-                "chats Giosg refused to show or a run stopped at, and runs that failed"
-            }
-            Self::PushesSent => "frames posted to WebSocket connections",
-            Self::PushesFailed => {
-                "posts to connections that failed (the client's next sync brings the change)"
-            }
-            Self::ConnectionsGone => "connections found gone when posting (forgotten)",
-            Self::NotificationsPublished => "away notifications published",
-            Self::NotificationsFailed => "away notifications that could not be published",
         }
     }
 
@@ -393,147 +357,4 @@ pub fn notification(published: bool) {
         Metric::NotificationsFailed
     };
     record(metric, &[], 1.0);
-}
-
-// --- emitting ----------------------------------------------------------------------------
-
-/// Where the EMF lines go.
-#[derive(Clone, Debug)]
-pub enum Output {
-    /// A line on stdout (Lambda, where CloudWatch Logs extracts the metrics).
-    Stdout,
-    /// A log line (`metrics` target) carrying the EMF document: the local runner.
-    Log,
-    /// Nowhere.
-    Off,
-    /// Kept in memory: tests.
-    Memory(Captured),
-}
-
-impl Output {
-    /// `METRICS_OUTPUT`: `emf` (stdout), `log` or `off`.
-    pub fn parse(value: &str) -> Option<Self> {
-        match value.to_ascii_lowercase().as_str() {
-            "emf" | "stdout" => Some(Self::Stdout),
-            "log" => Some(Self::Log),
-            "off" | "none" => Some(Self::Off),
-            _ => None,
-        }
-    }
-}
-
-/// The lines written to an [`Output::Memory`].
-#[derive(Clone, Debug, Default)]
-pub struct Captured(Arc<Mutex<Vec<String>>>);
-
-impl Captured {
-    /// Every line written so far.
-    pub fn lines(&self) -> Vec<String> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-    }
-
-    fn push(&self, line: String) {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(line);
-    }
-}
-
-/// The metrics settings: namespace, the `Function` dimension's value, where lines go.
-#[derive(Clone, Debug)]
-pub struct MetricsConfig {
-    pub namespace: String,
-    pub function: String,
-    pub output: Output,
-}
-
-impl MetricsConfig {
-    /// Whether `namespace` is one CloudWatch accepts for custom metrics: 1–255 characters of
-    /// letters, digits and `. - _ / # :` and spaces, not starting with `AWS/`.
-    pub fn check_namespace(namespace: &str) -> Result<(), String> {
-        let allowed = |c: char| c.is_ascii_alphanumeric() || ".-_/#: ".contains(c);
-        if namespace.is_empty() || namespace.len() > 255 {
-            return Err("expected 1 to 255 characters".into());
-        }
-        if let Some(bad) = namespace.chars().find(|c| !allowed(*c)) {
-            return Err(format!(
-                "{bad:?} is not allowed (letters, digits, . - _ / # : and spaces)"
-            ));
-        }
-        if namespace.starts_with("AWS/") {
-            return Err("namespaces starting with AWS/ are AWS's own".into());
-        }
-        Ok(())
-    }
-}
-
-/// Writes each invocation's batch as EMF. Built once per process; cheap to clone.
-#[derive(Clone, Debug)]
-pub struct Metrics {
-    config: Arc<MetricsConfig>,
-}
-
-impl Metrics {
-    pub fn new(config: MetricsConfig) -> Self {
-        Self {
-            config: Arc::new(config),
-        }
-    }
-
-    /// Metrics kept in memory under `namespace` and `function`, and where to read them.
-    pub fn in_memory(namespace: &str, function: &str) -> (Self, Captured) {
-        let captured = Captured::default();
-        let metrics = Self::new(MetricsConfig {
-            namespace: namespace.to_owned(),
-            function: function.to_owned(),
-            output: Output::Memory(captured.clone()),
-        });
-        (metrics, captured)
-    }
-
-    pub fn config(&self) -> &MetricsConfig {
-        &self.config
-    }
-
-    /// Runs `work` as one invocation: what it records is written when it ends.
-    pub async fn invocation<F: Future>(&self, work: F) -> F::Output {
-        let batch = Arc::new(Mutex::new(Batch::default()));
-        let output = CURRENT.scope(Arc::clone(&batch), work).await;
-        let batch = std::mem::take(
-            &mut *batch
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        );
-        self.write(&batch);
-        output
-    }
-
-    /// Writes `batch` as EMF lines, stamped now.
-    pub fn write(&self, batch: &Batch) {
-        let config = &self.config;
-        if matches!(config.output, Output::Off) || batch.is_empty() {
-            return;
-        }
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |elapsed| elapsed.as_millis());
-        let now_ms = u64::try_from(now_ms).unwrap_or(u64::MAX);
-        for document in batch.documents(&config.namespace, &config.function, now_ms) {
-            let line = document.to_string();
-            match &config.output {
-                Output::Stdout => {
-                    // One write per line: the line stays whole among the log lines.
-                    let mut stdout = std::io::stdout().lock();
-                    let _ = writeln!(stdout, "{line}");
-                }
-                Output::Log => tracing::info!(target: "metrics", emf = %line, "metrics"),
-                Output::Memory(captured) => captured.push(line),
-                Output::Off => {}
-            }
-        }
-    }
 }

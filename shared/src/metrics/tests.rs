@@ -1,6 +1,6 @@
 //! The EMF documents, read back as JSON.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
