@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use shared::domain::RoomId;
 use shared::domain::webhook::parse_chat_webhook;
 use shared::metrics::Metrics;
+use shared::service::ReconcileLimits;
 use shared::store::dynamodb::DynamoStore;
 use shared::store::memory::MemoryStore;
 use shared::store::{Applied, ChatStore, StoreContext};
@@ -162,6 +163,79 @@ async fn giosg_calls_are_counted_by_endpoint_and_outcome_with_their_latency() {
     assert_eq!(failed[0]["Outcome"], "unavailable");
     let requests = with(written, "Requests", Some(("Status", "503")));
     assert_eq!(sum(&requests, "ServerErrors"), 1.0, "{written:?}");
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconciler_repairs_and_failures_are_counted() {
+    let (env, captured) = start("giosg-reconciler").await;
+    let (_, chat) = env.new_chat("Ada").await;
+    env.flush_webhooks().await;
+    // The agent's message and what it changes reach Giosg but not the bridge.
+    env.sim(
+        Method::POST,
+        "/_sim/webhooks/faults",
+        Some(json!({"mode": "drop", "count": 10})),
+    )
+    .await;
+    env.sim(
+        Method::POST,
+        &format!("/_sim/chats/{chat}/messages"),
+        Some(json!({"text": "lost on the way"})),
+    )
+    .await;
+    env.flush_webhooks().await;
+    let limits = ReconcileLimits::default();
+    let run = || {
+        env.app
+            .metrics()
+            .invocation(env.app.service.reconcile_active(&limits))
+    };
+
+    let before = captured.lines().len();
+    let report = run().await.unwrap();
+    assert_eq!(report.chats_repaired, 1, "{report:?}");
+    let all = documents(&captured, NAMESPACE);
+    let written = &all[before..];
+    assert_eq!(
+        sum(&with(written, "ReconcileRepairs", None), "ReconcileRepairs"),
+        1.0
+    );
+    assert_eq!(
+        sum(
+            &with(written, "ReconcileFailures", None),
+            "ReconcileFailures"
+        ),
+        0.0
+    );
+    assert!(
+        !with(written, "ReconcileFailures", None).is_empty(),
+        "0 is written too"
+    );
+    assert!(!with(written, "GiosgCalls", Some(("Endpoint", "owned_chat"))).is_empty());
+
+    // Nothing left to repair.
+    let before = captured.lines().len();
+    run().await.unwrap();
+    let all = documents(&captured, NAMESPACE);
+    assert!(with(&all[before..], "ReconcileRepairs", None).is_empty());
+
+    // Giosg down: the run stops at the chat, a failure.
+    env.sim(
+        Method::POST,
+        "/_sim/faults",
+        Some(json!({"endpoint": "*", "status": 503, "count": 1000})),
+    )
+    .await;
+    let before = captured.lines().len();
+    let report = run().await.unwrap();
+    let all = documents(&captured, NAMESPACE);
+    let failures = sum(
+        &with(&all[before..], "ReconcileFailures", None),
+        "ReconcileFailures",
+    );
+    assert_eq!(failures, report.failures as f64);
+    assert!(failures >= 1.0, "{report:?}");
     env.stop().await;
 }
 
