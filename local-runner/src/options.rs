@@ -107,6 +107,27 @@ pub struct Args {
     /// Log format: `pretty` for a terminal, `json` for one JSON object per line.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
     pub log_format: LogFormat,
+
+    /// Metrics: `off`, or `log` to log each request's and job step's CloudWatch EMF document
+    /// (what the functions write on Lambda) as a line with target `metrics`.
+    #[arg(long, env = "METRICS_OUTPUT", value_enum, default_value_t = MetricsChoice::Off)]
+    pub metrics: MetricsChoice,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MetricsChoice {
+    Off,
+    Log,
+}
+
+impl MetricsChoice {
+    /// The value of `METRICS_OUTPUT` it stands for.
+    pub fn as_setting(self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::Log => "log",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -126,6 +147,7 @@ pub struct Options {
     pub allowed_origins: Option<String>,
     /// How often the reconciler runs; `None`: not at all.
     pub reconcile_every: Option<std::time::Duration>,
+    pub metrics: MetricsChoice,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -255,6 +277,7 @@ impl Args {
             allowed_origins: self.allowed_origins,
             reconcile_every: (self.reconcile_every > 0)
                 .then(|| std::time::Duration::from_secs(self.reconcile_every)),
+            metrics: self.metrics,
         })
     }
 }

@@ -10,6 +10,7 @@ use tokio::sync::RwLock;
 use url::Url;
 
 use crate::domain::{OrgId, RoomId};
+use crate::metrics::{DEFAULT_NAMESPACE, MetricsConfig, Output};
 use crate::secret::Secret;
 
 /// A setting is missing or malformed: the function must not start. The message names the
@@ -62,6 +63,10 @@ pub struct Settings {
     /// `NOTIFICATION_PREVIEW`: whether a notification carries the message's first 100
     /// characters (default false).
     pub notification_preview: bool,
+    /// `METRICS_NAMESPACE` (default `GiosgBridge`), `METRICS_OUTPUT` (`emf` on stdout, `log`,
+    /// `off`; default `emf` on Lambda, `off` elsewhere) and the `Function` dimension
+    /// (`AWS_LAMBDA_FUNCTION_NAME`, `local` elsewhere).
+    pub metrics: MetricsConfig,
 }
 
 impl Settings {
@@ -125,6 +130,7 @@ impl Settings {
             ),
             notifications_topic_arn: get("NOTIFICATIONS_TOPIC_ARN"),
             notification_preview: parse_bool("NOTIFICATION_PREVIEW", get("NOTIFICATION_PREVIEW"))?,
+            metrics: parse_metrics(&get)?,
         })
     }
 
@@ -146,6 +152,30 @@ fn parse_base_url(value: &str) -> Result<Url, ConfigError> {
         });
     }
     Ok(url)
+}
+
+fn parse_metrics(
+    get: &impl Fn(&'static str) -> Option<String>,
+) -> Result<MetricsConfig, ConfigError> {
+    let namespace = get("METRICS_NAMESPACE").unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned());
+    MetricsConfig::check_namespace(&namespace).map_err(|reason| ConfigError::Malformed {
+        name: "METRICS_NAMESPACE",
+        reason,
+    })?;
+    let lambda_function = get("AWS_LAMBDA_FUNCTION_NAME");
+    let output = match get("METRICS_OUTPUT") {
+        Some(value) => Output::parse(&value).ok_or(ConfigError::Malformed {
+            name: "METRICS_OUTPUT",
+            reason: "expected emf, log or off".into(),
+        })?,
+        None if lambda_function.is_some() => Output::Stdout,
+        None => Output::Off,
+    };
+    Ok(MetricsConfig {
+        namespace,
+        function: lambda_function.unwrap_or_else(|| "local".to_owned()),
+        output,
+    })
 }
 
 fn parse_bool(name: &'static str, value: Option<String>) -> Result<bool, ConfigError> {
@@ -397,6 +427,37 @@ mod tests {
         assert!(!settings.allow_offline_chats);
         assert_eq!(settings.retention(), None);
         assert!(settings.allowed_origins.is_empty());
+    }
+
+    #[test]
+    fn metrics_go_to_stdout_on_lambda_and_nowhere_elsewhere_unless_asked() {
+        let local = Settings::from_lookup(lookup_in(&env())).unwrap().metrics;
+        assert_eq!(local.namespace, "GiosgBridge");
+        assert_eq!(local.function, "local");
+        assert!(matches!(local.output, Output::Off));
+
+        let mut lambda = env();
+        lambda.insert("AWS_LAMBDA_FUNCTION_NAME".into(), "stack-Fn-1".into());
+        lambda.insert("METRICS_NAMESPACE".into(), "Chat/Prod".into());
+        let on_lambda = Settings::from_lookup(lookup_in(&lambda)).unwrap().metrics;
+        assert_eq!(on_lambda.function, "stack-Fn-1");
+        assert_eq!(on_lambda.namespace, "Chat/Prod");
+        assert!(matches!(on_lambda.output, Output::Stdout));
+
+        let mut logged = env();
+        logged.insert("METRICS_OUTPUT".into(), "log".into());
+        let logged = Settings::from_lookup(lookup_in(&logged)).unwrap().metrics;
+        assert!(matches!(logged.output, Output::Log));
+
+        for (name, value) in [
+            ("METRICS_OUTPUT", "loud"),
+            ("METRICS_NAMESPACE", "AWS/Lambda"),
+        ] {
+            let mut bad = env();
+            bad.insert(name.into(), value.into());
+            let error = Settings::from_lookup(lookup_in(&bad)).unwrap_err();
+            assert!(error.to_string().contains(name), "{error}");
+        }
     }
 
     #[test]

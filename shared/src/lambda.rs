@@ -19,6 +19,7 @@ use crate::aws::sdk_config;
 use crate::config::{ConfigError, SecretSource, SecretsCache, Settings};
 use crate::domain::visitor::VisitorToken;
 use crate::giosg::{GiosgClient, GiosgConfig, GiosgError, RotatingGiosg};
+use crate::metrics::Metrics;
 use crate::push::apigateway::ApiGatewayPush;
 use crate::secret::Secret;
 use crate::service::Rules;
@@ -124,7 +125,8 @@ where
 
 /// The `main` of a function that is not HTTP (the reconciler, the feed's socket and notifier): `build` makes, from the
 /// [`ColdStart`], the handler of each event's JSON payload, given the invocation's deadline;
-/// its error fails the invocation with that sentence.
+/// its error fails the invocation with that sentence. Each invocation's metrics are written
+/// when it ends.
 pub fn main_job<F, Fut, H, HFut>(build: F) -> Result<(), lambda_http::Error>
 where
     F: FnOnce(ColdStart) -> Fut,
@@ -138,29 +140,31 @@ where
         .build()?
         .block_on(async move {
             lambda_http::tracing::init_default_subscriber();
-            let settings = Settings::from_env().map_err(StartupError::from);
-            let handler = match settings {
+            let started = match Settings::from_env() {
                 Ok(settings) => {
+                    let metrics = Metrics::new(settings.metrics.clone());
                     build(ColdStart {
                         settings,
                         sdk: sdk_config(None).await,
                     })
                     .await
+                    .map(|handler| (handler, metrics))
                 }
-                Err(error) => Err(error),
+                Err(error) => Err(StartupError::from(error)),
             };
-            let handler = match handler {
-                Ok(handler) => Arc::new(handler),
+            let (handler, metrics) = match started {
+                Ok((handler, metrics)) => (Arc::new(handler), metrics),
                 Err(error) => {
                     tracing::error!(%error, "the function cannot start");
                     return Err(error.into());
                 }
             };
             lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
-                let handler = Arc::clone(&handler);
+                let (handler, metrics) = (Arc::clone(&handler), metrics.clone());
                 async move {
                     let deadline = time_left(event.context.deadline).map(|Deadline(at)| at);
-                    handler(event.payload, deadline).await.map_err(|error| {
+                    let answer = metrics.invocation(handler(event.payload, deadline));
+                    answer.await.map_err(|error| {
                         tracing::error!(%error, "the invocation failed");
                         lambda_http::Error::from(error)
                     })

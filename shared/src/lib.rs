@@ -3,7 +3,9 @@
 //! Layered; a module imports only from the layers below it:
 //!
 //! 1. [`domain`]: ids, times, Giosg's chat and message resources, chats, messages, visitors and
-//!    the rules that fold Giosg's events into them ([`secret`]: values that never reach a log);
+//!    the rules that fold Giosg's events into them ([`secret`]: values that never reach a log;
+//!    [`metrics`]: what the code counts, as CloudWatch EMF; [`correlation`]: the id that ties a
+//!    message's log lines together);
 //! 2. [`config`]: settings from the environment and secrets from Secrets Manager; [`aws`]: the
 //!    AWS SDK configuration for DynamoDB, Secrets Manager and API Gateway's management API;
 //! 3. the ports with their adapters: [`store`] (DynamoDB, in-memory), [`giosg`] (the reqwest
@@ -17,11 +19,13 @@
 pub mod api;
 pub mod aws;
 pub mod config;
+pub mod correlation;
 pub mod domain;
 pub mod giosg;
 pub mod jobs;
 #[cfg(feature = "lambda")]
 pub mod lambda;
+pub mod metrics;
 pub mod notify;
 pub mod push;
 pub mod secret;

@@ -163,23 +163,27 @@ pub(super) fn spawn_notifier<S: ChatStore + SubscriptionStore + 'static>(
             while let Ok(more) = signals.try_recv() {
                 add(more);
             }
-            match app.service.push_changes(&changes, &*pusher).await {
-                Ok(report) if report.frames > 0 || report.gone > 0 => tracing::debug!(
-                    frames = report.frames,
-                    gone = report.gone,
-                    "pushed to the feed's subscribers"
-                ),
-                Ok(_) => {}
-                Err(error) => tracing::warn!(%error, "pushing to the feed failed"),
-            }
-            // Then what no live subscription received: logged here, an SNS topic on AWS.
-            if let Err(error) = app
-                .service
-                .notify_away(&changes, &LogNotifier, preview)
-                .await
-            {
-                tracing::warn!(%error, "away notifications failed");
-            }
+            // One burst is one invocation of the notifier, for the metrics.
+            let burst = async {
+                match app.service.push_changes(&changes, &*pusher).await {
+                    Ok(report) if report.frames > 0 || report.gone > 0 => tracing::debug!(
+                        frames = report.frames,
+                        gone = report.gone,
+                        "pushed to the feed's subscribers"
+                    ),
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(%error, "pushing to the feed failed"),
+                }
+                // Then what no live subscription received: logged here, an SNS topic on AWS.
+                if let Err(error) = app
+                    .service
+                    .notify_away(&changes, &LogNotifier, preview)
+                    .await
+                {
+                    tracing::warn!(%error, "away notifications failed");
+                }
+            };
+            app.metrics().invocation(burst).await;
         }
     })
 }

@@ -111,6 +111,7 @@ pub async fn start(options: Options) -> anyhow::Result<Running> {
             "SECRET_ID" => Some("local-runner".to_owned()),
             "ALLOWED_ORIGINS" => options.allowed_origins.clone(),
             "ALLOW_OFFLINE_CHATS" => Some(options.allow_offline_chats.to_string()),
+            "METRICS_OUTPUT" => Some(options.metrics.as_setting().to_owned()),
             // Everything else (availability cache, secrets refresh, retention): the defaults.
             _ => None,
         }

@@ -24,7 +24,10 @@ pub(super) fn spawn<S: ChatStore>(
         ticks.tick().await;
         loop {
             ticks.tick().await;
-            match app.service.reconcile_active(&limits).await {
+            let run = app
+                .metrics()
+                .invocation(app.service.reconcile_active(&limits));
+            match run.await {
                 Ok(run) if run.chats_repaired > 0 => tracing::info!(
                     chats_repaired = run.chats_repaired,
                     messages_added = run.messages_added,

@@ -1,6 +1,6 @@
 //! What every request goes through around its handler: CORS for the frontend routes, the body
-//! limit, and one log line (request id, route, status, duration; never a token, a secret or
-//! message text).
+//! limit, and one log line (request id, correlation id, route, status, duration; never a
+//! token, a secret or message text) with the request's metrics.
 
 use std::time::{Duration, Instant};
 
@@ -14,6 +14,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tracing::Instrument;
 
 use super::{ApiError, RouteKind};
+use crate::metrics::{self, Metrics};
 
 /// The largest body of a frontend request (a 2000-character message in JSON is far smaller).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -52,16 +53,21 @@ pub(super) fn cors(allowed: &[String]) -> CorsLayer {
 /// Buffers a frontend request's body up to [`MAX_BODY_BYTES`]; a larger one is
 /// `413 payload_too_large` before any handler runs.
 pub(super) async fn limit_api_body(request: Request, next: Next) -> Response {
-    limit_body(MAX_BODY_BYTES, request, next).await
+    limit_body(MAX_BODY_BYTES, request, next, || {}).await
 }
 
-/// [`limit_api_body`] for Giosg's deliveries, up to [`MAX_WEBHOOK_BODY_BYTES`].
+/// [`limit_api_body`] for Giosg's deliveries, up to [`MAX_WEBHOOK_BODY_BYTES`]; one refused
+/// for its size counts as a refused delivery (the handler never sees it).
 pub(super) async fn limit_webhook_body(request: Request, next: Next) -> Response {
-    limit_body(MAX_WEBHOOK_BODY_BYTES, request, next).await
+    limit_body(MAX_WEBHOOK_BODY_BYTES, request, next, || {
+        metrics::webhook(metrics::WebhookResult::Refused)
+    })
+    .await
 }
 
-async fn limit_body(limit: usize, request: Request, next: Next) -> Response {
+async fn limit_body(limit: usize, request: Request, next: Next, refused: fn()) -> Response {
     let too_large = || {
+        refused();
         ApiError::PayloadTooLarge(format!("The request body is larger than {limit} bytes."))
             .into_response()
     };
@@ -83,10 +89,13 @@ async fn limit_body(limit: usize, request: Request, next: Next) -> Response {
     }
 }
 
-/// One log line per request, and a span with the request id for anything logged meanwhile.
-/// A route the router does not serve is logged as `unmatched`.
+/// One log line per request, in a span with the request id and the correlation id (the
+/// request id until a flow names the message: [`crate::correlation`]) for everything logged
+/// meanwhile; the request's metrics, written when it is answered. A route the router does not
+/// serve is logged as `unmatched`.
 pub(super) async fn log_request(
     serves: &'static [RouteKind],
+    metrics: Metrics,
     mut request: Request,
     next: Next,
 ) -> Response {
@@ -107,17 +116,30 @@ pub(super) async fn log_request(
         .and_then(|path| RouteKind::matching(&method, path.as_str()))
         .filter(|kind| serves.contains(kind))
         .map_or("unmatched", RouteKind::template);
-    let span = tracing::info_span!("request", request_id = %request_id, route);
-    let response = next.run(request).instrument(span).await;
-    tracing::info!(
-        request_id,
-        method = %method,
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
         route,
-        status = response.status().as_u16(),
-        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
-        "request"
+        correlation_id = %request_id
     );
-    response
+    metrics
+        .invocation(async {
+            let response = next.run(request).instrument(span.clone()).await;
+            let status = response.status().as_u16();
+            metrics::request(route, status);
+            span.in_scope(|| {
+                tracing::info!(
+                    request_id,
+                    method = %method,
+                    route,
+                    status,
+                    duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+                    "request"
+                )
+            });
+            response
+        })
+        .await
 }
 
 /// When a request must be answered by (the Lambda invocation's deadline, less a margin), put

@@ -31,15 +31,17 @@ pub use routes::{
 pub use webhooks::WEBHOOK_TOKEN_HEADER;
 
 use crate::config::{SecretsCache, Settings};
+use crate::metrics::Metrics;
 use crate::service::{NoGiosg, Service};
 
 /// What the handlers share: the service, and what only the HTTP edge needs (the webhook
-/// secret, the CORS origins). Built once per process.
+/// secret, the CORS origins, where each request's metrics go). Built once per process.
 pub struct Api<S, G = NoGiosg> {
     pub service: Service<S, G>,
     /// Where the webhook secret comes from; only the webhook routes read it.
     webhook_secrets: Option<Arc<SecretsCache>>,
     allowed_origins: Vec<String>,
+    metrics: Metrics,
 }
 
 impl<S, G> Api<S, G> {
@@ -48,7 +50,19 @@ impl<S, G> Api<S, G> {
             service,
             webhook_secrets: None,
             allowed_origins: settings.allowed_origins.clone(),
+            metrics: Metrics::new(settings.metrics.clone()),
         }
+    }
+
+    /// Each request's metrics go to `metrics` instead of where the settings say (tests).
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Where each request's (and the local runner's jobs') metrics go.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// The secrets the webhook routes check callers against.

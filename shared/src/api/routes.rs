@@ -177,7 +177,8 @@ fn deliveries<S: ChatStore, G: Send + Sync + 'static>(kind: RouteKind) -> Option
 /// A router with every route of [`RouteKind::ALL`]: `serves` answered by `handler`, the others
 /// `404`; an unknown path `404`, a known path with another method `405`, all in the error shape.
 /// CORS covers the `/v1` routes only (Giosg is not a browser); the body limit is the API's or
-/// the webhooks'; the request log and the deadline cover everything.
+/// the webhooks'; the request log (with the request's metrics) and the deadline cover
+/// everything.
 fn build<S, G>(
     api: Arc<Api<S, G>>,
     serves: &'static [RouteKind],
@@ -220,11 +221,12 @@ where
         .layer(axum::middleware::from_fn(layers::limit_api_body))
         .layer(layers::cors(&api.allowed_origins));
     let webhooks = webhooks.layer(axum::middleware::from_fn(layers::limit_webhook_body));
+    let metrics = api.metrics().clone();
     frontend
         .merge(webhooks)
         .layer(axum::middleware::from_fn(layers::answer_before_deadline))
         .layer(axum::middleware::from_fn(move |request, next| {
-            layers::log_request(serves, request, next)
+            layers::log_request(serves, metrics.clone(), request, next)
         }))
         .with_state(api)
 }

@@ -12,7 +12,9 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::{Api, ApiError, State, json_response};
+use crate::correlation;
 use crate::domain::webhook::{WebhookError, parse_chat_webhook, parse_message_webhook};
+use crate::metrics::{self, FieldSource, WebhookResult};
 use crate::service::WebhookOutcome;
 use crate::store::ChatStore;
 
@@ -29,9 +31,14 @@ pub(super) async fn receive_chat<S: ChatStore, G: Send + Sync + 'static>(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let hook = delivery(&api, query, &headers, &body, parse_chat_webhook).await?;
-    note_dropped("chat", hook.chat_id.as_str(), &hook.dropped);
-    Ok(ack(api.service.apply_chat_webhook(&hook).await?))
+    let outcome = async {
+        let hook = delivery(&api, query, &headers, &body, parse_chat_webhook).await?;
+        // A chat's way is followed by its id, as a message's is.
+        correlation::name(hook.chat_id.as_str());
+        note_dropped("chat", hook.chat_id.as_str(), &hook.dropped);
+        Ok::<_, ApiError>(api.service.apply_chat_webhook(&hook).await?)
+    };
+    answer(outcome.await)
 }
 
 pub(super) async fn receive_message<S: ChatStore, G: Send + Sync + 'static>(
@@ -40,9 +47,25 @@ pub(super) async fn receive_message<S: ChatStore, G: Send + Sync + 'static>(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let hook = delivery(&api, query, &headers, &body, parse_message_webhook).await?;
-    note_dropped("message", hook.message_id.as_str(), &hook.dropped);
-    Ok(ack(api.service.apply_message_webhook(&hook).await?))
+    let outcome = async {
+        let hook = delivery(&api, query, &headers, &body, parse_message_webhook).await?;
+        correlation::name(hook.message_id.as_str());
+        note_dropped("message", hook.message_id.as_str(), &hook.dropped);
+        Ok::<_, ApiError>(api.service.apply_message_webhook(&hook).await?)
+    };
+    answer(outcome.await)
+}
+
+/// The acknowledgement, or the refusal, counted by what the delivery came to.
+fn answer(outcome: Result<WebhookOutcome, ApiError>) -> Result<Response, ApiError> {
+    metrics::webhook(match &outcome {
+        Ok(WebhookOutcome::Stored) => WebhookResult::Stored,
+        Ok(WebhookOutcome::Duplicate) => WebhookResult::Duplicate,
+        Ok(WebhookOutcome::Ignored) => WebhookResult::Ignored,
+        Err(error) if error.status().is_server_error() => WebhookResult::Failed,
+        Err(_) => WebhookResult::Refused,
+    });
+    outcome.map(ack)
 }
 
 /// The delivery, once its caller is checked (first: an unknown caller learns nothing about
@@ -58,9 +81,10 @@ async fn delivery<S, G, H>(
     parse(body).map_err(|e| ApiError::invalid(e.to_string()))
 }
 
-/// A warning naming the fields the tolerant reader left out (never their values), with their
-/// count for the metric filter: the delivery itself was kept.
+/// A warning naming the fields the tolerant reader left out (never their values), and their
+/// count in the `FieldsDropped` metric: the delivery itself was kept.
 fn note_dropped(kind: &str, id: &str, dropped: &[String]) {
+    metrics::fields_dropped(FieldSource::Webhook, dropped.len());
     if !dropped.is_empty() {
         tracing::warn!(
             resource = kind,

@@ -5,6 +5,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use chrono::Utc;
@@ -18,6 +19,7 @@ use super::session::VisitorSession;
 use super::transport::{Auth, Endpoint, Transport, parse};
 use super::types::{Listing, Page};
 use crate::domain::{ChatId, VisitorId};
+use crate::metrics::{self, GiosgOutcome};
 use crate::secret::Secret;
 
 /// Whether a visitor call still makes sense when re-authenticating gave a different visitor.
@@ -164,9 +166,7 @@ impl GiosgClient {
         body: Option<&serde_json::Value>,
         known_secrets: &[&str],
     ) -> Result<Bytes, GiosgError> {
-        self.inner
-            .transport
-            .send(endpoint, url, Auth::None, body, known_secrets)
+        self.carry(endpoint, url, Auth::None, body, known_secrets)
             .await
     }
 
@@ -177,10 +177,7 @@ impl GiosgClient {
         url: &Url,
         body: Option<&serde_json::Value>,
     ) -> Result<Bytes, GiosgError> {
-        self.inner
-            .transport
-            .send(endpoint, url, Auth::ApiToken, body, &[])
-            .await
+        self.carry(endpoint, url, Auth::ApiToken, body, &[]).await
     }
 
     /// A call with the visitor's access token: refreshed first when it is about to expire, and
@@ -229,16 +226,40 @@ impl GiosgClient {
             session.access_token().expose(),
             session.visitor_secret_id().expose(),
         ];
-        self.inner
+        self.carry(
+            endpoint,
+            url,
+            Auth::Visitor(session.access_token()),
+            body,
+            &known,
+        )
+        .await
+    }
+
+    /// One call with its retries, counted in the metrics by endpoint and outcome, with how
+    /// long it took.
+    async fn carry(
+        &self,
+        endpoint: Endpoint,
+        url: &Url,
+        auth: Auth<'_>,
+        body: Option<&serde_json::Value>,
+        known_secrets: &[&str],
+    ) -> Result<Bytes, GiosgError> {
+        let started = Instant::now();
+        let answer = self
+            .inner
             .transport
-            .send(
-                endpoint,
-                url,
-                Auth::Visitor(session.access_token()),
-                body,
-                &known,
-            )
-            .await
+            .send(endpoint, url, auth, body, known_secrets)
+            .await;
+        let outcome = match &answer {
+            Ok(_) => GiosgOutcome::Ok,
+            Err(GiosgError::Refused { .. }) => GiosgOutcome::Refused,
+            Err(GiosgError::Unavailable { .. }) => GiosgOutcome::Unavailable,
+            Err(_) => GiosgOutcome::Invalid,
+        };
+        metrics::giosg_call(endpoint.name, outcome, started.elapsed());
+        answer
     }
 
     /// Re-authenticates on behalf of `endpoint`; a different visitor ends a visitor-bound call.

@@ -346,6 +346,7 @@ pub(super) fn parse<T: DeserializeOwned>(
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|error| invalid(error.to_string()))?;
     let read = tolerant::read::<T>(value).map_err(|error| invalid(error.to_string()))?;
+    crate::metrics::fields_dropped(crate::metrics::FieldSource::Giosg, read.dropped.len());
     if !read.dropped.is_empty() {
         tracing::warn!(
             endpoint = endpoint.name,

@@ -117,6 +117,10 @@ where
     for (index, item) in items.into_iter().enumerate() {
         match crate::domain::tolerant::read::<T>(item) {
             Ok(item) => {
+                crate::metrics::fields_dropped(
+                    crate::metrics::FieldSource::Giosg,
+                    item.dropped.len(),
+                );
                 if !item.dropped.is_empty() {
                     tracing::warn!(index, dropped_fields = ?item.dropped, "Giosg page item: unreadable fields left out");
                 }

@@ -96,17 +96,27 @@ where
         .map(ConnectionId::new)
         .ok_or(SocketError::Missing("connectionId"))?;
     let answered = match route {
-        Route::Connect => connect(service, &request, connection.clone()).await?,
-        Route::Disconnect => {
-            service.close_connection(&connection).await?;
-            answer(200, false)
-        }
-        Route::Message => message(service, pusher, &request, &connection).await?,
+        Route::Connect => connect(service, &request, connection.clone()).await,
+        Route::Disconnect => service
+            .close_connection(&connection)
+            .await
+            .map(|()| answer(200, false))
+            .map_err(SocketError::from),
+        Route::Message => message(service, pusher, &request, &connection).await,
     };
+    // A failed invocation is API Gateway's 500.
+    let status = answered.as_ref().map_or(500, |answered| {
+        answered["statusCode"]
+            .as_u64()
+            .and_then(|status| u16::try_from(status).ok())
+            .unwrap_or_default()
+    });
+    crate::metrics::request(route.name(), status);
+    let answered = answered?;
     tracing::info!(
         route = route.name(),
         connection_id = %connection,
-        status = answered["statusCode"].as_u64().unwrap_or_default(),
+        status,
         "WebSocket event answered"
     );
     Ok(answered)

@@ -5,6 +5,7 @@
 //! its claim is logged, not retried).
 
 use serde::Serialize;
+use tracing::Instrument;
 
 use super::realtime::Changes;
 use super::{Service, ServiceError};
@@ -88,14 +89,27 @@ impl<S: ChatStore + SubscriptionStore, G> Service<S, G> {
                 }
                 let notification =
                     AwayNotification::of(&message, visitor_ref.clone().flatten(), preview);
-                match notifier.publish(&notification).await {
-                    Ok(()) => report.published += 1,
+                let span = tracing::info_span!(
+                    "notify",
+                    chat_id = %chat,
+                    correlation_id = %message.id
+                );
+                let published = notifier
+                    .publish(&notification)
+                    .instrument(span.clone())
+                    .await;
+                crate::metrics::notification(published.is_ok());
+                span.in_scope(|| match published {
+                    Ok(()) => {
+                        report.published += 1;
+                        tracing::info!("away notification published");
+                    }
                     Err(error) => {
                         report.failed += 1;
-                        tracing::warn!(chat_id = %chat, message_id = %message.id, %error,
+                        tracing::warn!(message_id = %message.id, %error,
                             "an away notification was not published");
                     }
-                }
+                });
             }
             after = last;
         }

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 
 use chrono::Utc;
 use serde::Serialize;
+use tracing::Instrument;
 
 use super::{Service, ServiceError};
 use crate::domain::ChatId;
@@ -16,6 +17,7 @@ use crate::domain::connection::{
 };
 use crate::domain::feed::FeedCursor;
 use crate::domain::visitor::VisitorToken;
+use crate::metrics;
 use crate::push::{Frame, PushError, PushPort};
 use crate::store::{ChatStore, FeedEntry, SubscriptionStore};
 
@@ -80,6 +82,22 @@ impl Changes {
 }
 
 impl PushReport {
+    /// A frame posted (counted in the metrics too, as are the two below).
+    fn count_sent(&mut self) {
+        self.frames += 1;
+        metrics::push_sent();
+    }
+
+    fn count_gone(&mut self) {
+        self.gone += 1;
+        metrics::connection_gone();
+    }
+
+    fn count_failed(&mut self) {
+        self.failed += 1;
+        metrics::push_failed();
+    }
+
     fn add(&mut self, other: &PushReport) {
         self.subscriptions += other.subscriptions;
         self.frames += other.frames;
@@ -232,19 +250,26 @@ impl<S: ChatStore + SubscriptionStore, G> Service<S, G> {
         };
         let frame = Frame::Chat { chat: chat.view() };
         for subscription in subscriptions {
-            match pusher
-                .post(&subscription.endpoint, &subscription.connection_id, &frame)
-                .await
-            {
-                Ok(()) => {
-                    report.frames += 1;
-                    report.up_to_date += 1;
+            // A chat's way is followed by its id.
+            let span = push_span(&subscription, chat_id.as_str());
+            let pushed = async {
+                match pusher
+                    .post(&subscription.endpoint, &subscription.connection_id, &frame)
+                    .await
+                {
+                    Ok(()) => {
+                        report.count_sent();
+                        report.up_to_date += 1;
+                        tracing::info!("chat frame pushed");
+                        Ok(())
+                    }
+                    Err(error) => self
+                        .after_failed_post(&subscription, error, &mut report)
+                        .await
+                        .map(|_| ()),
                 }
-                Err(error) => {
-                    self.after_failed_post(&subscription, error, &mut report)
-                        .await?;
-                }
-            }
+            };
+            pushed.instrument(span).await?;
         }
         Ok(report)
     }
@@ -271,22 +296,37 @@ impl<S: ChatStore + SubscriptionStore, G> Service<S, G> {
             let Some((frame, last)) = fitted_frame(&subscription.chat_id, &page) else {
                 break Pushed::UpToDate;
             };
-            match pusher
-                .post(&subscription.endpoint, &subscription.connection_id, &frame)
-                .await
-            {
-                Ok(()) => {
-                    report.frames += 1;
-                    self.store
-                        .advance_subscription(
-                            &subscription.chat_id,
-                            &subscription.connection_id,
-                            last,
-                        )
-                        .await?;
-                    subscription.position = last;
+            // The frame's newest feed entry names the message whose way this push is on.
+            let newest = match &frame {
+                Frame::Messages { messages, .. } => messages.last().map(|m| m.id.to_string()),
+                _ => None,
+            };
+            let span = push_span(&subscription, newest.as_deref().unwrap_or_default());
+            let posted = async {
+                match pusher
+                    .post(&subscription.endpoint, &subscription.connection_id, &frame)
+                    .await
+                {
+                    Ok(()) => {
+                        report.count_sent();
+                        self.store
+                            .advance_subscription(
+                                &subscription.chat_id,
+                                &subscription.connection_id,
+                                last,
+                            )
+                            .await?;
+                        tracing::info!(position = last, "feed frame pushed");
+                        Ok(None)
+                    }
+                    Err(error) => Ok::<_, ServiceError>(Some(
+                        self.after_failed_post(&subscription, error, report).await?,
+                    )),
                 }
-                Err(error) => break self.after_failed_post(&subscription, error, report).await?,
+            };
+            match posted.instrument(span).await? {
+                None => subscription.position = last,
+                Some(ended) => break ended,
             }
         };
         if let Pushed::UpToDate = pushed {
@@ -303,7 +343,7 @@ impl<S: ChatStore + SubscriptionStore, G> Service<S, G> {
     ) -> Result<Pushed, ServiceError> {
         match error {
             PushError::Gone => {
-                report.gone += 1;
+                report.count_gone();
                 self.store
                     .delete_subscription(&subscription.chat_id, &subscription.connection_id)
                     .await?;
@@ -313,7 +353,7 @@ impl<S: ChatStore + SubscriptionStore, G> Service<S, G> {
                 Ok(Pushed::Gone)
             }
             PushError::Failed(reason) => {
-                report.failed += 1;
+                report.count_failed();
                 tracing::warn!(
                     chat_id = %subscription.chat_id,
                     connection_id = %subscription.connection_id,
@@ -324,4 +364,15 @@ impl<S: ChatStore + SubscriptionStore, G> Service<S, G> {
             }
         }
     }
+}
+
+/// The span a post to one subscription runs in: its chat, its connection, and the correlation
+/// id of what it carries (see [`crate::correlation`]).
+fn push_span(subscription: &SubscriptionRecord, correlation_id: &str) -> tracing::Span {
+    tracing::info_span!(
+        "push",
+        chat_id = %subscription.chat_id,
+        connection_id = %subscription.connection_id,
+        correlation_id
+    )
 }

@@ -69,6 +69,7 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
             .filter(|chat| chat.is_visible_to(&key))
             .ok_or(ServiceError::ChatNotFound)?;
         if let Some(SendState::Sent { message_id }) = &context.key_state {
+            crate::correlation::name(message_id.as_str());
             return Ok(SendOutcome::Replayed(
                 self.replay(&chat_id, message_id).await?,
             ));
@@ -119,6 +120,8 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
                 reason: "the message has no id".into(),
             })
         })?;
+        // From here on, the request's log lines carry the message's id (its webhook's do too).
+        crate::correlation::name(message_id.as_str());
         self.ours(&chat_id, &mut resource);
         let key = idempotency_key.map(IdempotencyKey::into_string);
         let recorded = self
@@ -255,6 +258,7 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
             if claimed_by_another {
                 continue;
             }
+            crate::correlation::name(message_id.as_str());
             tracing::info!(
                 chat_id = %chat_id,
                 message_id = %message_id,

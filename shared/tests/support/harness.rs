@@ -13,6 +13,7 @@ use shared::api::{self, Api};
 use shared::config::{SecretSource, Secrets, SecretsCache, Settings, lookup_in};
 use shared::domain::{OrgId, RoomId};
 use shared::giosg::{GiosgClient, GiosgConfig, RotatingGiosg};
+use shared::metrics::Metrics;
 use shared::secret::Secret;
 use shared::service::{Rules, Service};
 use shared::store::ChatStore;
@@ -40,6 +41,8 @@ pub struct Options {
     pub api_token: Option<String>,
     /// Where the app reads its secrets (fixed values matching the simulator when `None`).
     pub secrets: Option<SecretSource>,
+    /// Where each request's metrics go (the settings' choice, off, when `None`).
+    pub metrics: Option<Metrics>,
 }
 
 impl Default for Options {
@@ -50,6 +53,7 @@ impl Default for Options {
             webhook_secret: WEBHOOK_SECRET.to_owned(),
             api_token: None,
             secrets: None,
+            metrics: None,
         }
     }
 }
@@ -125,7 +129,11 @@ pub async fn start_with<S: ChatStore>(store: S, options: Options) -> TestEnv<S> 
     let secrets = Arc::new(secrets);
     let giosg = RotatingGiosg::new(giosg, Arc::clone(&secrets));
     let service = Service::new(store, giosg, Rules::from_settings(&settings));
-    let app = Arc::new(Api::new(service, &settings).with_webhook_secrets(secrets));
+    let mut app = Api::new(service, &settings).with_webhook_secrets(secrets);
+    if let Some(metrics) = options.metrics {
+        app = app.with_metrics(metrics);
+    }
+    let app = Arc::new(app);
     let router = api::all_routes(Arc::clone(&app));
     let server = tokio::spawn(async move {
         axum_serve(listener, router).await;

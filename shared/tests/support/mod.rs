@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod convergence;
+pub mod emf;
 pub mod harness;
 pub mod logs;
 pub mod management;

@@ -150,6 +150,7 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
                 .await?;
         }
         if repair.repaired() {
+            crate::metrics::reconcile_repair();
             tracing::warn!(
                 chat_id = %chat_id,
                 chat_changed = repair.chat_changed,

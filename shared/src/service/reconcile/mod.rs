@@ -117,8 +117,18 @@ struct Progress<'a> {
 
 impl<S: ChatStore, G: GiosgPort> Service<S, G> {
     /// One run over the active chats within `limits` (see the module's documentation); where
-    /// the sweep stopped is kept for the next run.
+    /// the sweep stopped is kept for the next run. Its failures (a run that fails is one) are
+    /// counted in the metrics, 0 included.
     pub async fn reconcile_active(
+        &self,
+        limits: &ReconcileLimits,
+    ) -> Result<ReconcileRun, ServiceError> {
+        let run = self.run_over_active(limits).await;
+        crate::metrics::reconcile_failures(run.as_ref().map_or(1, |run| run.failures));
+        run
+    }
+
+    async fn run_over_active(
         &self,
         limits: &ReconcileLimits,
     ) -> Result<ReconcileRun, ServiceError> {

@@ -117,7 +117,28 @@ async fn a_failed_post_keeps_the_position_and_a_gone_connection_is_forgotten() {
     pusher.failing.lock().unwrap().insert("conn-flaky".into());
     pusher.gone.lock().unwrap().insert("conn-gone".into());
     agent_says(&service, &chat, "b1", "2030-01-01T00:00:01Z").await;
-    let report = service.push_chat(&chat, &pusher).await.unwrap();
+    let (metrics, captured) = crate::metrics::Metrics::in_memory("Test", "feed-notifier");
+    let report = metrics
+        .invocation(service.push_chat(&chat, &pusher))
+        .await
+        .unwrap();
+    // The push's metrics are its report's, in the invocation's one line.
+    let lines = captured.lines();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let written: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+    assert_eq!(
+        (
+            &written["PushesSent"],
+            &written["PushesFailed"],
+            &written["ConnectionsGone"]
+        ),
+        (
+            &serde_json::json!(1.0),
+            &serde_json::json!(1.0),
+            &serde_json::json!(1.0)
+        ),
+        "{written}"
+    );
     assert_eq!(
         (
             report.subscriptions,

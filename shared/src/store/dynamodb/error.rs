@@ -10,6 +10,16 @@ pub(super) fn built<T>(result: Result<T, BuildError>) -> StoreResult<T> {
     result.map_err(|_| StoreError::Unavailable("a DynamoDB request could not be built".into()))
 }
 
+/// A write conditioned on the version (or the position) read lost to a concurrent writer: the
+/// caller reads again. Counted in the `StoreConflicts` metric.
+pub(super) fn lost_to_a_concurrent_writer(operation: &'static str) {
+    crate::metrics::store_conflict();
+    tracing::debug!(
+        operation,
+        "a conditional write lost to a concurrent writer; reading again"
+    );
+}
+
 pub(super) fn is_condition_failure<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
     error.code() == Some("ConditionalCheckFailedException")
 }

@@ -18,7 +18,7 @@
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
 
 use super::DynamoStore;
-use super::error::{built, cancellation_reasons, unavailable};
+use super::error::{built, cancellation_reasons, lost_to_a_concurrent_writer, unavailable};
 use super::item::{
     FEED_ENTRY_PREFIX, Item, ItemKey, POSITION, StoredRecord, decode_record, feed_entry_item,
     is_expired, number, string, versioned_item,
@@ -108,6 +108,7 @@ impl DynamoStore {
             };
             let reasons = cancellation_reasons(&error)?;
             if reasons.first() == Some(&"ConditionalCheckFailed") {
+                lost_to_a_concurrent_writer("TransactWriteItems");
                 return Ok(FeedWrite::RecordChanged);
             }
             // Another writer took the position, or the transactions overlapped: read it again.
@@ -116,6 +117,7 @@ impl DynamoStore {
             if !retry {
                 return Err(unavailable("TransactWriteItems", &error));
             }
+            lost_to_a_concurrent_writer("TransactWriteItems");
         }
         Err(StoreError::Contention)
     }

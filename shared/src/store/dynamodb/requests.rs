@@ -4,7 +4,9 @@
 use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, TransactWriteItem};
 
 use super::DynamoStore;
-use super::error::{built, cancellation_reasons, is_condition_failure, unavailable};
+use super::error::{
+    built, cancellation_reasons, is_condition_failure, lost_to_a_concurrent_writer, unavailable,
+};
 use super::feed::FeedWrite;
 use super::item::{
     Item, ItemKey, StoredRecord, VERSION, Versioned, number, string, versioned_item,
@@ -134,7 +136,10 @@ impl DynamoStore {
         };
         match request.send().await {
             Ok(_) => Ok(true),
-            Err(error) if is_condition_failure(&error) => Ok(false),
+            Err(error) if is_condition_failure(&error) => {
+                lost_to_a_concurrent_writer("PutItem");
+                Ok(false)
+            }
             Err(error) => Err(unavailable("PutItem", &error)),
         }
     }
@@ -157,7 +162,10 @@ impl DynamoStore {
             .await;
         match deleted {
             Ok(_) => Ok(true),
-            Err(error) if is_condition_failure(&error) => Ok(false),
+            Err(error) if is_condition_failure(&error) => {
+                lost_to_a_concurrent_writer("DeleteItem");
+                Ok(false)
+            }
             Err(error) => Err(unavailable("DeleteItem", &error)),
         }
     }
@@ -239,11 +247,13 @@ impl DynamoStore {
             };
             let reasons = cancellation_reasons(&error)?;
             if reasons.first() == Some(&"ConditionalCheckFailed") {
+                lost_to_a_concurrent_writer("TransactWriteItems");
                 return Ok(false);
             }
             if !reasons.contains(&"TransactionConflict") {
                 return Err(unavailable("TransactWriteItems", &error));
             }
+            lost_to_a_concurrent_writer("TransactWriteItems");
         }
         Err(StoreError::Contention)
     }
