@@ -10,7 +10,8 @@ use shared::store::{
     ChatStore, Claim, ItemKind, Reservation, START_CLAIM_TTL, StoreContext, SubscriptionStore,
 };
 
-use super::erasure::{Inventory, fill};
+use super::erasure::fill;
+use crate::support::inventory::{Held, Inventory};
 use crate::{at, chat_changed, chat_id, context, visitor, visitor_key};
 
 const TEN_YEARS: Duration = Duration::from_secs(3650 * 24 * 3600);
@@ -29,7 +30,7 @@ async fn fill_every_kind<S: ChatStore + SubscriptionStore>(store: &S, context: &
         .unwrap();
 }
 
-fn kinds_without_a_ttl(held: &[super::erasure::Held]) -> Vec<ItemKind> {
+fn kinds_without_a_ttl(held: &[Held]) -> Vec<ItemKind> {
     let mut kinds: Vec<ItemKind> = held
         .iter()
         .filter(|item| item.expires_at.is_none())

@@ -3,6 +3,7 @@
 
 pub mod convergence;
 pub mod harness;
+pub mod inventory;
 pub mod logs;
 pub mod management;
 pub mod moto;

@@ -8,8 +8,9 @@ use crate::domain::ChatId;
 use crate::domain::visitor::{PersonKey, VisitorKey};
 use crate::store::{Erased, ErasedChat, ErasureStore, ItemKind, StoreResult};
 
-/// One item the store holds: its kind, what it belongs to (a chat or visitor id, with the
-/// item's own id after a space where it has one), and when it expires.
+/// One item the store holds: its kind, its key (what it belongs to: a chat or visitor id, with
+/// the item's own id after a space where it has one) followed by its record as JSON, and when
+/// it expires.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredItem {
     pub kind: ItemKind,
@@ -113,40 +114,29 @@ impl MemoryStore {
             });
         };
         for (key, visitor) in &state.visitors {
-            add(
-                ItemKind::Visitor,
-                key.as_str().to_owned(),
-                visitor.expires_at,
-            );
+            let key = described(key.as_str().to_owned(), &visitor.record);
+            add(ItemKind::Visitor, key, visitor.expires_at);
         }
         for (key, claim) in &state.start_claims {
-            add(
-                ItemKind::StartClaim,
-                key.as_str().to_owned(),
-                claim.expires_at,
-            );
+            let key = described(key.as_str().to_owned(), &claim.record);
+            add(ItemKind::StartClaim, key, claim.expires_at);
         }
         for (id, connection) in &state.connections {
-            let key = format!("{} {id}", connection.visitor.as_str());
+            let key = described(id.to_string(), connection);
             add(ItemKind::Connection, key, Some(connection.expires_at));
         }
         for (id, chat) in &state.chats {
-            add(ItemKind::Chat, id.to_string(), chat.expires_at);
+            let key = described(id.to_string(), &chat.record);
+            add(ItemKind::Chat, key, chat.expires_at);
         }
         for (chat, messages) in &state.messages {
             for (id, message) in &messages.by_id {
-                add(
-                    ItemKind::Message,
-                    format!("{chat} {id}"),
-                    message.expires_at,
-                );
+                let key = described(format!("{chat} {id}"), &message.record);
+                add(ItemKind::Message, key, message.expires_at);
             }
             for (position, expires_at) in messages.feed_entries() {
-                add(
-                    ItemKind::FeedEntry,
-                    format!("{chat} {position}"),
-                    expires_at,
-                );
+                let key = format!("{chat} {position}");
+                add(ItemKind::FeedEntry, key, expires_at);
             }
             if messages.position() > 0 {
                 let expires_at = messages.position_expires_at;
@@ -154,25 +144,20 @@ impl MemoryStore {
             }
         }
         for ((chat, key), held) in &state.send_keys {
-            add(ItemKind::SendKey, format!("{chat} {key}"), held.expires_at);
+            let key = described(format!("{chat} {key}"), &held.record);
+            add(ItemKind::SendKey, key, held.expires_at);
         }
         for ((chat, connection), subscription) in &state.subscriptions {
-            let key = format!("{chat} {connection}");
+            let key = described(format!("{chat} {connection}"), subscription);
             add(ItemKind::Subscription, key, Some(subscription.expires_at));
         }
         for (chat, position) in &state.notify_positions {
-            add(
-                ItemKind::NotifyPosition,
-                chat.to_string(),
-                position.expires_at,
-            );
+            let key = chat.to_string();
+            add(ItemKind::NotifyPosition, key, position.expires_at);
         }
         for ((chat, message), expires_at) in &state.notified {
-            add(
-                ItemKind::Notification,
-                format!("{chat} {message}"),
-                *expires_at,
-            );
+            let key = format!("{chat} {message}");
+            add(ItemKind::Notification, key, *expires_at);
         }
         if let Some(Expiring { record, expires_at }) = &state.reconcile_cursor {
             add(ItemKind::ReconcileCursor, record.to_string(), *expires_at);
@@ -180,4 +165,10 @@ impl MemoryStore {
         items.sort_by(|a, b| (a.kind, &a.key).cmp(&(b.kind, &b.key)));
         items
     }
+}
+
+/// `key` and, after a space, `record` as JSON.
+fn described(key: String, record: &impl serde::Serialize) -> String {
+    let json = serde_json::to_string(record).unwrap_or_default();
+    format!("{key} {json}")
 }
