@@ -310,7 +310,7 @@ pub async fn prepare_history_chat(
         created_at: chrono::Utc::now(),
         visitor_ref: None,
     };
-    store.put_visitor(&visitor).await?;
+    store.put_visitor(&visitor, &context).await?;
     let event = ChatEvent {
         action: EventAction::Added,
         resource: chat.event.resource.clone(),

@@ -145,15 +145,18 @@ pub async fn measure(moto_server: Option<std::path::PathBuf>) -> anyhow::Result<
     let token = VisitorToken::generate();
     let chat = ChatId::new("chat-1");
     store
-        .put_visitor(&VisitorRecord {
-            key: token.key(),
-            giosg_visitor_id: VisitorId::new("v-1"),
-            credentials: SealedCredentials::from_stored("sealed".into()),
-            name: "Ada".into(),
-            latest_chat_id: Some(chat.clone()),
-            created_at: chrono::Utc::now(),
-            visitor_ref: Some("user-1".into()),
-        })
+        .put_visitor(
+            &VisitorRecord {
+                key: token.key(),
+                giosg_visitor_id: VisitorId::new("v-1"),
+                credentials: SealedCredentials::from_stored("sealed".into()),
+                name: "Ada".into(),
+                latest_chat_id: Some(chat.clone()),
+                created_at: chrono::Utc::now(),
+                visitor_ref: Some("user-1".into()),
+            },
+            &context,
+        )
         .await?;
     let started = ChatEvent {
         action: EventAction::Added,

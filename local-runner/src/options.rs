@@ -1,7 +1,8 @@
 //! Command-line flags (each with an environment fallback) and their validation into [`Options`].
 //!
-//! Secrets are read from the environment only (`GIOSG_API_TOKEN`, `WEBHOOK_SECRET`), never
-//! from flags, so they do not end up in shell history or process listings.
+//! Secrets are read from the environment only (`GIOSG_API_TOKEN`, `WEBHOOK_SECRET`,
+//! `ADMIN_TOKEN`), never from flags, so they do not end up in shell history or process
+//! listings.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -148,7 +149,13 @@ pub struct Options {
     /// How often the reconciler runs; `None`: not at all.
     pub reconcile_every: Option<std::time::Duration>,
     pub metrics: MetricsChoice,
+    /// The operator API's bearer token (`ADMIN_TOKEN`); without one the `/admin/v1` routes are
+    /// not served at all, whatever the bind address.
+    pub admin_token: Option<Secret>,
 }
+
+/// The shortest `ADMIN_TOKEN` accepted: it guards export and erasure of every chat.
+pub const MIN_ADMIN_TOKEN_LEN: usize = 24;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreChoice {
@@ -200,6 +207,8 @@ pub enum OptionsError {
     Malformed { name: &'static str, reason: String },
     #[error("WEBHOOK_SECRET must be at least {MIN_WEBHOOK_SECRET_LEN} characters")]
     ShortWebhookSecret,
+    #[error("ADMIN_TOKEN must be at least {MIN_ADMIN_TOKEN_LEN} characters")]
+    ShortAdminToken,
     #[error("--port and --sim-port must differ (both are {0})")]
     SamePorts(u16),
     #[error("--sim-profile applies to the simulator only; real Giosg (--giosg-url) is as it is")]
@@ -216,6 +225,15 @@ impl Args {
                     Err(OptionsError::ShortWebhookSecret)
                 } else {
                     Ok(Secret::new(secret))
+                }
+            })
+            .transpose()?;
+        let admin_token = env("ADMIN_TOKEN")
+            .map(|token| {
+                if token.trim().chars().count() < MIN_ADMIN_TOKEN_LEN {
+                    Err(OptionsError::ShortAdminToken)
+                } else {
+                    Ok(Secret::new(token.trim()))
                 }
             })
             .transpose()?;
@@ -278,6 +296,7 @@ impl Args {
             reconcile_every: (self.reconcile_every > 0)
                 .then(|| std::time::Duration::from_secs(self.reconcile_every)),
             metrics: self.metrics,
+            admin_token,
         })
     }
 }
@@ -317,6 +336,18 @@ mod tests {
 
     fn no_env(_: &str) -> Option<String> {
         None
+    }
+
+    #[test]
+    fn the_operator_api_is_off_without_an_admin_token_and_refuses_a_short_one() {
+        assert!(args(&[]).resolve(no_env).unwrap().admin_token.is_none());
+        let token = "a".repeat(MIN_ADMIN_TOKEN_LEN);
+        let given = args(&[])
+            .resolve(|name| (name == "ADMIN_TOKEN").then(|| token.clone()))
+            .unwrap();
+        assert_eq!(given.admin_token.unwrap().expose(), token);
+        let short = args(&[]).resolve(|name| (name == "ADMIN_TOKEN").then(|| "short".into()));
+        assert!(matches!(short, Err(OptionsError::ShortAdminToken)));
     }
 
     #[test]

@@ -193,7 +193,11 @@ fn chat_with_history(
     };
     let template = recorded_body("webhooks/message-added-visitor.json");
     runtime.block_on(async {
-        app.service.store().put_visitor(&visitor).await.unwrap();
+        app.service
+            .store()
+            .put_visitor(&visitor, &app.service.rules().store_context)
+            .await
+            .unwrap();
         let event = ChatEvent {
             action: EventAction::Added,
             resource: chat_hook.event.resource.clone(),

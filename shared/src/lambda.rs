@@ -14,7 +14,7 @@ use axum::Router;
 use lambda_http::RequestExt;
 use tower::ServiceExt;
 
-use crate::api::{Deadline, RequestId};
+use crate::api::{Deadline, OperatorCaller, RequestId};
 use crate::aws::sdk_config;
 use crate::config::{ConfigError, SecretSource, SecretsCache, Settings};
 use crate::domain::visitor::VisitorToken;
@@ -235,6 +235,7 @@ pub async fn invoke(router: &Router, request: lambda_http::Request) -> axum::res
 fn from_lambda(request: lambda_http::Request) -> lambda_http::Request {
     let context = request.lambda_context_ref();
     let request_id = context.map(|context| RequestId(context.request_id.clone()));
+    let operator = iam_caller(&request);
     let deadline = context.and_then(|context| time_left(context.deadline));
     let raw_path = request.raw_http_path().to_owned();
     let (mut parts, body) = request.into_parts();
@@ -253,7 +254,23 @@ fn from_lambda(request: lambda_http::Request) -> lambda_http::Request {
     if let Some(deadline) = deadline {
         parts.extensions.insert(deadline);
     }
+    if let Some(operator) = operator {
+        parts.extensions.insert(operator);
+    }
     lambda_http::Request::from_parts(parts, body)
+}
+
+/// The caller API Gateway authorized with an IAM signature (`AWS_IAM` routes), if any: the
+/// operator routes serve no one else.
+fn iam_caller(request: &lambda_http::Request) -> Option<OperatorCaller> {
+    let lambda_http::request::RequestContext::ApiGatewayV2(context) =
+        request.request_context_ref()?
+    else {
+        return None;
+    };
+    let iam = context.authorizer.as_ref()?.iam.as_ref()?;
+    let caller = iam.user_arn.clone().or_else(|| iam.caller_id.clone())?;
+    Some(OperatorCaller(caller))
 }
 
 /// The instant to give up at, from the invocation's deadline (epoch milliseconds), leaving a

@@ -51,7 +51,11 @@ fn template_routes() -> Vec<(String, String)> {
 #[test]
 fn every_template_route_is_documented_and_served_by_its_function() {
     let routes = template_routes();
-    assert_eq!(routes.len(), 6, "the six /v1 routes: {routes:?}");
+    assert_eq!(
+        routes.len(),
+        9,
+        "the six /v1 routes and the three operator routes: {routes:?}"
+    );
     for (binary, route) in &routes {
         let (method, path) = route.split_once(' ').unwrap();
         assert!(
@@ -91,6 +95,58 @@ fn every_route_of_the_code_is_documented_and_deployed() {
         Some("NONE"),
         "webhooks behind a Function URL"
     );
+}
+
+/// The operator routes (and only they) take an IAM signature: `Authorizer: AWS_IAM` on their
+/// events, with the API's IAM authorizer enabled and no default authorizer over the `/v1` routes.
+#[test]
+fn only_the_operator_routes_are_iam_authorized() {
+    let template = template();
+    let auth = &template["Resources"]["ChatApi"]["Properties"]["Auth"];
+    assert_eq!(auth["EnableIamAuthorizer"].as_bool(), Some(true));
+    assert!(auth["DefaultAuthorizer"].is_null(), "no default authorizer");
+    let mut operator_routes = 0;
+    for (name, resource) in template["Resources"].as_mapping().unwrap() {
+        let Some(events) = resource["Properties"]["Events"].as_mapping() else {
+            continue;
+        };
+        for (_, event) in events {
+            if event["Type"].as_str() != Some("HttpApi") {
+                continue;
+            }
+            let route = format!(
+                "{} {}",
+                event["Properties"]["Method"]
+                    .as_str()
+                    .unwrap()
+                    .to_uppercase(),
+                event["Properties"]["Path"].as_str().unwrap()
+            );
+            let kind = RouteKind::ALL
+                .iter()
+                .find(|kind| kind.template() == route)
+                .unwrap_or_else(|| panic!("{route} is no route of the code"));
+            let authorizer = event["Properties"]["Auth"]["Authorizer"].as_str();
+            assert_eq!(
+                authorizer == Some("AWS_IAM"),
+                kind.is_operator(),
+                "{name:?}: {route} has authorizer {authorizer:?}"
+            );
+            operator_routes += usize::from(kind.is_operator());
+        }
+    }
+    assert_eq!(operator_routes, function_routes::OPERATOR_API.len());
+    // The operator API is documented as such, with both ways in.
+    for kind in function_routes::OPERATOR_API {
+        let (method, path) = kind.template().split_once(' ').unwrap();
+        let operation = &openapi().doc()["paths"][path][method.to_lowercase()];
+        assert_eq!(operation["x-lambda-function"], "operator-api", "{path}");
+        assert_eq!(
+            operation["security"],
+            json!([{"awsIam": []}, {"adminToken": []}]),
+            "{path}"
+        );
+    }
 }
 
 #[test]

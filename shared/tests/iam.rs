@@ -17,6 +17,7 @@ use serde_json::json;
 use serde_yaml_ng::Value as Yaml;
 use shared::aws::OperationLog;
 use shared::domain::ChatId;
+use shared::domain::input::VisitorRef;
 use shared::domain::visitor::VisitorToken;
 use shared::push::apigateway::ApiGatewayPush;
 use shared::service::ReconcileLimits;
@@ -391,6 +392,23 @@ async fn every_function_calls_only_what_its_policy_grants() {
     assert_eq!(told.published, 1, "{told:?}");
     assert_eq!((report.gone, report.failed), (2, 0), "{report:?}");
     check("feed-notifier", ops(&recorder), &granted);
+
+    // operator-api: a chat's export, its erasure (a live subscriber's connection and its
+    // visitor's latest chat updated), a person's erasure by visitor_ref.
+    let eve = json!({"visitor_name": "Eve", "visitor_ref": "eve-1"});
+    assert_eq!(post_json(&env, "/v1/chats", None, eve).await, 201);
+    assert_eq!(route(&env, &pusher, connect("conn-5", &token)).await, 200);
+    subscribe(&env, &pusher, "conn-5", &chat).await;
+    ops(&recorder);
+    let chat_id = ChatId::new(chat.as_str());
+    let export = env.app.service.export_chat(&chat_id).await.unwrap();
+    assert!(!export.messages.is_empty());
+    let erased = env.app.service.erase_chat(&chat_id).await.unwrap();
+    assert!(erased.subscriptions >= 1, "{erased:?}");
+    let eve = VisitorRef::parse(Some("eve-1".into())).unwrap().unwrap();
+    let person = env.app.service.erase_person(&eve).await.unwrap();
+    assert_eq!(person.visitors_found, 1, "{person:?}");
+    check("operator-api", ops(&recorder), &granted);
     env.stop().await;
 }
 

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use giosg_sim::SimHandle;
-use shared::api::{self, Api};
+use shared::api::{self, Api, OperatorAccess, OperatorStore};
 use shared::config::{SecretSource, Secrets, SecretsCache, Settings};
 use shared::giosg::{GiosgClient, GiosgConfig, RotatingGiosg};
 use shared::service::{Rules, Service};
@@ -141,6 +141,7 @@ pub async fn start(options: Options) -> anyhow::Result<Running> {
     let (signals, announced) = mpsc::unbounded_channel();
     let pusher = Arc::new(LocalPusher::default());
     let preview = settings.notification_preview;
+    let operator = options.admin_token.map(OperatorAccess::Token);
     let (store_description, stop, server, saver, reconciler, notifier) = match options.store {
         StoreChoice::Memory { data_file } => {
             let (store, open_chats) = match &data_file {
@@ -160,7 +161,7 @@ pub async fn start(options: Options) -> anyhow::Result<Running> {
             let reconciler = every.map(|every| reconcile::spawn(Arc::clone(&app), every, limits));
             let notifier =
                 feed::spawn_notifier(Arc::clone(&app), Arc::clone(&pusher), announced, preview);
-            let (stop, server) = serve(app, listener, pusher);
+            let (stop, server) = serve(app, listener, pusher, operator.clone());
             (description, stop, server, saver, reconciler, notifier)
         }
         StoreChoice::DynamoDb {
@@ -180,7 +181,7 @@ pub async fn start(options: Options) -> anyhow::Result<Running> {
             let reconciler = every.map(|every| reconcile::spawn(Arc::clone(&app), every, limits));
             let notifier =
                 feed::spawn_notifier(Arc::clone(&app), Arc::clone(&pusher), announced, preview);
-            let (stop, server) = serve(app, listener, pusher);
+            let (stop, server) = serve(app, listener, pusher, operator.clone());
             (description, stop, server, None, reconciler, notifier)
         }
     };
@@ -212,15 +213,17 @@ fn app<S: ChatStore + SubscriptionStore>(
 }
 
 /// Serves the visitor page, the real-time feed and every route of the Lambda functions: the
-/// same handlers, through [`shared::api::all_routes`].
-fn serve<S: ChatStore + SubscriptionStore + 'static>(
+/// same handlers, through [`shared::api::local_routes`] (the operator API only with
+/// `operator` access: the admin token).
+fn serve<S: OperatorStore + 'static>(
     app: Arc<Api<S, RotatingGiosg>>,
     listener: TcpListener,
     pusher: Arc<LocalPusher>,
+    operator: Option<OperatorAccess>,
 ) -> (oneshot::Sender<()>, JoinHandle<std::io::Result<()>>) {
     let router = visitor_page::router()
         .merge(feed::router(Arc::clone(&app), pusher))
-        .merge(api::all_routes(app));
+        .merge(api::local_routes(app, operator));
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         axum::serve(listener, router)

@@ -408,3 +408,49 @@ async fn the_reconciler_repairs_a_lost_webhook() {
     }
     runner.terminate();
 }
+
+/// The operator API is served only with an `ADMIN_TOKEN`, and then only to its bearer.
+#[tokio::test]
+async fn the_operator_api_needs_the_admin_token() {
+    let admin = "an-admin-token-of-the-e2e-test-0123";
+    let runner = Runner::start_with_env(&[], &[("ADMIN_TOKEN", admin)]);
+    let (token, chat) = start_chat(&runner, "Ada").await;
+    let chat_id = chat["id"].as_str().unwrap();
+    let export = format!("/admin/v1/chats/{chat_id}/export");
+    let (status, body) = runner.api(Method::GET, &export, Some(admin), None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["chat"]["id"], chat_id);
+    assert_eq!(body["visitor"]["name"], "Ada");
+    for wrong in [None, Some(token.as_str())] {
+        let (status, body) = runner.api(Method::GET, &export, wrong, None).await;
+        assert_eq!(status, 401, "{body}");
+    }
+    let erase = format!("/admin/v1/chats/{chat_id}");
+    let (status, body) = runner.api(Method::DELETE, &erase, Some(admin), None).await;
+    assert_eq!(
+        (status, &body["erased"]["chats"]),
+        (200, &json!(1)),
+        "{body}"
+    );
+    let (status, _) = runner
+        .api(
+            Method::GET,
+            &format!("/v1/chats/{chat_id}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404, "the erased chat is gone");
+    drop(runner);
+
+    let without = Runner::start(&[]);
+    let (status, body) = without
+        .api(
+            Method::GET,
+            "/admin/v1/chats/anything/export",
+            Some(admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404, "not served without ADMIN_TOKEN: {body}");
+}

@@ -25,6 +25,7 @@ const RUNNER_ENV: &[&str] = &[
     "GIOSG_ROOM_ID",
     "GIOSG_API_TOKEN",
     "WEBHOOK_SECRET",
+    "ADMIN_TOKEN",
     "ALLOW_OFFLINE_CHATS",
     "ALLOWED_ORIGINS",
     "LOG_FORMAT",

@@ -21,6 +21,10 @@ pub enum ApiError {
     Unauthorized,
     #[error("The webhook token is missing or wrong.")]
     WebhookUnauthorized,
+    #[error(
+        "Operator credentials are required (an AWS SigV4-signed request, or locally the admin token as a bearer token)."
+    )]
+    OperatorUnauthorized,
     #[error("Not found.")]
     NotFound,
     #[error("Method not allowed.")]
@@ -54,7 +58,9 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Unauthorized | Self::WebhookUnauthorized => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized | Self::WebhookUnauthorized | Self::OperatorUnauthorized => {
+                StatusCode::UNAUTHORIZED
+            }
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::ChatEnded
@@ -71,7 +77,9 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::InvalidRequest(_) => "invalid_request",
-            Self::Unauthorized | Self::WebhookUnauthorized => "unauthorized",
+            Self::Unauthorized | Self::WebhookUnauthorized | Self::OperatorUnauthorized => {
+                "unauthorized"
+            }
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::ChatEnded => "chat_ended",

@@ -5,6 +5,7 @@
 //! routers through `lambda_http::run` ([`crate::lambda`]), the local runner through
 //! `axum::serve`: the same code either way.
 
+mod admin;
 mod chats;
 mod error;
 mod extract;
@@ -22,11 +23,12 @@ use http::StatusCode;
 use http::header;
 use serde::Serialize;
 
+pub use admin::{OperatorAccess, OperatorCaller, OperatorStore};
 pub use error::{ApiError, ErrorBody};
 pub use layers::{Deadline, MAX_BODY_BYTES, MAX_WEBHOOK_BODY_BYTES, RequestId};
 pub use routes::{
     RouteKind, all_routes, chat_history, function_router, function_routes, giosg_webhooks,
-    send_message, start_chat,
+    local_routes, operator_api, send_message, start_chat,
 };
 pub use webhooks::WEBHOOK_TOKEN_HEADER;
 

@@ -5,9 +5,10 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::{MethodFilter, MethodRouter, get, on, post};
+use axum::routing::{MethodFilter, MethodRouter, delete, get, on, post};
 use http::Method;
 
+use super::admin::{self, OperatorAccess, OperatorStore};
 use super::layers;
 use super::{Api, ApiError, chats, messages, webhooks};
 use crate::giosg::GiosgPort;
@@ -24,6 +25,9 @@ pub enum RouteKind {
     History,
     ChatWebhook,
     MessageWebhook,
+    ExportChat,
+    EraseChat,
+    ErasePerson,
 }
 
 impl RouteKind {
@@ -36,6 +40,9 @@ impl RouteKind {
         Self::History,
         Self::ChatWebhook,
         Self::MessageWebhook,
+        Self::ExportChat,
+        Self::EraseChat,
+        Self::ErasePerson,
     ];
 
     /// The route as written in the template: `METHOD /path/{param}`.
@@ -49,6 +56,9 @@ impl RouteKind {
             Self::History => "GET /v1/chats/{chat_id}/messages",
             Self::ChatWebhook => "POST /webhooks/giosg/chats",
             Self::MessageWebhook => "POST /webhooks/giosg/messages",
+            Self::ExportChat => "GET /admin/v1/chats/{chat_id}/export",
+            Self::EraseChat => "DELETE /admin/v1/chats/{chat_id}",
+            Self::ErasePerson => "DELETE /admin/v1/visitors",
         }
     }
 
@@ -66,6 +76,11 @@ impl RouteKind {
     /// Giosg's deliveries, behind the Function URL: no CORS (Giosg is not a browser).
     pub fn is_webhook(self) -> bool {
         matches!(self, Self::ChatWebhook | Self::MessageWebhook)
+    }
+
+    /// The operator API: IAM-authorized on AWS, behind the admin token locally; no CORS.
+    pub fn is_operator(self) -> bool {
+        matches!(self, Self::ExportChat | Self::EraseChat | Self::ErasePerson)
     }
 
     /// The route a request matched, from its method and axum's matched path.
@@ -90,6 +105,12 @@ pub mod function_routes {
         &[RouteKind::ListChats, RouteKind::GetChat, RouteKind::History];
     /// `giosg-webhooks`: Giosg's deliveries, behind a Function URL.
     pub const GIOSG_WEBHOOKS: &[RouteKind] = &[RouteKind::ChatWebhook, RouteKind::MessageWebhook];
+    /// `operator-api`: export and erasure, IAM-authorized.
+    pub const OPERATOR_API: &[RouteKind] = &[
+        RouteKind::ExportChat,
+        RouteKind::EraseChat,
+        RouteKind::ErasePerson,
+    ];
 
     /// The routes of a function by its crate name.
     pub fn by_name(function: &str) -> Option<&'static [RouteKind]> {
@@ -98,6 +119,7 @@ pub mod function_routes {
             "send-message" => Some(SEND_MESSAGE),
             "chat-history" => Some(CHAT_HISTORY),
             "giosg-webhooks" => Some(GIOSG_WEBHOOKS),
+            "operator-api" => Some(OPERATOR_API),
             _ => None,
         }
     }
@@ -107,7 +129,7 @@ type Routes<S, G> = MethodRouter<Arc<Api<S, G>>>;
 
 /// `start-chat`'s router: `POST /v1/chats`, `GET /v1/availability`.
 pub fn start_chat<S: ChatStore, G: GiosgPort>(api: Arc<Api<S, G>>) -> Router {
-    build(api, function_routes::START_CHAT, |kind| match kind {
+    build(api, function_routes::START_CHAT, None, |kind| match kind {
         RouteKind::StartChat => Some(post(chats::start::<S, G>)),
         RouteKind::Availability => Some(get(chats::availability::<S, G>)),
         _ => None,
@@ -116,29 +138,56 @@ pub fn start_chat<S: ChatStore, G: GiosgPort>(api: Arc<Api<S, G>>) -> Router {
 
 /// `send-message`'s router: `POST /v1/chats/{chat_id}/messages`.
 pub fn send_message<S: ChatStore, G: GiosgPort>(api: Arc<Api<S, G>>) -> Router {
-    build(api, function_routes::SEND_MESSAGE, |kind| match kind {
-        RouteKind::SendMessage => Some(post(messages::send::<S, G>)),
-        _ => None,
-    })
+    build(
+        api,
+        function_routes::SEND_MESSAGE,
+        None,
+        |kind| match kind {
+            RouteKind::SendMessage => Some(post(messages::send::<S, G>)),
+            _ => None,
+        },
+    )
 }
 
 /// `chat-history`'s router: every read; needs no Giosg.
 pub fn chat_history<S: ChatStore, G: Send + Sync + 'static>(api: Arc<Api<S, G>>) -> Router {
-    build(api, function_routes::CHAT_HISTORY, reads)
+    build(api, function_routes::CHAT_HISTORY, None, reads)
 }
 
 /// `giosg-webhooks`'s router: Giosg's deliveries; needs no Giosg client.
 pub fn giosg_webhooks<S: ChatStore, G: Send + Sync + 'static>(api: Arc<Api<S, G>>) -> Router {
-    build(api, function_routes::GIOSG_WEBHOOKS, deliveries)
+    build(api, function_routes::GIOSG_WEBHOOKS, None, deliveries)
 }
 
-/// Every route on one router: the local runner, and tests.
+/// `operator-api`'s router: export and erasure, for callers API Gateway authorized with IAM.
+pub fn operator_api<S: OperatorStore, G: Send + Sync + 'static>(api: Arc<Api<S, G>>) -> Router {
+    let access = Some(OperatorAccess::AwsIam);
+    build(api, function_routes::OPERATOR_API, access, operations)
+}
+
+/// Every frontend and webhook route on one router (the operator routes answer `404`): tests.
 pub fn all_routes<S: ChatStore, G: GiosgPort>(api: Arc<Api<S, G>>) -> Router {
-    build(api, RouteKind::ALL, |kind| match kind {
+    build(api, RouteKind::ALL, None, |kind| match kind {
         RouteKind::StartChat => Some(post(chats::start::<S, G>)),
         RouteKind::Availability => Some(get(chats::availability::<S, G>)),
         RouteKind::SendMessage => Some(post(messages::send::<S, G>)),
         _ => reads(kind).or_else(|| deliveries(kind)),
+    })
+}
+
+/// Every route on one router, the operator routes only with `operator` access (else `404`):
+/// the local runner.
+pub fn local_routes<S: OperatorStore, G: GiosgPort>(
+    api: Arc<Api<S, G>>,
+    operator: Option<OperatorAccess>,
+) -> Router {
+    build(api, RouteKind::ALL, operator, |kind| match kind {
+        RouteKind::StartChat => Some(post(chats::start::<S, G>)),
+        RouteKind::Availability => Some(get(chats::availability::<S, G>)),
+        RouteKind::SendMessage => Some(post(messages::send::<S, G>)),
+        _ => reads(kind)
+            .or_else(|| deliveries(kind))
+            .or_else(|| operations(kind)),
     })
 }
 
@@ -174,14 +223,25 @@ fn deliveries<S: ChatStore, G: Send + Sync + 'static>(kind: RouteKind) -> Option
     }
 }
 
-/// A router with every route of [`RouteKind::ALL`]: `serves` answered by `handler`, the others
-/// `404`; an unknown path `404`, a known path with another method `405`, all in the error shape.
-/// CORS covers the `/v1` routes only (Giosg is not a browser); the body limit is the API's or
-/// the webhooks'; the request log (with the request's metrics) and the deadline cover
-/// everything.
+fn operations<S: OperatorStore, G: Send + Sync + 'static>(kind: RouteKind) -> Option<Routes<S, G>> {
+    match kind {
+        RouteKind::ExportChat => Some(get(admin::export_chat::<S, G>)),
+        RouteKind::EraseChat => Some(delete(admin::erase_chat::<S, G>)),
+        RouteKind::ErasePerson => Some(delete(admin::erase_person::<S, G>)),
+        _ => None,
+    }
+}
+
+/// A router with every route of [`RouteKind::ALL`]: `serves` answered by `handler` (the
+/// operator routes only with `operator` access), the others `404`; an unknown path `404`, a
+/// known path with another method `405`, all in the error shape. CORS covers the `/v1` routes
+/// only (Giosg and operators are not browsers); the body limit is the API's or the webhooks';
+/// the operator routes check the operator's credentials first; the request log (with the
+/// request's metrics) and the deadline cover everything.
 fn build<S, G>(
     api: Arc<Api<S, G>>,
     serves: &'static [RouteKind],
+    operator: Option<OperatorAccess>,
     handler: impl Fn(RouteKind) -> Option<Routes<S, G>>,
 ) -> Router
 where
@@ -190,6 +250,7 @@ where
 {
     let mut frontend = Router::new();
     let mut webhooks = Router::new();
+    let mut operators = Router::new();
     let mut paths: Vec<&'static str> = RouteKind::ALL.iter().map(|kind| kind.path()).collect();
     paths.sort_unstable();
     paths.dedup();
@@ -201,10 +262,11 @@ where
             .collect();
         let mut routes: Routes<S, G> = MethodRouter::new();
         for kind in &kinds {
-            let route = if serves.contains(kind) {
+            let served = serves.contains(kind) && (!kind.is_operator() || operator.is_some());
+            let route = if served {
                 handler(*kind).unwrap_or_else(|| panic!("no handler for {}", kind.template()))
             } else {
-                let filter = MethodFilter::try_from(kind.method()).expect("GET or POST");
+                let filter = MethodFilter::try_from(kind.method()).expect("GET, POST or DELETE");
                 on(filter, not_found)
             };
             routes = routes.merge(route);
@@ -212,10 +274,19 @@ where
         let routes = routes.fallback(method_not_allowed);
         if kinds.iter().all(|kind| kind.is_webhook()) {
             webhooks = webhooks.route(path, routes);
+        } else if kinds.iter().all(|kind| kind.is_operator()) {
+            operators = operators.route(path, routes);
         } else {
             frontend = frontend.route(path, routes);
         }
     }
+    let operators = match operator {
+        Some(access) => operators.layer(axum::middleware::from_fn(move |request, next| {
+            admin::require_operator(access.clone(), request, next)
+        })),
+        None => operators,
+    }
+    .layer(axum::middleware::from_fn(layers::limit_api_body));
     let frontend = frontend
         .fallback(not_found)
         .layer(axum::middleware::from_fn(layers::limit_api_body))
@@ -224,6 +295,7 @@ where
     let metrics = api.metrics().clone();
     frontend
         .merge(webhooks)
+        .merge(operators)
         .layer(axum::middleware::from_fn(layers::answer_before_deadline))
         .layer(axum::middleware::from_fn(move |request, next| {
             layers::log_request(serves, metrics.clone(), request, next)

@@ -163,6 +163,35 @@ pub struct VisitorRecord {
     pub visitor_ref: Option<String>,
 }
 
+impl VisitorRecord {
+    /// The key under which the visitor is found by who the company says the person is: its
+    /// `visitor_ref` for now. The one place that decides it: an identity subject (stored
+    /// hashed, by [`PersonKey::of`]) belongs here too, so that one lookup finds either.
+    pub fn person_key(&self) -> Option<PersonKey> {
+        self.visitor_ref.as_deref().map(PersonKey::of)
+    }
+}
+
+/// Who the company says a visitor is (a `visitor_ref`, later an identity subject), hashed: the
+/// stored lookup key of an operator's `?ref=` ([`VisitorRecord::person_key`]). A hash has one
+/// shape whatever the reference holds, and keeps the reference itself out of index keys.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PersonKey(String);
+
+impl PersonKey {
+    pub fn of(reference: &str) -> Self {
+        let mut hasher = Sha256::new();
+        hasher.update(b"giosg-bridge/person/v1\0");
+        hasher.update(reference.as_bytes());
+        Self(hex::encode(hasher.finalize()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -122,7 +122,11 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
             created_at: Utc::now(),
             visitor_ref: None,
         };
-        if let Err(error) = self.store.put_visitor(&record).await {
+        if let Err(error) = self
+            .store
+            .put_visitor(&record, &self.rules.store_context)
+            .await
+        {
             tracing::warn!(%error, "could not store the service visitor");
         }
     }

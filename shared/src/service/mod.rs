@@ -8,6 +8,7 @@
 //! build) has no Giosg flows at all: they are defined only where `G: GiosgPort`, so a function
 //! that must not call Giosg cannot, and builds no client for it.
 
+mod admin;
 mod availability;
 mod error;
 mod notify;
@@ -24,6 +25,7 @@ mod tests;
 
 use std::time::Duration;
 
+pub use admin::{ChatExport, ErasedPerson};
 pub use availability::Availability;
 pub use error::ServiceError;
 pub use notify::NotifyReport;

@@ -80,7 +80,10 @@ impl<S: ChatStore + SubscriptionStore, G> Service<S, G> {
             for entry in page.iter().filter(|entry| entry.position > delivered) {
                 let message = entry.message.view();
                 if !is_agent_message(&message)
-                    || !self.store.claim_notification(chat, &message.id).await?
+                    || !self
+                        .store
+                        .claim_notification(chat, &message.id, &self.rules.store_context)
+                        .await?
                 {
                     continue;
                 }
@@ -113,7 +116,9 @@ impl<S: ChatStore + SubscriptionStore, G> Service<S, G> {
             }
             after = last;
         }
-        self.store.advance_notify_position(chat, upto).await?;
+        self.store
+            .advance_notify_position(chat, upto, &self.rules.store_context)
+            .await?;
         Ok(())
     }
 

@@ -87,7 +87,12 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
                 .claim_key(&mut session, &chat_id, idempotency_key.as_str(), &claim)
                 .await;
             let refreshed = session::keep_refreshed(&mut visitor, &mut session, &token);
-            if refreshed && let Err(error) = self.store.put_visitor(&visitor).await {
+            if refreshed
+                && let Err(error) = self
+                    .store
+                    .put_visitor(&visitor, &self.rules.store_context)
+                    .await
+            {
                 tracing::warn!(%error, "could not save a refreshed Giosg session");
             }
             if let Some(landed) = claimed? {
@@ -108,7 +113,12 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
                     self.settle_failed_claim(&chat_id, idempotency_key.as_str(), &claim, &error)
                         .await;
                 }
-                if refreshed && let Err(store_error) = self.store.put_visitor(&visitor).await {
+                if refreshed
+                    && let Err(store_error) = self
+                        .store
+                        .put_visitor(&visitor, &self.rules.store_context)
+                        .await
+                {
                     tracing::warn!(error = %store_error, "could not save a refreshed Giosg session");
                 }
                 return Err(self.refusal(&chat_id, error).await);
@@ -183,7 +193,7 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
     ) -> Result<Option<MessageRecord>, ServiceError> {
         let mut reservation = self
             .store
-            .reserve_send(chat_id, idempotency_key, claim)
+            .reserve_send(chat_id, idempotency_key, claim, &self.rules.store_context)
             .await?;
         // One take-over at most: a second stranger in between is a concurrent retry.
         for _ in 0..2 {
@@ -211,7 +221,13 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
             );
             reservation = self
                 .store
-                .take_over_send(chat_id, idempotency_key, &holder.owner, claim)
+                .take_over_send(
+                    chat_id,
+                    idempotency_key,
+                    &holder.owner,
+                    claim,
+                    &self.rules.store_context,
+                )
                 .await?;
         }
         Err(ServiceError::SendInProgress)

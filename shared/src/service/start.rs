@@ -80,7 +80,9 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
             && visitor.visitor_ref.as_deref() != Some(visitor_ref.as_str())
         {
             visitor.visitor_ref = Some(visitor_ref);
-            self.store.put_visitor(&visitor).await?;
+            self.store
+                .put_visitor(&visitor, &self.rules.store_context)
+                .await?;
         }
         Ok(())
     }
@@ -199,7 +201,9 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
                 .set_username(&visitor.giosg_visitor_id, name)
                 .await?;
             visitor.name = name.to_owned();
-            self.store.put_visitor(&visitor).await?;
+            self.store
+                .put_visitor(&visitor, &self.rules.store_context)
+                .await?;
         }
         Ok(StartedChat {
             chat: open,

@@ -12,11 +12,12 @@ use crate::domain::connection::{ConnectionId, ConnectionRecord, SubscriptionReco
 use crate::domain::counters::Counters;
 use crate::domain::cursor::PageRequest;
 use crate::domain::message::{MessageEvent, MessageRecord};
-use crate::domain::visitor::{VisitorKey, VisitorRecord};
+use crate::domain::visitor::{PersonKey, VisitorKey, VisitorRecord};
 use crate::domain::{GiosgTime, MessageId};
 use crate::store::{
-    ActiveChat, Applied, ChatStore, Claim, FeedEntry, HistoryPage, Reservation, SendContext,
-    SendState, SentMessage, StoreContext, StoreResult, SubscriptionStore,
+    ActiveChat, Applied, ChatStore, Claim, Erased, ErasedChat, ErasureStore, FeedEntry,
+    HistoryPage, Reservation, SendContext, SendState, SentMessage, StoreContext, StoreResult,
+    SubscriptionStore,
 };
 
 /// What moved.
@@ -103,8 +104,12 @@ impl<S: ChatStore> ChatStore for Announcing<S> {
         self.inner.get_visitor(key).await
     }
 
-    async fn put_visitor(&self, visitor: &VisitorRecord) -> StoreResult<()> {
-        self.inner.put_visitor(visitor).await
+    async fn put_visitor(
+        &self,
+        visitor: &VisitorRecord,
+        context: &StoreContext,
+    ) -> StoreResult<()> {
+        self.inner.put_visitor(visitor, context).await
     }
 
     async fn get_chat(&self, id: &ChatId) -> StoreResult<Option<ChatRecord>> {
@@ -149,8 +154,11 @@ impl<S: ChatStore> ChatStore for Announcing<S> {
         chat: &ChatId,
         idempotency_key: &str,
         claim: &Claim,
+        context: &StoreContext,
     ) -> StoreResult<Reservation> {
-        self.inner.reserve_send(chat, idempotency_key, claim).await
+        self.inner
+            .reserve_send(chat, idempotency_key, claim, context)
+            .await
     }
 
     async fn take_over_send(
@@ -159,9 +167,10 @@ impl<S: ChatStore> ChatStore for Announcing<S> {
         idempotency_key: &str,
         from: &str,
         claim: &Claim,
+        context: &StoreContext,
     ) -> StoreResult<Reservation> {
         self.inner
-            .take_over_send(chat, idempotency_key, from, claim)
+            .take_over_send(chat, idempotency_key, from, claim, context)
             .await
     }
 
@@ -306,11 +315,40 @@ impl<S: SubscriptionStore> SubscriptionStore for Announcing<S> {
         self.inner.notify_position(chat).await
     }
 
-    async fn advance_notify_position(&self, chat: &ChatId, to: u64) -> StoreResult<()> {
-        self.inner.advance_notify_position(chat, to).await
+    async fn advance_notify_position(
+        &self,
+        chat: &ChatId,
+        to: u64,
+        context: &StoreContext,
+    ) -> StoreResult<()> {
+        self.inner.advance_notify_position(chat, to, context).await
     }
 
-    async fn claim_notification(&self, chat: &ChatId, message: &MessageId) -> StoreResult<bool> {
-        self.inner.claim_notification(chat, message).await
+    async fn claim_notification(
+        &self,
+        chat: &ChatId,
+        message: &MessageId,
+        context: &StoreContext,
+    ) -> StoreResult<bool> {
+        self.inner.claim_notification(chat, message, context).await
+    }
+}
+
+/// Erasure deletes only: nothing to push, nothing to announce.
+impl<S: ErasureStore> ErasureStore for Announcing<S> {
+    async fn visitors_of(&self, person: &PersonKey) -> StoreResult<Vec<VisitorKey>> {
+        self.inner.visitors_of(person).await
+    }
+
+    async fn chats_of(&self, visitor: &VisitorKey) -> StoreResult<Vec<ChatId>> {
+        self.inner.chats_of(visitor).await
+    }
+
+    async fn erase_chat(&self, chat: &ChatId) -> StoreResult<ErasedChat> {
+        self.inner.erase_chat(chat).await
+    }
+
+    async fn erase_visitor(&self, visitor: &VisitorKey) -> StoreResult<Erased> {
+        self.inner.erase_visitor(visitor).await
     }
 }

@@ -8,7 +8,10 @@
 
 pub mod announcing;
 pub mod dynamodb;
+mod erasure;
 pub mod memory;
+
+pub use erasure::{Erased, ErasedChat, ErasureStore, ItemKind};
 
 use std::future::Future;
 use std::time::Duration;
@@ -44,8 +47,8 @@ impl StoreContext {
         }
     }
 
-    /// When a record should expire: pending ones after `pending_ttl` from now, known ones after
-    /// the retention period from their creation (never when retention is off).
+    /// When a chat or message should expire: pending ones after `pending_ttl` from now, known
+    /// ones after the retention period from their creation (never when retention is off).
     pub fn expiry(&self, pending: bool, created_at: Option<GiosgTime>) -> Option<DateTime<Utc>> {
         if pending {
             return Some(Utc::now() + self.pending_ttl);
@@ -53,6 +56,39 @@ impl StoreContext {
         let retention = chrono::Duration::from_std(self.retention?).ok()?;
         Some(created_at.map_or_else(Utc::now, |t| t.as_datetime()) + retention)
     }
+
+    /// When an item about a chat or a visitor written now should expire (a visitor, a send key,
+    /// a chat's feed position, its away-notification bookkeeping): the retention period from
+    /// now, or from `not_before` when that is later (a visitor outlives the chat it is stored
+    /// with); never when retention is off. Written again with every change, so such an item
+    /// lives at least as long as what it is about.
+    pub fn retained(&self, not_before: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+        let retention = chrono::Duration::from_std(self.retention?).ok()?;
+        let now = Utc::now();
+        Some(not_before.map_or(now, |at| at.max(now)) + retention)
+    }
+}
+
+/// Items that are bookkeeping for a moment, not transcripts, live a bounded time whether
+/// retention is on or off (retention is at least a day, so never longer than it):
+///
+/// | item | lifetime |
+/// |---|---|
+/// | a pending chat or message | [`StoreContext::pending_ttl`] (24 h) |
+/// | a visitor's start claim | [`START_CLAIM_TTL`] |
+/// | where the reconciler's sweep stopped | [`RECONCILE_CURSOR_TTL`] |
+/// | a real-time feed connection, a subscription | [`crate::domain::connection::CONNECTION_TTL`] |
+///
+/// A start claim outlives any start (a request lasts seconds); an unknown outcome left by a
+/// start that died is found out by the next start within a day, or forgotten.
+pub const START_CLAIM_TTL: Duration = Duration::from_secs(24 * 3600);
+
+/// A sweep that has not moved for this long starts over (its cursor is forgotten).
+pub const RECONCILE_CURSOR_TTL: Duration = Duration::from_secs(24 * 3600);
+
+/// When a transient item written now expires (see [`START_CLAIM_TTL`]).
+pub fn transient_expiry(lifetime: Duration) -> DateTime<Utc> {
+    Utc::now() + chrono::Duration::from_std(lifetime).unwrap_or(chrono::Duration::days(1))
 }
 
 /// A message as the sync feed lists it: at its latest visible change.
@@ -191,8 +227,12 @@ pub trait ChatStore: Send + Sync + 'static {
         key: &VisitorKey,
     ) -> impl Future<Output = StoreResult<Option<VisitorRecord>>> + Send;
 
-    /// Creates or replaces a visitor.
-    fn put_visitor(&self, visitor: &VisitorRecord) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Creates or replaces a visitor, its expiry renewed ([`StoreContext::retained`]).
+    fn put_visitor(
+        &self,
+        visitor: &VisitorRecord,
+        context: &StoreContext,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
 
     fn get_chat(&self, id: &ChatId)
     -> impl Future<Output = StoreResult<Option<ChatRecord>>> + Send;
@@ -254,13 +294,15 @@ pub trait ChatStore: Send + Sync + 'static {
         idempotency_key: Option<&str>,
     ) -> impl Future<Output = StoreResult<SendContext>> + Send;
 
-    /// Claims an idempotency key for a send: `Reserved` when the key was free or is already
-    /// this owner's (its own earlier write, retried), else the holder's state.
+    /// Claims an idempotency key for a send: `Reserved` when the key was free (or expired) or
+    /// is already this owner's (its own earlier write, retried), else the holder's state. The
+    /// key lives as long as its chat ([`StoreContext::retained`]).
     fn reserve_send(
         &self,
         chat: &ChatId,
         idempotency_key: &str,
         claim: &Claim,
+        context: &StoreContext,
     ) -> impl Future<Output = StoreResult<Reservation>> + Send;
 
     /// Takes a key over from `from` (an owner whose outcome was found out: its message did not
@@ -271,6 +313,7 @@ pub trait ChatStore: Send + Sync + 'static {
         idempotency_key: &str,
         from: &str,
         claim: &Claim,
+        context: &StoreContext,
     ) -> impl Future<Output = StoreResult<Reservation>> + Send;
 
     /// Records that `owner`'s send has an unknown outcome (Giosg may have the message). Does
@@ -312,7 +355,8 @@ pub trait ChatStore: Send + Sync + 'static {
     /// Where the reconciler's sweep stopped last (the last chat it finished), if mid-sweep.
     fn reconcile_cursor(&self) -> impl Future<Output = StoreResult<Option<ChatId>>> + Send;
 
-    /// Keeps where the sweep stopped (`None`: the sweep is complete, the next starts over).
+    /// Keeps where the sweep stopped (`None`: the sweep is complete, the next starts over), for
+    /// [`RECONCILE_CURSOR_TTL`].
     fn set_reconcile_cursor(
         &self,
         cursor: Option<&ChatId>,
@@ -328,6 +372,7 @@ pub trait ChatStore: Send + Sync + 'static {
     /// Claims the right to start a chat for a visitor (overlapping starts with one token open
     /// at most one Giosg chat): like [`ChatStore::reserve_send`], on the visitor's start slot.
     /// A start never becomes `Sent`: its chat is recorded on the visitor and the claim released.
+    /// A claim expires after [`START_CLAIM_TTL`].
     fn claim_start(
         &self,
         visitor: &VisitorKey,
@@ -437,17 +482,21 @@ pub trait SubscriptionStore: Send + Sync {
     /// The feed position up to which the chat's away notifications were considered.
     fn notify_position(&self, chat: &ChatId) -> impl Future<Output = StoreResult<u64>> + Send;
 
-    /// Moves it forward to `to` (never back).
+    /// Moves it forward to `to` (never back); it lives as long as the chat
+    /// ([`StoreContext::retained`]).
     fn advance_notify_position(
         &self,
         chat: &ChatId,
         to: u64,
+        context: &StoreContext,
     ) -> impl Future<Output = StoreResult<()>> + Send;
 
     /// Claims the one notification a message may have: `true` for the one caller that gets it.
+    /// The claim lives as long as the chat (an edit of the message must not notify again).
     fn claim_notification(
         &self,
         chat: &ChatId,
         message: &MessageId,
+        context: &StoreContext,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
 }

@@ -7,6 +7,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod admin;
 mod errors;
 mod exactly_once;
 mod faults_anywhere;
@@ -87,6 +88,9 @@ scenarios!(
     errors::another_visitors_chat_is_not_found,
     errors::message_text_is_validated,
     errors::a_field_of_the_wrong_type_is_named,
+    admin::export_returns_the_chat_its_messages_and_its_visitor,
+    admin::erasing_a_chat_leaves_nothing_of_it,
+    admin::erasing_a_person_erases_every_visitor_and_chat_of_theirs,
 );
 
 fn messages(reply: &support::harness::Reply) -> Vec<Value> {

@@ -5,7 +5,7 @@ use chrono::{Duration, Utc};
 use shared::domain::connection::{ConnectionId, ConnectionRecord, SubscriptionRecord};
 use shared::store::{ChatStore, SubscriptionStore};
 
-use crate::{chat_id, visitor_key};
+use crate::{chat_id, context, visitor_key};
 
 fn subscription(chat: &str, connection: &str, position: u64, ttl: Duration) -> SubscriptionRecord {
     SubscriptionRecord {
@@ -114,15 +114,31 @@ pub(crate) async fn connections_and_subscriptions_are_kept_and_forgotten<
 pub(crate) async fn notifications_are_claimed_once<S: ChatStore + SubscriptionStore>(store: S) {
     let chat = chat_id("c9");
     assert_eq!(store.notify_position(&chat).await.unwrap(), 0);
-    store.advance_notify_position(&chat, 4).await.unwrap();
-    store.advance_notify_position(&chat, 2).await.unwrap();
+    store
+        .advance_notify_position(&chat, 4, &context())
+        .await
+        .unwrap();
+    store
+        .advance_notify_position(&chat, 2, &context())
+        .await
+        .unwrap();
     assert_eq!(store.notify_position(&chat).await.unwrap(), 4);
     let message = shared::domain::MessageId::new("m1");
-    assert!(store.claim_notification(&chat, &message).await.unwrap());
-    assert!(!store.claim_notification(&chat, &message).await.unwrap());
     assert!(
         store
-            .claim_notification(&chat_id("c10"), &message)
+            .claim_notification(&chat, &message, &context())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .claim_notification(&chat, &message, &context())
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .claim_notification(&chat_id("c10"), &message, &context())
             .await
             .unwrap()
     );

@@ -12,11 +12,13 @@ mod active;
 mod chats;
 mod connections;
 mod dynamodb_items;
+mod erasure;
 mod feed;
 mod messages;
 mod ordering;
 mod pending;
 mod placement;
+mod retention;
 mod sends;
 mod visitors;
 
@@ -315,4 +317,10 @@ for_every_store!(
     sends::record_sent_message_stores_message_marks_key_sent_and_saves_visitor,
     sends::sent_message_merges_with_an_echo_that_arrived_first,
     sends::echo_after_a_sent_message_is_not_duplicated,
+    erasure::erasing_a_chat_deletes_its_items_and_nothing_else,
+    erasure::erasing_a_visitor_deletes_its_record_claim_and_connections,
+    erasure::a_persons_visitors_and_chats_are_found,
+    retention::with_retention_every_item_expires,
+    retention::without_retention_only_transient_items_expire,
+    retention::expired_visitors_and_send_keys_read_as_absent,
 );

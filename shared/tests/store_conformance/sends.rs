@@ -29,15 +29,25 @@ pub(crate) async fn a_send_key_has_one_owner_whose_own_retry_is_not_a_stranger<S
     let chat = chat_id("c1");
     let (a, b) = (claim("request-a"), claim("request-b"));
     assert_eq!(
-        store.reserve_send(&chat, "k1", &a).await.unwrap(),
+        store
+            .reserve_send(&chat, "k1", &a, &context())
+            .await
+            .unwrap(),
         Reservation::Reserved
     );
     // The same request's claim again (an SDK retry of a write that landed): still its own.
     assert_eq!(
-        store.reserve_send(&chat, "k1", &a).await.unwrap(),
+        store
+            .reserve_send(&chat, "k1", &a, &context())
+            .await
+            .unwrap(),
         Reservation::Reserved
     );
-    match store.reserve_send(&chat, "k1", &b).await.unwrap() {
+    match store
+        .reserve_send(&chat, "k1", &b, &context())
+        .await
+        .unwrap()
+    {
         Reservation::Taken(SendState::InFlight { since, claim }) => {
             assert!((Utc::now() - since).num_seconds().abs() < 60);
             assert_eq!(claim, a, "the holder and its text digest come back");
@@ -46,7 +56,10 @@ pub(crate) async fn a_send_key_has_one_owner_whose_own_retry_is_not_a_stranger<S
     }
     // The same key in another chat is another key.
     assert_eq!(
-        store.reserve_send(&chat_id("c2"), "k1", &b).await.unwrap(),
+        store
+            .reserve_send(&chat_id("c2"), "k1", &b, &context())
+            .await
+            .unwrap(),
         Reservation::Reserved
     );
     // A late release by a stranger drops nothing.
@@ -72,21 +85,31 @@ pub(crate) async fn a_send_key_has_one_owner_whose_own_retry_is_not_a_stranger<S
 pub(crate) async fn an_unknown_outcome_is_kept_until_taken_over_by_name<S: ChatStore>(store: S) {
     let chat = chat_id("c1");
     let (a, b, c) = (claim("request-a"), claim("request-b"), claim("request-c"));
-    store.reserve_send(&chat, "k1", &a).await.unwrap();
+    store
+        .reserve_send(&chat, "k1", &a, &context())
+        .await
+        .unwrap();
     // Only the holder marks its outcome unknown.
     store
         .mark_send_unknown(&chat, "k1", "request-b")
         .await
         .unwrap();
     assert!(matches!(
-        store.reserve_send(&chat, "k1", &b).await.unwrap(),
+        store
+            .reserve_send(&chat, "k1", &b, &context())
+            .await
+            .unwrap(),
         Reservation::Taken(SendState::InFlight { .. })
     ));
     store
         .mark_send_unknown(&chat, "k1", "request-a")
         .await
         .unwrap();
-    let unknown = match store.reserve_send(&chat, "k1", &b).await.unwrap() {
+    let unknown = match store
+        .reserve_send(&chat, "k1", &b, &context())
+        .await
+        .unwrap()
+    {
         Reservation::Taken(state @ SendState::Unknown { .. }) => state,
         other => panic!("expected an unknown outcome, got {other:?}"),
     };
@@ -98,33 +121,36 @@ pub(crate) async fn an_unknown_outcome_is_kept_until_taken_over_by_name<S: ChatS
     );
     // Even its holder cannot claim it again as if new: it was marked unknown.
     assert!(matches!(
-        store.reserve_send(&chat, "k1", &a).await.unwrap(),
+        store
+            .reserve_send(&chat, "k1", &a, &context())
+            .await
+            .unwrap(),
         Reservation::Taken(SendState::Unknown { .. })
     ));
     // A take-over names the holder it found out about: the wrong one changes nothing.
     assert!(matches!(
         store
-            .take_over_send(&chat, "k1", "request-c", &b)
+            .take_over_send(&chat, "k1", "request-c", &b, &context())
             .await
             .unwrap(),
         Reservation::Taken(SendState::Unknown { .. })
     ));
     assert_eq!(
         store
-            .take_over_send(&chat, "k1", "request-a", &b)
+            .take_over_send(&chat, "k1", "request-a", &b, &context())
             .await
             .unwrap(),
         Reservation::Reserved
     );
     // A second stranger taking over from the same old holder loses.
     assert!(matches!(
-        store.take_over_send(&chat, "k1", "request-a", &c).await.unwrap(),
+        store.take_over_send(&chat, "k1", "request-a", &c, &context()).await.unwrap(),
         Reservation::Taken(SendState::InFlight { claim, .. }) if claim.owner == "request-b"
     ));
     // The old holder's late release does not drop the new claim.
     store.release_send(&chat, "k1", "request-a").await.unwrap();
     assert!(matches!(
-        store.reserve_send(&chat, "k1", &c).await.unwrap(),
+        store.reserve_send(&chat, "k1", &c, &context()).await.unwrap(),
         Reservation::Taken(SendState::InFlight { claim, .. }) if claim.owner == "request-b"
     ));
 }
@@ -132,7 +158,10 @@ pub(crate) async fn an_unknown_outcome_is_kept_until_taken_over_by_name<S: ChatS
 pub(crate) async fn sent_key_is_final<S: ChatStore>(store: S) {
     let chat = chat_id("c1");
     let a = claim("request-a");
-    store.reserve_send(&chat, "k1", &a).await.unwrap();
+    store
+        .reserve_send(&chat, "k1", &a, &context())
+        .await
+        .unwrap();
     store
         .record_sent_message(&sent_message("c1", "m1", 10, Some("k1"), None), &context())
         .await
@@ -141,7 +170,10 @@ pub(crate) async fn sent_key_is_final<S: ChatStore>(store: S) {
         message_id: MessageId::new("m1"),
     };
     assert_eq!(
-        store.reserve_send(&chat, "k1", &a).await.unwrap(),
+        store
+            .reserve_send(&chat, "k1", &a, &context())
+            .await
+            .unwrap(),
         Reservation::Taken(sent.clone())
     );
     store.release_send(&chat, "k1", "request-a").await.unwrap();
@@ -151,14 +183,14 @@ pub(crate) async fn sent_key_is_final<S: ChatStore>(store: S) {
         .unwrap();
     assert_eq!(
         store
-            .take_over_send(&chat, "k1", "request-a", &a)
+            .take_over_send(&chat, "k1", "request-a", &a, &context())
             .await
             .unwrap(),
         Reservation::Taken(sent.clone())
     );
     assert_eq!(
         store
-            .reserve_send(&chat, "k1", &claim("request-b"))
+            .reserve_send(&chat, "k1", &claim("request-b"), &context())
             .await
             .unwrap(),
         Reservation::Taken(sent)
@@ -170,7 +202,10 @@ pub(crate) async fn release_frees_an_in_flight_key<S: ChatStore>(store: S) {
     let a = claim("request-a");
     // Releasing a key nobody holds is harmless.
     store.release_send(&chat, "k1", "request-a").await.unwrap();
-    store.reserve_send(&chat, "k1", &a).await.unwrap();
+    store
+        .reserve_send(&chat, "k1", &a, &context())
+        .await
+        .unwrap();
     store.release_send(&chat, "k1", "request-a").await.unwrap();
     let sending = store
         .send_context(&visitor_key("ada"), &chat, Some("k1"))
@@ -179,7 +214,7 @@ pub(crate) async fn release_frees_an_in_flight_key<S: ChatStore>(store: S) {
     assert_eq!(sending.key_state, None);
     assert_eq!(
         store
-            .reserve_send(&chat, "k1", &claim("request-b"))
+            .reserve_send(&chat, "k1", &claim("request-b"), &context())
             .await
             .unwrap(),
         Reservation::Reserved
@@ -192,7 +227,10 @@ pub(crate) async fn record_sent_message_stores_message_marks_key_sent_and_saves_
     store: S,
 ) {
     apply_chat(&store, "c1", chat_started("c1", 5, "ada")).await;
-    store.put_visitor(&visitor("ada", "Ada")).await.unwrap();
+    store
+        .put_visitor(&visitor("ada", "Ada"), &context())
+        .await
+        .unwrap();
     let refreshed = VisitorRecord {
         latest_chat_id: Some(chat_id("c1")),
         ..visitor("ada", "Ada (refreshed session)")
@@ -350,24 +388,27 @@ pub(crate) async fn open_send_claims_are_the_chats_unsettled_keys<S: ChatStore>(
     let chat = chat_id("c1");
     assert!(store.open_send_claims(&chat).await.unwrap().is_empty());
     store
-        .reserve_send(&chat, "k-flight", &claim("a"))
+        .reserve_send(&chat, "k-flight", &claim("a"), &context())
         .await
         .unwrap();
     store
-        .reserve_send(&chat, "k-unknown", &claim("b"))
+        .reserve_send(&chat, "k-unknown", &claim("b"), &context())
         .await
         .unwrap();
     store
         .mark_send_unknown(&chat, "k-unknown", "b")
         .await
         .unwrap();
-    store.reserve_send(&chat, "k1", &claim("c")).await.unwrap();
+    store
+        .reserve_send(&chat, "k1", &claim("c"), &context())
+        .await
+        .unwrap();
     store
         .record_sent_message(&sent_message("c1", "m1", 10, Some("k1"), None), &context())
         .await
         .unwrap();
     store
-        .reserve_send(&chat_id("c2"), "k-other", &claim("d"))
+        .reserve_send(&chat_id("c2"), "k-other", &claim("d"), &context())
         .await
         .unwrap();
     let mut open = store.open_send_claims(&chat).await.unwrap();

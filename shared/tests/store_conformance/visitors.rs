@@ -4,12 +4,12 @@
 use shared::domain::visitor::VisitorRecord;
 use shared::store::{ChatStore, Claim, SendState};
 
-use crate::{apply_chat, chat_added, chat_id, chat_started, visitor, visitor_key};
+use crate::{apply_chat, chat_added, chat_id, chat_started, context, visitor, visitor_key};
 
 pub(crate) async fn visitor_is_stored_read_back_and_replaced<S: ChatStore>(store: S) {
     assert_eq!(store.get_visitor(&visitor_key("ada")).await.unwrap(), None);
     let first = visitor("ada", "Ada");
-    store.put_visitor(&first).await.unwrap();
+    store.put_visitor(&first, &context()).await.unwrap();
     assert_eq!(
         store.get_visitor(&visitor_key("ada")).await.unwrap(),
         Some(first)
@@ -18,7 +18,7 @@ pub(crate) async fn visitor_is_stored_read_back_and_replaced<S: ChatStore>(store
         latest_chat_id: Some(chat_id("c1")),
         ..visitor("ada", "Ada Lovelace")
     };
-    store.put_visitor(&renamed).await.unwrap();
+    store.put_visitor(&renamed, &context()).await.unwrap();
     assert_eq!(
         store.get_visitor(&visitor_key("ada")).await.unwrap(),
         Some(renamed)
@@ -62,7 +62,7 @@ pub(crate) async fn combined_reads_return_what_was_stored<S: ChatStore>(store: S
         .unwrap();
     assert!(empty.visitor.is_none() && empty.chat.is_none() && empty.key_state.is_none());
 
-    store.put_visitor(&ada).await.unwrap();
+    store.put_visitor(&ada, &context()).await.unwrap();
     let (_, chat) = apply_chat(&store, "c1", chat_started("c1", 10, "ada")).await;
     let (visitor, stored_chat) = store
         .get_visitor_and_chat(&ada.key, &chat_id("c1"))
@@ -86,6 +86,7 @@ pub(crate) async fn combined_reads_return_what_was_stored<S: ChatStore>(store: S
                 owner: "request-a".into(),
                 text_digest: "digest".into(),
             },
+            &context(),
         )
         .await
         .unwrap();

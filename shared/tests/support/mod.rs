@@ -4,6 +4,7 @@
 pub mod convergence;
 pub mod emf;
 pub mod harness;
+pub mod inventory;
 pub mod logs;
 pub mod management;
 pub mod moto;

@@ -56,7 +56,7 @@ async fn a_sender_that_died_after_giosg_took_its_message_is_found_out_not_sent_a
     assert_eq!(
         service
             .store
-            .reserve_send(&chat, "k1", &claim)
+            .reserve_send(&chat, "k1", &claim, &service.rules.store_context)
             .await
             .unwrap(),
         Reservation::Reserved
@@ -85,7 +85,12 @@ async fn a_sender_that_died_before_giosg_took_its_message_is_sent_by_the_retry()
     let (token, chat) = new_chat(&service).await;
     service
         .store
-        .reserve_send(&chat, "k1", &dead_claim("hello"))
+        .reserve_send(
+            &chat,
+            "k1",
+            &dead_claim("hello"),
+            &service.rules.store_context,
+        )
         .await
         .unwrap();
     let outcome = service
@@ -106,7 +111,12 @@ async fn a_send_in_flight_elsewhere_is_in_progress_until_it_goes_stale() {
     let (token, chat) = new_chat(&service).await;
     service
         .store
-        .reserve_send(&chat, "k1", &dead_claim("hello"))
+        .reserve_send(
+            &chat,
+            "k1",
+            &dead_claim("hello"),
+            &service.rules.store_context,
+        )
         .await
         .unwrap();
     let error = service
@@ -132,7 +142,7 @@ async fn another_keys_message_with_the_same_text_is_not_taken_for_this_one() {
         .unwrap();
     service
         .store
-        .reserve_send(&chat, "k1", &dead_claim("ok"))
+        .reserve_send(&chat, "k1", &dead_claim("ok"), &service.rules.store_context)
         .await
         .unwrap();
     let outcome = service

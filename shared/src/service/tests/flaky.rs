@@ -132,10 +132,14 @@ impl ChatStore for FlakyStore {
         self.inner.get_visitor(key).await
     }
 
-    async fn put_visitor(&self, visitor: &VisitorRecord) -> StoreResult<()> {
+    async fn put_visitor(
+        &self,
+        visitor: &VisitorRecord,
+        context: &StoreContext,
+    ) -> StoreResult<()> {
         let fault = self.step();
         fault.before()?;
-        let done = self.inner.put_visitor(visitor).await;
+        let done = self.inner.put_visitor(visitor, context).await;
         fault.after(done)
     }
 
@@ -181,10 +185,14 @@ impl ChatStore for FlakyStore {
         chat: &ChatId,
         idempotency_key: &str,
         claim: &Claim,
+        context: &StoreContext,
     ) -> StoreResult<Reservation> {
         let fault = self.step();
         fault.before()?;
-        let done = self.inner.reserve_send(chat, idempotency_key, claim).await;
+        let done = self
+            .inner
+            .reserve_send(chat, idempotency_key, claim, context)
+            .await;
         fault.after(done)
     }
 
@@ -194,12 +202,13 @@ impl ChatStore for FlakyStore {
         idempotency_key: &str,
         from: &str,
         claim: &Claim,
+        context: &StoreContext,
     ) -> StoreResult<Reservation> {
         let fault = self.step();
         fault.before()?;
         let done = self
             .inner
-            .take_over_send(chat, idempotency_key, from, claim)
+            .take_over_send(chat, idempotency_key, from, claim, context)
             .await;
         fault.after(done)
     }

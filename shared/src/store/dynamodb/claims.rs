@@ -3,23 +3,47 @@
 
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
+use chrono::{DateTime, Utc};
 
 use super::DynamoStore;
 use super::error::{is_condition_failure, unavailable};
 use super::item::{
-    CLAIMED_BY, IN_FLIGHT, ItemKey, STATE, UNKNOWN, decode_send_state, in_flight_item, string,
+    CLAIMED_BY, IN_FLIGHT, ItemKey, STATE, UNKNOWN, decode_send_state, in_flight_item, is_expired,
+    number, string,
 };
 use super::retry::Attempts;
-use super::schema::PK;
+use super::schema::{EXPIRES_AT, PK};
 use crate::store::{Claim, Reservation, StoreError, StoreResult};
 
-/// A claim is taken when the slot is free or already ours (an SDK retry of a write that landed
-/// must not see a stranger).
-pub(super) const FREE_OR_OURS: &str =
-    "attribute_not_exists(#pk) OR (#state = :in_flight AND #owner = :owner)";
+/// A claim is taken when the slot is free (or expired: DynamoDB deletes expired items late)
+/// or already ours (an SDK retry of a write that landed must not see a stranger).
+pub(super) const FREE_OR_OURS: &str = "attribute_not_exists(#pk) OR #expires_at <= :now \
+     OR (#state = :in_flight AND #owner = :owner)";
 /// A take-over names the holder it found out about.
-pub(super) const FREE_OR_HELD_BY: &str =
-    "attribute_not_exists(#pk) OR (#state IN (:in_flight, :unknown) AND #owner = :owner)";
+pub(super) const FREE_OR_HELD_BY: &str = "attribute_not_exists(#pk) OR #expires_at <= :now \
+     OR (#state IN (:in_flight, :unknown) AND #owner = :owner)";
+
+/// A claim to put on a slot: where, whose, until when.
+#[derive(Clone, Copy)]
+pub(super) struct ClaimWrite<'a> {
+    pub(super) key: &'a ItemKey,
+    pub(super) claim: &'a Claim,
+    pub(super) expires_at: Option<DateTime<Utc>>,
+}
+
+impl<'a> ClaimWrite<'a> {
+    pub(super) fn new(
+        key: &'a ItemKey,
+        claim: &'a Claim,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Self {
+        Self {
+            key,
+            claim,
+            expires_at,
+        }
+    }
+}
 
 impl DynamoStore {
     /// `owner`'s claim on `key`, in flight, becomes an unknown outcome (nothing if not held).
@@ -67,27 +91,30 @@ impl DynamoStore {
         }
     }
 
-    /// Puts `claim` in flight on a send key under `condition` (which may name `#pk`, `#state`,
-    /// `#owner`, `:in_flight`, `:unknown` and `:owner` = `owner`); when the condition fails,
-    /// the holder's state (returned with the failure, or read) is the answer.
+    /// Puts a claim in flight on its slot under `condition` (which may name `#pk`,
+    /// `#expires_at`, `#state`, `#owner`, `:now`, `:in_flight`, `:unknown` and `:owner` =
+    /// `owner`); when the condition fails, the holder's state (returned with the failure, or
+    /// read) is the answer.
     pub(super) async fn put_claim(
         &self,
-        key: &ItemKey,
-        claim: &Claim,
+        write: ClaimWrite<'_>,
         condition: &str,
         owner: &str,
     ) -> StoreResult<Reservation> {
+        let key = write.key;
         let mut attempts = Attempts::new();
         while attempts.another().await {
             let request = self
                 .client
                 .put_item()
                 .table_name(&self.table)
-                .set_item(Some(in_flight_item(key, claim)))
+                .set_item(Some(in_flight_item(key, write.claim, write.expires_at)))
                 .condition_expression(condition)
                 .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#expires_at", EXPIRES_AT)
                 .expression_attribute_names("#state", STATE)
                 .expression_attribute_names("#owner", CLAIMED_BY)
+                .expression_attribute_values(":now", number(Utc::now().timestamp()))
                 .expression_attribute_values(":in_flight", string(IN_FLIGHT))
                 .expression_attribute_values(":owner", string(owner))
                 .return_values_on_condition_check_failure(
@@ -111,8 +138,10 @@ impl DynamoStore {
                 Some(item) if !item.is_empty() => Some(item),
                 _ => self.get_item(key).await?,
             };
-            // Released between our write and our read: try again.
-            if let Some(item) = holder {
+            // Released (or expired) between our write and our read: try again.
+            if let Some(item) = holder
+                && !is_expired(&item, "claim")?
+            {
                 return Ok(Reservation::Taken(decode_send_state(&item)?));
             }
         }

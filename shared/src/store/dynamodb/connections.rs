@@ -3,13 +3,18 @@
 //! | item | `pk` | `sk` | other attributes |
 //! |---|---|---|---|
 //! | connection | `CONN#<connection id>` | `CONN` | `record`, `expires_at` |
+//! | a visitor's connection, noted | `VISITOR#<visitor key>` | `CONN#<connection id>` | `expires_at` (the connection's) |
 //! | subscription | `CHAT#<chat id>` | `SUB#<connection id>` | `connection_id` (S), `endpoint` (S), `position` (N), `expires_at` (N) |
-//! | away notifications considered | `CHAT#<chat id>` | `NOTIFY` | `position` (N) |
-//! | a message notified | `CHAT#<chat id>` | `NOTIFIED#<message id>` | |
+//! | away notifications considered | `CHAT#<chat id>` | `NOTIFY` | `position` (N); `expires_at` with retention |
+//! | a message notified | `CHAT#<chat id>` | `NOTIFIED#<message id>` | `expires_at` with retention |
 //!
 //! A subscription lives in its chat's partition, so the notifier finds a chat's subscribers
 //! with one `Query`; its position is its own attribute, moved forward by an `UpdateItem`
-//! conditioned on it being behind.
+//! conditioned on it being behind. A connection is put together with its note in the
+//! visitor's partition (one `TransactWriteItems`), so that erasing a visitor finds its
+//! connections without a scan; the note is left to expire with the connection when it closes.
+//! The notification bookkeeping lives as long as the chat ([`StoreContext::retained`]); like the
+//! feed position, the notifications' position never reads as absent before it expires.
 
 use chrono::{DateTime, Utc};
 
@@ -17,12 +22,12 @@ use super::DynamoStore;
 use super::error::{is_condition_failure, unavailable};
 use super::item::{
     Item, ItemKey, RECORD, SUBSCRIPTION_PREFIX, decode_record, encode_record, is_expired, number,
-    string,
+    set_expiry, string,
 };
 use super::schema::{EXPIRES_AT, PK};
 use crate::domain::connection::{ConnectionId, ConnectionRecord, SubscriptionRecord};
 use crate::domain::{ChatId, MessageId};
-use crate::store::{StoreError, StoreResult, SubscriptionStore};
+use crate::store::{StoreContext, StoreError, StoreResult, SubscriptionStore};
 
 const CONNECTION_ID: &str = "connection_id";
 const ENDPOINT: &str = "endpoint";
@@ -56,10 +61,14 @@ fn decode_subscription(chat: &ChatId, item: &Item) -> StoreResult<SubscriptionRe
 
 impl SubscriptionStore for DynamoStore {
     async fn put_connection(&self, connection: &ConnectionRecord) -> StoreResult<()> {
+        let expires_at = Some(connection.expires_at);
         let mut item = ItemKey::connection(connection.id.as_str()).attributes();
         item.insert(RECORD.into(), encode_record(connection, "connection")?);
-        item.insert(EXPIRES_AT.into(), number(connection.expires_at.timestamp()));
-        self.put(item, "PutItem").await
+        set_expiry(&mut item, expires_at);
+        let mut note =
+            ItemKey::visitor_connection(&connection.visitor, connection.id.as_str()).attributes();
+        set_expiry(&mut note, expires_at);
+        self.put_all(vec![item, note]).await
     }
 
     async fn get_connection(&self, id: &ConnectionId) -> StoreResult<Option<ConnectionRecord>> {
@@ -73,14 +82,13 @@ impl SubscriptionStore for DynamoStore {
     }
 
     async fn delete_connection(&self, id: &ConnectionId) -> StoreResult<()> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(ItemKey::connection(id.as_str()).attributes()))
-            .send()
-            .await
-            .map_err(|error| unavailable("DeleteItem", &error))?;
-        Ok(())
+        let key = ItemKey::connection(id.as_str());
+        let Some(item) = self.get_item(&key).await? else {
+            return Ok(());
+        };
+        let connection: ConnectionRecord = decode_record(item, "connection")?;
+        let note = ItemKey::visitor_connection(&connection.visitor, id.as_str());
+        self.delete_all_atomically(&[key, note]).await
     }
 
     async fn put_subscription(&self, subscription: &SubscriptionRecord) -> StoreResult<()> {
@@ -164,18 +172,28 @@ impl SubscriptionStore for DynamoStore {
         })
     }
 
-    async fn advance_notify_position(&self, chat: &ChatId, to: u64) -> StoreResult<()> {
-        let updated = self
+    async fn advance_notify_position(
+        &self,
+        chat: &ChatId,
+        to: u64,
+        context: &StoreContext,
+    ) -> StoreResult<()> {
+        let request = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(ItemKey::notify_position(chat).attributes()))
-            .update_expression("SET #position = :to")
             .condition_expression("attribute_not_exists(#position) OR #position < :to")
             .expression_attribute_names("#position", POSITION)
-            .expression_attribute_values(":to", number(to))
-            .send()
-            .await;
+            .expression_attribute_values(":to", number(to));
+        let request = match context.retained(None) {
+            Some(expires_at) => request
+                .update_expression("SET #position = :to, #expires_at = :expires_at")
+                .expression_attribute_names("#expires_at", EXPIRES_AT)
+                .expression_attribute_values(":expires_at", number(expires_at.timestamp())),
+            None => request.update_expression("SET #position = :to"),
+        };
+        let updated = request.send().await;
         match updated {
             Ok(_) => Ok(()),
             Err(error) if is_condition_failure(&error) => Ok(()),
@@ -183,12 +201,19 @@ impl SubscriptionStore for DynamoStore {
         }
     }
 
-    async fn claim_notification(&self, chat: &ChatId, message: &MessageId) -> StoreResult<bool> {
+    async fn claim_notification(
+        &self,
+        chat: &ChatId,
+        message: &MessageId,
+        context: &StoreContext,
+    ) -> StoreResult<bool> {
+        let mut item = ItemKey::notified(chat, message).attributes();
+        set_expiry(&mut item, context.retained(None));
         let claimed = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(ItemKey::notified(chat, message).attributes()))
+            .set_item(Some(item))
             .condition_expression("attribute_not_exists(#pk)")
             .expression_attribute_names("#pk", PK)
             .send()

@@ -16,15 +16,16 @@
 //! `shared/tests/support/moto.rs`.)
 
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
+use chrono::{DateTime, Utc};
 
 use super::DynamoStore;
 use super::error::{built, cancellation_reasons, lost_to_a_concurrent_writer, unavailable};
 use super::item::{
     FEED_ENTRY_PREFIX, Item, ItemKey, POSITION, StoredRecord, decode_record, feed_entry_item,
-    is_expired, number, string, versioned_item,
+    is_expired, number, set_expiry, string, versioned_item,
 };
 use super::retry::Attempts;
-use super::schema::{PK, SK};
+use super::schema::{EXPIRES_AT, PK, SK};
 use crate::domain::ChatId;
 use crate::domain::message::MessageRecord;
 use crate::store::{FeedEntry, StoreContext, StoreError, StoreResult};
@@ -35,6 +36,20 @@ pub(super) enum FeedWrite<R> {
     /// The record's item was not as read (someone wrote it, or it exists when it was absent):
     /// read and fold again.
     RecordChanged,
+}
+
+/// When the chat's position item expires, written with a message's change: with retention on,
+/// no sooner than the message (and its entry) or the retention period from now, so it outlives
+/// every entry it counted (a position that went back would hand out a position twice); never
+/// when retention is off. Read, it is never absent before that.
+fn position_expiry(message_item: &Item, context: &StoreContext) -> Option<DateTime<Utc>> {
+    let retained = context.retained(None)?;
+    let message_expiry = message_item
+        .get(EXPIRES_AT)
+        .and_then(|value| value.as_n().ok())
+        .and_then(|value| value.parse::<i64>().ok())
+        .and_then(|seconds| DateTime::<Utc>::from_timestamp(seconds, 0));
+    Some(message_expiry.map_or(retained, |at| at.max(retained)))
 }
 
 /// The position a position item holds (0 without one).
@@ -70,9 +85,10 @@ impl DynamoStore {
             record.set_feed_seq(next);
             let (item, record) = versioned_item(key, record, version, context)?;
             let entry = feed_entry_item(&key.pk, next, &item);
+            let position_expiry = position_expiry(&item, context);
             let mut writes = vec![
                 self.conditional_put(item, read_version)?,
-                self.position_put(&position_key, read, next)?,
+                self.position_put(&position_key, read, next, position_expiry)?,
                 TransactWriteItem::builder()
                     .put(built(
                         Put::builder()
@@ -143,9 +159,16 @@ impl DynamoStore {
     }
 
     /// Moves the position from `read` (0: no item yet) to `next`, only if it still is `read`.
-    fn position_put(&self, key: &ItemKey, read: u64, next: u64) -> StoreResult<TransactWriteItem> {
+    fn position_put(
+        &self,
+        key: &ItemKey,
+        read: u64,
+        next: u64,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> StoreResult<TransactWriteItem> {
         let mut item = key.attributes();
         item.insert(POSITION.into(), number(next));
+        set_expiry(&mut item, expires_at);
         let put = Put::builder().table_name(&self.table).set_item(Some(item));
         let put = if read == 0 {
             put.condition_expression("attribute_not_exists(#pk)")

@@ -10,13 +10,14 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::schema::{
-    ACTIVE_AT, ACTIVE_STATE, CHAT_ORDER, COUNTERS_MOVED, EXPIRES_AT, MSG_ORDER, OWNER, PK, SK,
+    ACTIVE_AT, ACTIVE_STATE, CHAT_ORDER, COUNTERS_MOVED, EXPIRES_AT, MSG_ORDER, OWNER, PERSON_REF,
+    PK, SK,
 };
 use crate::domain::chat::{Activity, ChatRecord};
 use crate::domain::message::MessageRecord;
 use crate::domain::visitor::{VisitorKey, VisitorRecord};
 use crate::domain::{ChatId, MessageId};
-use crate::store::{Claim, SendState, StoreContext, StoreError, StoreResult};
+use crate::store::{Claim, ItemKind, SendState, StoreContext, StoreError, StoreResult};
 
 // Beside the keys: the record's serde image and, on chats and messages, its version.
 pub(super) const RECORD: &str = "record";
@@ -53,6 +54,23 @@ pub(super) const POSITION: &str = "position";
 /// The sort key of a send key's item starts with this, then the key.
 pub(super) const SEND_KEY_PREFIX: &str = "SENDKEY#";
 
+/// A connection's partition key, and the sort key of its note in the visitor's partition,
+/// start with this, then the connection id.
+pub(super) const CONNECTION_PREFIX: &str = "CONN#";
+/// The sort key of a visitor's start claim.
+pub(super) const START_CLAIM_SK: &str = "STARTCLAIM";
+/// The sort keys of a visitor and of a chat, and the prefixes of their partition keys.
+pub(super) const VISITOR_SK: &str = "VISITOR";
+pub(super) const VISITOR_PREFIX: &str = "VISITOR#";
+pub(super) const CHAT_SK: &str = "CHAT";
+pub(super) const CHAT_PREFIX: &str = "CHAT#";
+/// The sort key of a message starts with this, then its id.
+pub(super) const MESSAGE_PREFIX: &str = "MSG#";
+/// The sort key of a chat's away-notification position, and the prefix of its messages'
+/// notification claims.
+pub(super) const NOTIFY_SK: &str = "NOTIFY";
+pub(super) const NOTIFIED_PREFIX: &str = "NOTIFIED#";
+
 /// The primary key of one item.
 #[derive(Clone, Debug)]
 pub(super) struct ItemKey {
@@ -72,29 +90,38 @@ impl ItemKey {
     /// The visitor's start slot: who is starting a chat for it right now.
     pub(super) fn start_claim(key: &VisitorKey) -> Self {
         Self {
-            pk: format!("VISITOR#{}", key.as_str()),
-            sk: "STARTCLAIM".into(),
+            pk: format!("{VISITOR_PREFIX}{}", key.as_str()),
+            sk: START_CLAIM_SK.into(),
+        }
+    }
+
+    /// A real-time feed connection of the visitor, noted in the visitor's partition (so that
+    /// erasing the visitor finds its connections; it expires with the connection).
+    pub(super) fn visitor_connection(key: &VisitorKey, connection: &str) -> Self {
+        Self {
+            pk: format!("{VISITOR_PREFIX}{}", key.as_str()),
+            sk: format!("{CONNECTION_PREFIX}{connection}"),
         }
     }
 
     pub(super) fn visitor(key: &VisitorKey) -> Self {
         Self {
-            pk: format!("VISITOR#{}", key.as_str()),
-            sk: "VISITOR".into(),
+            pk: format!("{VISITOR_PREFIX}{}", key.as_str()),
+            sk: VISITOR_SK.into(),
         }
     }
 
     pub(super) fn chat(id: &ChatId) -> Self {
         Self {
-            pk: format!("CHAT#{id}"),
-            sk: "CHAT".into(),
+            pk: format!("{CHAT_PREFIX}{id}"),
+            sk: CHAT_SK.into(),
         }
     }
 
     pub(super) fn message(chat: &ChatId, id: &MessageId) -> Self {
         Self {
-            pk: format!("CHAT#{chat}"),
-            sk: format!("MSG#{id}"),
+            pk: format!("{CHAT_PREFIX}{chat}"),
+            sk: format!("{MESSAGE_PREFIX}{id}"),
         }
     }
 
@@ -118,7 +145,7 @@ impl ItemKey {
     /// A real-time feed connection.
     pub(super) fn connection(id: &str) -> Self {
         Self {
-            pk: format!("CONN#{id}"),
+            pk: format!("{CONNECTION_PREFIX}{id}"),
             sk: "CONN".into(),
         }
     }
@@ -126,7 +153,7 @@ impl ItemKey {
     /// A connection's subscription to a chat, in the chat's partition.
     pub(super) fn subscription(chat: &ChatId, connection: &str) -> Self {
         Self {
-            pk: format!("CHAT#{chat}"),
+            pk: format!("{CHAT_PREFIX}{chat}"),
             sk: format!("{SUBSCRIPTION_PREFIX}{connection}"),
         }
     }
@@ -134,28 +161,37 @@ impl ItemKey {
     /// How far the chat's away notifications were considered.
     pub(super) fn notify_position(chat: &ChatId) -> Self {
         Self {
-            pk: format!("CHAT#{chat}"),
-            sk: "NOTIFY".into(),
+            pk: format!("{CHAT_PREFIX}{chat}"),
+            sk: NOTIFY_SK.into(),
         }
     }
 
     /// The claim of a message's one away notification.
     pub(super) fn notified(chat: &ChatId, message: &MessageId) -> Self {
         Self {
-            pk: format!("CHAT#{chat}"),
-            sk: format!("NOTIFIED#{message}"),
+            pk: format!("{CHAT_PREFIX}{chat}"),
+            sk: format!("{NOTIFIED_PREFIX}{message}"),
         }
     }
 
     pub(super) fn send_key(chat: &ChatId, idempotency_key: &str) -> Self {
         Self {
-            pk: format!("CHAT#{chat}"),
+            pk: format!("{CHAT_PREFIX}{chat}"),
             sk: format!("{SEND_KEY_PREFIX}{idempotency_key}"),
         }
     }
 
     pub(super) fn sort_key(&self) -> &str {
         &self.sk
+    }
+
+    /// The key of a raw item.
+    pub(super) fn of(item: &Item) -> Option<Self> {
+        let text = |name| item.get(name).and_then(|value| value.as_s().ok()).cloned();
+        Some(Self {
+            pk: text(PK)?,
+            sk: text(SK)?,
+        })
     }
 
     pub(super) fn attributes(&self) -> Item {
@@ -169,6 +205,48 @@ impl ItemKey {
         let text = |name| item.get(name).and_then(|value| value.as_s().ok());
         text(PK) == Some(&self.pk) && text(SK) == Some(&self.sk)
     }
+}
+
+/// What an item is, by its keys (the table layout in the module documentation); `None` for a
+/// key this adapter never writes.
+pub fn item_kind(pk: &str, sk: &str) -> Option<ItemKind> {
+    if pk.starts_with(CHAT_PREFIX) {
+        return Some(if sk == CHAT_SK {
+            ItemKind::Chat
+        } else if sk == FEED_POSITION_SK {
+            ItemKind::FeedPosition
+        } else if sk == NOTIFY_SK {
+            ItemKind::NotifyPosition
+        } else if sk.starts_with(MESSAGE_PREFIX) {
+            ItemKind::Message
+        } else if sk.starts_with(FEED_ENTRY_PREFIX) {
+            ItemKind::FeedEntry
+        } else if sk.starts_with(SEND_KEY_PREFIX) {
+            ItemKind::SendKey
+        } else if sk.starts_with(NOTIFIED_PREFIX) {
+            ItemKind::Notification
+        } else if sk.starts_with(SUBSCRIPTION_PREFIX) {
+            ItemKind::Subscription
+        } else {
+            return None;
+        });
+    }
+    if pk.starts_with(VISITOR_PREFIX) {
+        return Some(if sk == VISITOR_SK {
+            ItemKind::Visitor
+        } else if sk == START_CLAIM_SK {
+            ItemKind::StartClaim
+        } else if sk.starts_with(CONNECTION_PREFIX) {
+            ItemKind::ConnectionNote
+        } else {
+            return None;
+        });
+    }
+    if pk.starts_with(CONNECTION_PREFIX) {
+        return Some(ItemKind::Connection);
+    }
+    let cursor = ItemKey::reconcile_cursor();
+    (pk == cursor.pk && sk == cursor.sk).then_some(ItemKind::ReconcileCursor)
 }
 
 /// A record kind stored with a version and a TTL: chats and messages.
@@ -311,9 +389,7 @@ pub(super) fn versioned_item<R: StoredRecord>(
     for (name, value) in record.index_attributes() {
         item.insert(name.into(), value);
     }
-    if let Some(expires_at) = record.expiry(context) {
-        item.insert(EXPIRES_AT.into(), number(expires_at.timestamp()));
-    }
+    set_expiry(&mut item, record.expiry(context));
     Ok((item, record))
 }
 
@@ -328,10 +404,34 @@ pub(super) fn feed_entry_item(chat_pk: &str, position: u64, message_item: &Item)
     item
 }
 
-pub(super) fn visitor_item(visitor: &VisitorRecord) -> StoreResult<Item> {
+/// The visitor's item: its record, its key in the `visitor-refs` index when it has one, and
+/// its expiry.
+pub(super) fn visitor_item(
+    visitor: &VisitorRecord,
+    expires_at: Option<DateTime<Utc>>,
+) -> StoreResult<Item> {
     let mut item = ItemKey::visitor(&visitor.key).attributes();
     item.insert(RECORD.into(), encode_record(visitor, "visitor")?);
+    if let Some(person) = visitor.person_key() {
+        item.insert(PERSON_REF.into(), string(person.as_str()));
+    }
+    set_expiry(&mut item, expires_at);
     Ok(item)
+}
+
+/// A visitor as read: absent when there is none or its TTL has passed.
+pub(super) fn decode_visitor(item: Option<Item>) -> StoreResult<Option<VisitorRecord>> {
+    match item {
+        Some(item) if !is_expired(&item, "visitor")? => decode_record(item, "visitor").map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// Sets the item's TTL attribute (nothing when it never expires).
+pub(super) fn set_expiry(item: &mut Item, expires_at: Option<DateTime<Utc>>) {
+    if let Some(expires_at) = expires_at {
+        item.insert(EXPIRES_AT.into(), number(expires_at.timestamp()));
+    }
 }
 
 pub(super) fn encode_record<R: Serialize>(record: &R, kind: &str) -> StoreResult<AttributeValue> {
@@ -396,12 +496,17 @@ pub(super) fn decode_send_state(item: &Item) -> StoreResult<SendState> {
 }
 
 /// A send key's item in flight for `claim`, claimed now.
-pub(super) fn in_flight_item(key: &ItemKey, claim: &Claim) -> Item {
+pub(super) fn in_flight_item(
+    key: &ItemKey,
+    claim: &Claim,
+    expires_at: Option<DateTime<Utc>>,
+) -> Item {
     let mut item = key.attributes();
     item.insert(STATE.into(), string(IN_FLIGHT));
     item.insert(SINCE.into(), string(fixed_width_time(Utc::now())));
     item.insert(CLAIMED_BY.into(), string(&claim.owner));
     item.insert(TEXT_DIGEST.into(), string(&claim.text_digest));
+    set_expiry(&mut item, expires_at);
     item
 }
 

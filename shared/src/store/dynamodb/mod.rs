@@ -10,18 +10,33 @@
 //!
 //! | item | `pk` | `sk` | other attributes |
 //! |---|---|---|---|
-//! | visitor | `VISITOR#<visitor key>` | `VISITOR` | `record` |
+//! | visitor | `VISITOR#<visitor key>` | `VISITOR` | `record`; with a `visitor_ref`: `person_ref` (S, its [`PersonKey`]) |
+//! | a visitor's start claim | `VISITOR#<visitor key>` | `STARTCLAIM` | as a send key in flight or unknown |
 //! | chat | `CHAT#<chat id>` | `CHAT` | `record`, `version` (N); when owned: `owner` (S, visitor key), `chat_order` (S, `<created_at sortable or empty>#<chat id>`) |
 //! | message | `CHAT#<chat id>` | `MSG#<message id>` | `record`, `version` (N); when it has a `created_at`: `msg_order` (S, the [`OrderKey`]) |
 //! | feed position | `CHAT#<chat id>` | `FEED` | `position` (N): the last sync feed position handed out |
 //! | feed entry | `CHAT#<chat id>` | `FEED#<position, 20 digits>` | `record` (the message at its latest visible change), `expires_at` as the message's |
 //! | send key | `CHAT#<chat id>` | `SENDKEY#<key>` | `state` (S: `in_flight`, `unknown` or `sent`); in flight or unknown: `since` (S, fixed-width RFC 3339), `claimed_by` (S, the request that holds it), `text_digest` (S, SHA-256 of the text); sent: `message_id` (S) |
+//! | where the reconciler's sweep stopped | `RECONCILE` | `CURSOR` | `after` (S, a chat id) |
 //!
-//! `expires_at` (N, epoch seconds) is the table's TTL attribute, set from
-//! [`StoreContext::expiry`] on chats and messages: pending records expire after the pending TTL,
-//! known ones after the retention period (never when retention is off). DynamoDB deletes expired
-//! items lazily, so every read treats an item whose `expires_at` has passed as absent, as the
-//! in-memory store does; a write over such an item is conditioned on its version like any other.
+//! The real-time feed's items (connections, subscriptions, away-notification bookkeeping) are
+//! in `connections.rs`. [`item_kind`] tells every kind apart by its keys.
+//!
+//! `expires_at` (N, epoch seconds) is the table's TTL attribute, and every kind of item has one
+//! when retention is on: chats and messages from [`StoreContext::expiry`] (pending records after
+//! the pending TTL, known ones the retention period after their creation); everything about a
+//! chat or visitor (visitors, send keys, the feed position, notification bookkeeping) from
+//! [`StoreContext::retained`], renewed with every write, so it outlives what it is about;
+//! feed entries as their message. Transient items expire whether retention is on or off (see
+//! [`crate::store::START_CLAIM_TTL`]): start claims, the sweep cursor, connections and
+//! subscriptions. DynamoDB deletes expired items lazily, so every read treats an item whose
+//! `expires_at` has passed as absent, as the in-memory store does (a claim's slot is free; the
+//! feed and notification positions are counters that must not go back and are read as they
+//! are: they outlive every entry they counted); a write over such an item is conditioned on its
+//! version like any other.
+//!
+//! GSI `visitor-refs` (`person_ref`, keys only): the visitors a `visitor_ref` names, for the
+//! operator's erasure (`erasure.rs`).
 //!
 //! Indexes, both sparse and projecting ALL:
 //! - GSI `visitor-chats` (`owner`, `chat_order`): a visitor's chats; only owned chats are in it.
@@ -60,6 +75,7 @@
 
 mod claims;
 mod connections;
+mod erasure;
 mod error;
 mod feed;
 mod item;
@@ -71,15 +87,17 @@ mod stream;
 
 use aws_sdk_dynamodb::Client;
 
+pub use item::item_kind;
 pub use schema::{
-    ACTIVE_CHATS_INDEX, EXPIRES_AT, HISTORY_INDEX, TableStream, VISITOR_CHATS_INDEX, create_table,
-    create_table_with,
+    ACTIVE_CHATS_INDEX, EXPIRES_AT, HISTORY_INDEX, TableStream, VISITOR_CHATS_INDEX,
+    VISITOR_REFS_INDEX, create_table, create_table_with,
 };
 pub use stream::{NotAStreamBatch, StreamBatch, StreamChange, read_stream_batch};
 
 use super::{
-    ActiveChat, Applied, ChatStore, Claim, FeedEntry, HistoryPage, Reservation, SendContext,
-    SendState, SentMessage, StoreContext, StoreError, StoreResult,
+    ActiveChat, Applied, ChatStore, Claim, FeedEntry, HistoryPage, RECONCILE_CURSOR_TTL,
+    Reservation, START_CLAIM_TTL, SendContext, SendState, SentMessage, StoreContext, StoreError,
+    StoreResult, transient_expiry,
 };
 use crate::domain::Decision;
 use crate::domain::chat::{ChatEvent, ChatRecord, apply_chat_event, check_counters};
@@ -88,19 +106,21 @@ use crate::domain::cursor::PageRequest;
 use crate::domain::message::{MessageEvent, MessageRecord, apply_message_event};
 use crate::domain::visitor::{VisitorKey, VisitorRecord};
 use crate::domain::{ChatId, GiosgTime, MessageId};
-use claims::{FREE_OR_HELD_BY, FREE_OR_OURS};
+use claims::{ClaimWrite, FREE_OR_HELD_BY, FREE_OR_OURS};
 use error::unavailable;
 use feed::FeedWrite;
 use item::{
     ACTIVE_ENDED, ACTIVE_OPEN, AFTER, Item, ItemKey, MESSAGE_ID, SEND_KEY_PREFIX, SENT, STATE,
-    StoredRecord, Versioned, decode_record, decode_send_state, string, versioned_item,
-    visitor_item,
+    StoredRecord, Versioned, decode_send_state, decode_visitor, is_expired, set_expiry, string,
+    versioned_item, visitor_item,
 };
 use requests::HistoryCondition;
 use schema::{OWNER, SK};
 
 #[cfg(doc)]
 use crate::domain::message::OrderKey;
+#[cfg(doc)]
+use crate::domain::visitor::PersonKey;
 
 /// The [`ChatStore`] on one DynamoDB table (see the module documentation for its layout).
 #[derive(Clone, Debug)]
@@ -124,14 +144,16 @@ impl DynamoStore {
 
 impl ChatStore for DynamoStore {
     async fn get_visitor(&self, key: &VisitorKey) -> StoreResult<Option<VisitorRecord>> {
-        self.get_item(&ItemKey::visitor(key))
-            .await?
-            .map(|item| decode_record(item, "visitor"))
-            .transpose()
+        decode_visitor(self.get_item(&ItemKey::visitor(key)).await?)
     }
 
-    async fn put_visitor(&self, visitor: &VisitorRecord) -> StoreResult<()> {
-        self.put(visitor_item(visitor)?, "PutItem").await
+    async fn put_visitor(
+        &self,
+        visitor: &VisitorRecord,
+        context: &StoreContext,
+    ) -> StoreResult<()> {
+        self.put(visitor_item(visitor, context.retained(None))?, "PutItem")
+            .await
     }
 
     async fn get_chat(&self, id: &ChatId) -> StoreResult<Option<ChatRecord>> {
@@ -147,12 +169,7 @@ impl ChatStore for DynamoStore {
         let keys = [ItemKey::visitor(key), ItemKey::chat(chat)];
         let [visitor, chat] = <[Option<Item>; 2]>::try_from(self.batch_get(&keys).await?)
             .map_err(|_| StoreError::Corrupt("BatchGetItem answered the wrong keys".into()))?;
-        Ok((
-            visitor
-                .map(|item| decode_record(item, "visitor"))
-                .transpose()?,
-            Versioned::decode(chat)?.record,
-        ))
+        Ok((decode_visitor(visitor)?, Versioned::decode(chat)?.record))
     }
 
     async fn get_visitor_chat_and_feed(
@@ -166,9 +183,7 @@ impl ChatStore for DynamoStore {
         let [visitor, chat, position] = <[Option<Item>; 3]>::try_from(self.batch_get(&keys).await?)
             .map_err(|_| StoreError::Corrupt("BatchGetItem answered the wrong keys".into()))?;
         Ok((
-            visitor
-                .map(|item| decode_record(item, "visitor"))
-                .transpose()?,
+            decode_visitor(visitor)?,
             Versioned::<ChatRecord>::decode(chat)?.record,
             feed::position_of(position.as_ref())?,
         ))
@@ -285,12 +300,14 @@ impl ChatStore for DynamoStore {
         let visitor = found.next().flatten();
         let chat = found.next().flatten();
         let key_state = found.next().flatten();
+        let key_state = match key_state {
+            Some(item) if !is_expired(&item, "send key")? => Some(decode_send_state(&item)?),
+            _ => None,
+        };
         Ok(SendContext {
-            visitor: visitor
-                .map(|item| decode_record(item, "visitor"))
-                .transpose()?,
+            visitor: decode_visitor(visitor)?,
             chat: Versioned::decode(chat)?.record,
-            key_state: key_state.map(|item| decode_send_state(&item)).transpose()?,
+            key_state,
         })
     }
 
@@ -299,10 +316,12 @@ impl ChatStore for DynamoStore {
         chat: &ChatId,
         idempotency_key: &str,
         claim: &Claim,
+        context: &StoreContext,
     ) -> StoreResult<Reservation> {
         let key = ItemKey::send_key(chat, idempotency_key);
+        let claim = ClaimWrite::new(&key, claim, context.retained(None));
         // Free, or ours already: an SDK retry of a write that landed must not see a stranger.
-        self.put_claim(&key, claim, FREE_OR_OURS, &claim.owner)
+        self.put_claim(claim, FREE_OR_OURS, &claim.claim.owner)
             .await
     }
 
@@ -312,9 +331,11 @@ impl ChatStore for DynamoStore {
         idempotency_key: &str,
         from: &str,
         claim: &Claim,
+        context: &StoreContext,
     ) -> StoreResult<Reservation> {
         let key = ItemKey::send_key(chat, idempotency_key);
-        self.put_claim(&key, claim, FREE_OR_HELD_BY, from).await
+        let claim = ClaimWrite::new(&key, claim, context.retained(None));
+        self.put_claim(claim, FREE_OR_HELD_BY, from).await
     }
 
     async fn mark_send_unknown(
@@ -364,6 +385,11 @@ impl ChatStore for DynamoStore {
 
     async fn reconcile_cursor(&self) -> StoreResult<Option<ChatId>> {
         let item = self.get_item(&ItemKey::reconcile_cursor()).await?;
+        if let Some(item) = &item
+            && is_expired(item, "reconcile cursor")?
+        {
+            return Ok(None);
+        }
         Ok(item
             .as_ref()
             .and_then(|item| item.get(AFTER))
@@ -377,6 +403,7 @@ impl ChatStore for DynamoStore {
             Some(after) => {
                 let mut item = key.attributes();
                 item.insert(AFTER.into(), string(after.as_str()));
+                set_expiry(&mut item, Some(transient_expiry(RECONCILE_CURSOR_TTL)));
                 self.put_all(vec![item]).await
             }
             None => self
@@ -394,6 +421,9 @@ impl ChatStore for DynamoStore {
     async fn open_send_claims(&self, chat: &ChatId) -> StoreResult<Vec<(String, SendState)>> {
         let mut open = Vec::new();
         for item in self.query_prefix(chat, SEND_KEY_PREFIX).await? {
+            if is_expired(&item, "send key")? {
+                continue;
+            }
             let state = decode_send_state(&item)?;
             if matches!(state, SendState::Sent { .. }) {
                 continue;
@@ -409,13 +439,10 @@ impl ChatStore for DynamoStore {
     }
 
     async fn claim_start(&self, visitor: &VisitorKey, claim: &Claim) -> StoreResult<Reservation> {
-        self.put_claim(
-            &ItemKey::start_claim(visitor),
-            claim,
-            FREE_OR_OURS,
-            &claim.owner,
-        )
-        .await
+        let key = ItemKey::start_claim(visitor);
+        let claim = ClaimWrite::new(&key, claim, Some(transient_expiry(START_CLAIM_TTL)));
+        self.put_claim(claim, FREE_OR_OURS, &claim.claim.owner)
+            .await
     }
 
     async fn take_over_start(
@@ -424,8 +451,9 @@ impl ChatStore for DynamoStore {
         from: &str,
         claim: &Claim,
     ) -> StoreResult<Reservation> {
-        self.put_claim(&ItemKey::start_claim(visitor), claim, FREE_OR_HELD_BY, from)
-            .await
+        let key = ItemKey::start_claim(visitor);
+        let claim = ClaimWrite::new(&key, claim, Some(transient_expiry(START_CLAIM_TTL)));
+        self.put_claim(claim, FREE_OR_HELD_BY, from).await
     }
 
     async fn mark_start_unknown(&self, visitor: &VisitorKey, owner: &str) -> StoreResult<()> {
@@ -449,10 +477,11 @@ impl ChatStore for DynamoStore {
             let mut item = ItemKey::send_key(&sent.chat_id, key).attributes();
             item.insert(STATE.into(), string(SENT));
             item.insert(MESSAGE_ID.into(), string(sent.message_id.as_str()));
+            set_expiry(&mut item, context.retained(None));
             bookkeeping.push(item);
         }
         if let Some(visitor) = &sent.visitor {
-            bookkeeping.push(visitor_item(visitor)?);
+            bookkeeping.push(visitor_item(visitor, context.retained(None))?);
         }
         let fold = |current: Option<&MessageRecord>| {
             apply_message_event(
@@ -494,11 +523,17 @@ impl ChatStore for DynamoStore {
         context: &StoreContext,
     ) -> StoreResult<ChatRecord> {
         let chat_key = ItemKey::chat(chat_id);
-        let bookkeeping = [visitor_item(visitor)?];
         let fold = |current: Option<&ChatRecord>| {
             apply_chat_event(current, chat_id, event, &context.room_id)
         };
-        if let Decision::Write(record) = fold(None) {
+        let folded = fold(None);
+        // The visitor lives at least as long as the chat it is stored with.
+        let chat_created = match &folded {
+            Decision::Write(chat) => chat.created_at.map(|at| at.as_datetime()),
+            _ => None,
+        };
+        let bookkeeping = [visitor_item(visitor, context.retained(chat_created))?];
+        if let Decision::Write(record) = folded {
             let (item, record) = versioned_item(&chat_key, record, 1, context)?;
             if self.put_new_with(item, &bookkeeping).await? {
                 // Messages whose webhooks won the race wait for their chat.

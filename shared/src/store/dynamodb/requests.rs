@@ -1,7 +1,7 @@
 //! The DynamoDB requests [`DynamoStore`]'s operations are made of: reads, plain and
 //! conditional writes, the read-fold-write of an event, and the history query.
 
-use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{Delete, KeysAndAttributes, Put, TransactWriteItem};
 
 use super::DynamoStore;
 use super::error::{
@@ -103,6 +103,27 @@ impl DynamoStore {
                 Ok(())
             }
         }
+    }
+
+    /// Deletes several items in one transaction.
+    pub(super) async fn delete_all_atomically(&self, keys: &[ItemKey]) -> StoreResult<()> {
+        let writes = keys
+            .iter()
+            .map(|key| {
+                let delete = Delete::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key.attributes()))
+                    .build();
+                Ok(TransactWriteItem::builder().delete(built(delete)?).build())
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await
+            .map_err(|error| unavailable("TransactWriteItems", &error))?;
+        Ok(())
     }
 
     fn plain_put(&self, item: Item) -> StoreResult<TransactWriteItem> {

@@ -1,4 +1,4 @@
-//! The table's schema: its key, the three indexes, the TTL attribute and the stream (new and
+//! The table's schema: its key, the four indexes, the TTL attribute and the stream (new and
 //! old images, read by the real-time feed's notifier), as [`create_table`]
 //! makes them for local servers and tests. `template.yaml` declares the same table for
 //! deployment; `shared/tests/schema.rs` fails when the two drift apart.
@@ -22,6 +22,9 @@ use crate::store::{StoreError, StoreResult};
 pub const VISITOR_CHATS_INDEX: &str = "visitor-chats";
 /// The GSI of the chats the reconciler looks at (sparse: keys and `counters_moved`).
 pub const ACTIVE_CHATS_INDEX: &str = "active-chats";
+/// The GSI finding visitors by who the company says they are (sparse: keys only, only
+/// visitors with a [`crate::domain::visitor::PersonKey`]).
+pub const VISITOR_REFS_INDEX: &str = "visitor-refs";
 /// The LSI ordering a chat's history.
 pub const HISTORY_INDEX: &str = "history";
 /// The table's TTL attribute (epoch seconds).
@@ -44,9 +47,11 @@ pub(super) const ACTIVE_AT: &str = "active_at";
 /// On an active chat whose Giosg counters moved since they were last checked (true, or
 /// absent): projected into the `active-chats` index, so finding them reads nothing more.
 pub(super) const COUNTERS_MOVED: &str = "counters_moved";
+/// On a visitor with a person key (its `visitor_ref`, hashed): the `visitor-refs` index's key.
+pub(super) const PERSON_REF: &str = "person_ref";
 
 /// Creates the table with exactly the schema this adapter expects (on-demand, the
-/// `visitor-chats` and `active-chats` GSIs, the `history` LSI, TTL on `expires_at`, a stream of
+/// `visitor-chats`, `active-chats` and `visitor-refs` GSIs, the `history` LSI, TTL on `expires_at`, a stream of
 /// new and old images) and waits
 /// until it is active.
 /// A table of that name that already exists is left as it is.
@@ -103,6 +108,15 @@ pub async fn create_table_with(
                 .build(),
         )
         .build();
+    let visitor_refs = GlobalSecondaryIndex::builder()
+        .index_name(VISITOR_REFS_INDEX)
+        .key_schema(built(key(PERSON_REF, KeyType::Hash))?)
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::KeysOnly)
+                .build(),
+        )
+        .build();
     let history = LocalSecondaryIndex::builder()
         .index_name(HISTORY_INDEX)
         .key_schema(built(key(PK, KeyType::Hash))?)
@@ -122,6 +136,7 @@ pub async fn create_table_with(
                 MSG_ORDER,
                 ACTIVE_STATE,
                 ACTIVE_AT,
+                PERSON_REF,
             ]
             .into_iter()
             .map(|name| built(string_attribute(name)))
@@ -131,6 +146,7 @@ pub async fn create_table_with(
         .key_schema(built(key(SK, KeyType::Range))?)
         .global_secondary_indexes(built(visitor_chats)?)
         .global_secondary_indexes(built(active_chats)?)
+        .global_secondary_indexes(built(visitor_refs)?)
         .local_secondary_indexes(built(history)?)
         .set_stream_specification(match stream {
             TableStream::NewAndOldImages => Some(built(

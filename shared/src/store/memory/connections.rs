@@ -3,10 +3,10 @@
 
 use chrono::Utc;
 
-use super::MemoryStore;
+use super::{Expiring, MemoryStore};
 use crate::domain::connection::{ConnectionId, ConnectionRecord, SubscriptionRecord};
 use crate::domain::{ChatId, MessageId};
-use crate::store::{StoreResult, SubscriptionStore};
+use crate::store::{StoreContext, StoreResult, SubscriptionStore};
 
 impl SubscriptionStore for MemoryStore {
     async fn put_connection(&self, connection: &ConnectionRecord) -> StoreResult<()> {
@@ -80,20 +80,46 @@ impl SubscriptionStore for MemoryStore {
     }
 
     async fn notify_position(&self, chat: &ChatId) -> StoreResult<u64> {
-        Ok(self.lock().notify_positions.get(chat).copied().unwrap_or(0))
+        Ok(self
+            .lock()
+            .notify_positions
+            .get(chat)
+            .map_or(0, |position| position.record))
     }
 
-    async fn advance_notify_position(&self, chat: &ChatId, to: u64) -> StoreResult<()> {
+    async fn advance_notify_position(
+        &self,
+        chat: &ChatId,
+        to: u64,
+        context: &StoreContext,
+    ) -> StoreResult<()> {
         let mut state = self.lock_for_write();
-        let position = state.notify_positions.entry(chat.clone()).or_default();
-        *position = (*position).max(to);
+        let position = state
+            .notify_positions
+            .entry(chat.clone())
+            .or_insert(Expiring {
+                record: 0,
+                expires_at: None,
+            });
+        if position.record < to {
+            position.record = to;
+            position.expires_at = context.retained(None);
+        }
         Ok(())
     }
 
-    async fn claim_notification(&self, chat: &ChatId, message: &MessageId) -> StoreResult<bool> {
-        Ok(self
-            .lock_for_write()
-            .notified
-            .insert((chat.clone(), message.clone())))
+    async fn claim_notification(
+        &self,
+        chat: &ChatId,
+        message: &MessageId,
+        context: &StoreContext,
+    ) -> StoreResult<bool> {
+        let mut state = self.lock_for_write();
+        let slot = (chat.clone(), message.clone());
+        if state.notified.contains_key(&slot) {
+            return Ok(false);
+        }
+        state.notified.insert(slot, context.retained(None));
+        Ok(true)
     }
 }

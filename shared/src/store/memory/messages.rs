@@ -8,7 +8,7 @@ use super::Expiring;
 use crate::domain::MessageId;
 use crate::domain::feed::changes_feed;
 use crate::domain::message::{MessageRecord, OrderKey};
-use crate::store::FeedEntry;
+use crate::store::{FeedEntry, StoreContext};
 
 #[derive(Default)]
 pub(super) struct ChatMessages {
@@ -19,6 +19,9 @@ pub(super) struct ChatMessages {
     feed: BTreeMap<u64, MessageId>,
     /// The last feed position handed out.
     position: u64,
+    /// When the position would expire in DynamoDB (the `FEED` item's TTL): no sooner than
+    /// any entry it counted. Read, it never expires (it must not go back).
+    pub(super) position_expires_at: Option<DateTime<Utc>>,
 }
 
 impl ChatMessages {
@@ -32,10 +35,14 @@ impl ChatMessages {
         &mut self,
         mut record: MessageRecord,
         expires_at: Option<DateTime<Utc>>,
+        context: &StoreContext,
     ) -> MessageRecord {
         if changes_feed(self.get(&record.id), &record) {
             self.position += 1;
             record.feed_seq = Some(self.position);
+            self.position_expires_at = context
+                .retained(None)
+                .map(|retained| expires_at.map_or(retained, |at| at.max(retained)));
         }
         self.restore(record.clone(), expires_at);
         record
@@ -68,6 +75,14 @@ impl ChatMessages {
 
     pub(super) fn position(&self) -> u64 {
         self.position
+    }
+
+    /// The chat's feed entries: their positions and when each expires (as its message).
+    pub(super) fn feed_entries(&self) -> impl Iterator<Item = (u64, Option<DateTime<Utc>>)> + '_ {
+        self.feed.iter().map(|(position, id)| {
+            let expires_at = self.by_id.get(id).and_then(|message| message.expires_at);
+            (*position, expires_at)
+        })
     }
 
     pub(super) fn feed_page(&self, after: u64, upto: u64, limit: usize) -> Vec<FeedEntry> {

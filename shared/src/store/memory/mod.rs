@@ -8,6 +8,7 @@
 mod active;
 mod claims;
 mod connections;
+mod erasure;
 mod messages;
 mod snapshot;
 
@@ -17,8 +18,9 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 
 use super::{
-    ActiveChat, Applied, ChatStore, Claim, FeedEntry, HistoryPage, Reservation, SendContext,
-    SendState, SentMessage, StoreContext, StoreResult,
+    ActiveChat, Applied, ChatStore, Claim, FeedEntry, HistoryPage, RECONCILE_CURSOR_TTL,
+    Reservation, START_CLAIM_TTL, SendContext, SendState, SentMessage, StoreContext, StoreResult,
+    transient_expiry,
 };
 use crate::domain::Decision;
 use crate::domain::chat::{ChatEvent, ChatRecord, apply_chat_event};
@@ -31,6 +33,7 @@ use crate::domain::message::{
 use crate::domain::visitor::{VisitorKey, VisitorRecord};
 use crate::domain::{ChatId, GiosgTime, MessageId};
 
+pub use erasure::StoredItem;
 use messages::ChatMessages;
 pub use snapshot::Snapshot;
 
@@ -39,22 +42,26 @@ pub struct MemoryStore {
     state: Mutex<State>,
 }
 
+/// Everything stored, each with the expiry the DynamoDB item would carry
+/// ([`crate::store::StoreContext::retained`], [`crate::store::START_CLAIM_TTL`]...): reads treat
+/// an expired one as absent, as the DynamoDB store does for items not swept yet.
 #[derive(Default)]
 struct State {
-    visitors: HashMap<VisitorKey, VisitorRecord>,
+    visitors: HashMap<VisitorKey, Expiring<VisitorRecord>>,
     chats: HashMap<ChatId, Expiring<ChatRecord>>,
     messages: HashMap<ChatId, ChatMessages>,
-    send_keys: HashMap<(ChatId, String), SendState>,
+    send_keys: claims::Slots<(ChatId, String)>,
     /// Where the reconciler's sweep stopped. Not kept in snapshots: a sweep starts over.
-    reconcile_cursor: Option<ChatId>,
+    reconcile_cursor: Option<Expiring<ChatId>>,
     /// Who is starting a chat for a visitor. Not kept in snapshots: a start lasts one request.
-    start_claims: HashMap<VisitorKey, SendState>,
+    start_claims: claims::Slots<VisitorKey>,
     /// The real-time feed's connections and subscriptions (not kept in snapshots either).
     connections: HashMap<ConnectionId, ConnectionRecord>,
     subscriptions: HashMap<(ChatId, ConnectionId), SubscriptionRecord>,
-    /// Away notifications: how far each chat's feed was considered, and the messages notified.
-    notify_positions: HashMap<ChatId, u64>,
-    notified: std::collections::HashSet<(ChatId, MessageId)>,
+    /// Away notifications: how far each chat's feed was considered (read whatever its expiry,
+    /// like the feed position), and the messages notified.
+    notify_positions: HashMap<ChatId, Expiring<u64>>,
+    notified: HashMap<(ChatId, MessageId), Option<DateTime<Utc>>>,
     /// Bumped by every operation that may write, so a saver can tell when to save.
     revision: u64,
 }
@@ -100,6 +107,16 @@ impl State {
         self.chats.get(id).and_then(Expiring::live)
     }
 
+    fn visitor(&self, key: &VisitorKey) -> Option<&VisitorRecord> {
+        self.visitors.get(key).and_then(Expiring::live)
+    }
+
+    fn put_visitor(&mut self, visitor: &VisitorRecord, expires_at: Option<DateTime<Utc>>) {
+        let record = visitor.clone();
+        self.visitors
+            .insert(visitor.key.clone(), Expiring { record, expires_at });
+    }
+
     fn message(&self, chat: &ChatId, id: &MessageId) -> Option<&MessageRecord> {
         self.messages
             .get(chat)
@@ -121,7 +138,7 @@ impl State {
         let messages = self.messages.entry(chat.clone()).or_default();
         for record in placed {
             let expires_at = context.expiry(record.is_pending(), record.created_at);
-            messages.put(record, expires_at);
+            messages.put(record, expires_at, context);
         }
     }
 
@@ -147,7 +164,7 @@ impl State {
                     .messages
                     .entry(chat.clone())
                     .or_default()
-                    .put(record, expires_at);
+                    .put(record, expires_at, context);
                 (Applied::Stored, Some(record))
             }
             Decision::Unchanged => (Applied::Unchanged, current),
@@ -164,13 +181,16 @@ impl State {
 
 impl ChatStore for MemoryStore {
     async fn get_visitor(&self, key: &VisitorKey) -> StoreResult<Option<VisitorRecord>> {
-        Ok(self.lock().visitors.get(key).cloned())
+        Ok(self.lock().visitor(key).cloned())
     }
 
-    async fn put_visitor(&self, visitor: &VisitorRecord) -> StoreResult<()> {
+    async fn put_visitor(
+        &self,
+        visitor: &VisitorRecord,
+        context: &StoreContext,
+    ) -> StoreResult<()> {
         self.lock_for_write()
-            .visitors
-            .insert(visitor.key.clone(), visitor.clone());
+            .put_visitor(visitor, context.retained(None));
         Ok(())
     }
 
@@ -184,7 +204,7 @@ impl ChatStore for MemoryStore {
         chat: &ChatId,
     ) -> StoreResult<(Option<VisitorRecord>, Option<ChatRecord>)> {
         let state = self.lock();
-        Ok((state.visitors.get(key).cloned(), state.chat(chat).cloned()))
+        Ok((state.visitor(key).cloned(), state.chat(chat).cloned()))
     }
 
     async fn get_visitor_chat_and_feed(
@@ -195,7 +215,7 @@ impl ChatStore for MemoryStore {
         let state = self.lock();
         let position = state.messages.get(chat).map_or(0, ChatMessages::position);
         Ok((
-            state.visitors.get(key).cloned(),
+            state.visitor(key).cloned(),
             state.chat(chat).cloned(),
             position,
         ))
@@ -311,10 +331,11 @@ impl ChatStore for MemoryStore {
     ) -> StoreResult<SendContext> {
         let state = self.lock();
         Ok(SendContext {
-            visitor: state.visitors.get(key).cloned(),
+            visitor: state.visitor(key).cloned(),
             chat: state.chat(chat).cloned(),
-            key_state: idempotency_key
-                .and_then(|k| state.send_keys.get(&(chat.clone(), k.to_owned())).cloned()),
+            key_state: idempotency_key.and_then(|k| {
+                claims::state(&state.send_keys, &(chat.clone(), k.to_owned())).cloned()
+            }),
         })
     }
 
@@ -323,12 +344,14 @@ impl ChatStore for MemoryStore {
         chat: &ChatId,
         idempotency_key: &str,
         claim: &Claim,
+        context: &StoreContext,
     ) -> StoreResult<Reservation> {
         let slot = (chat.clone(), idempotency_key.to_owned());
         Ok(claims::reserve(
             &mut self.lock_for_write().send_keys,
             slot,
             claim,
+            context.retained(None),
         ))
     }
 
@@ -338,6 +361,7 @@ impl ChatStore for MemoryStore {
         idempotency_key: &str,
         from: &str,
         claim: &Claim,
+        context: &StoreContext,
     ) -> StoreResult<Reservation> {
         let slot = (chat.clone(), idempotency_key.to_owned());
         Ok(claims::take_over(
@@ -345,6 +369,7 @@ impl ChatStore for MemoryStore {
             slot,
             from,
             claim,
+            context.retained(None),
         ))
     }
 
@@ -385,11 +410,19 @@ impl ChatStore for MemoryStore {
     }
 
     async fn reconcile_cursor(&self) -> StoreResult<Option<ChatId>> {
-        Ok(self.lock().reconcile_cursor.clone())
+        Ok(self
+            .lock()
+            .reconcile_cursor
+            .as_ref()
+            .and_then(Expiring::live)
+            .cloned())
     }
 
     async fn set_reconcile_cursor(&self, cursor: Option<&ChatId>) -> StoreResult<()> {
-        self.lock_for_write().reconcile_cursor = cursor.cloned();
+        self.lock_for_write().reconcile_cursor = cursor.map(|after| Expiring {
+            record: after.clone(),
+            expires_at: Some(transient_expiry(RECONCILE_CURSOR_TTL)),
+        });
         Ok(())
     }
 
@@ -398,6 +431,7 @@ impl ChatStore for MemoryStore {
         let mut open: Vec<(String, SendState)> = state
             .send_keys
             .iter()
+            .filter_map(|(slot, held)| Some((slot, held.live()?)))
             .filter(|((of, _), claim)| of == chat && !matches!(claim, SendState::Sent { .. }))
             .map(|((_, key), claim)| (key.clone(), claim.clone()))
             .collect();
@@ -411,6 +445,7 @@ impl ChatStore for MemoryStore {
             &mut state.start_claims,
             visitor.clone(),
             claim,
+            Some(transient_expiry(START_CLAIM_TTL)),
         ))
     }
 
@@ -426,6 +461,7 @@ impl ChatStore for MemoryStore {
             visitor.clone(),
             from,
             claim,
+            Some(transient_expiry(START_CLAIM_TTL)),
         ))
     }
 
@@ -455,13 +491,16 @@ impl ChatStore for MemoryStore {
         if let Some(key) = &sent.idempotency_key {
             state.send_keys.insert(
                 (sent.chat_id.clone(), key.clone()),
-                SendState::Sent {
-                    message_id: sent.message_id.clone(),
+                Expiring {
+                    record: SendState::Sent {
+                        message_id: sent.message_id.clone(),
+                    },
+                    expires_at: context.retained(None),
                 },
             );
         }
         if let Some(visitor) = &sent.visitor {
-            state.visitors.insert(visitor.key.clone(), visitor.clone());
+            state.put_visitor(visitor, context.retained(None));
         }
         Ok(record)
     }
@@ -477,7 +516,10 @@ impl ChatStore for MemoryStore {
         let record = record.ok_or_else(|| {
             super::StoreError::Corrupt("a started chat was not stored as ours".into())
         })?;
-        self.put_visitor(visitor).await?;
+        // The visitor lives at least as long as the chat it is stored with.
+        let chat_created = record.created_at.map(|at| at.as_datetime());
+        self.lock_for_write()
+            .put_visitor(visitor, context.retained(chat_created));
         Ok(record)
     }
 

@@ -27,7 +27,15 @@ impl MemoryStore {
         let now = Utc::now();
         let live = |expires_at: Option<DateTime<Utc>>| expires_at.is_none_or(|at| at > now);
         let mut snapshot = Snapshot {
-            visitors: state.visitors.values().cloned().collect(),
+            visitors: state
+                .visitors
+                .values()
+                .filter(|visitor| live(visitor.expires_at))
+                .map(|visitor| SnapshotVisitor {
+                    record: visitor.record.clone(),
+                    expires_at: visitor.expires_at,
+                })
+                .collect(),
             chats: state
                 .chats
                 .values()
@@ -50,15 +58,19 @@ impl MemoryStore {
             send_keys: state
                 .send_keys
                 .iter()
-                .map(|((chat_id, key), state)| SnapshotSendKey {
+                .filter(|(_, held)| live(held.expires_at))
+                .map(|((chat_id, key), held)| SnapshotSendKey {
                     chat_id: chat_id.clone(),
                     key: key.clone(),
-                    state: state.clone(),
+                    state: held.record.clone(),
+                    expires_at: held.expires_at,
                 })
                 .collect(),
         };
         // A stable order, so that saving the same contents twice writes the same file.
-        snapshot.visitors.sort_by(|a, b| a.key.cmp(&b.key));
+        snapshot
+            .visitors
+            .sort_by(|a, b| a.record.key.cmp(&b.record.key));
         snapshot.chats.sort_by(|a, b| a.record.id.cmp(&b.record.id));
         snapshot.messages.sort_by(|a, b| {
             (&a.record.chat_id, &a.record.id).cmp(&(&b.record.chat_id, &b.record.id))
@@ -74,8 +86,8 @@ impl MemoryStore {
         let now = Utc::now();
         let live = |expires_at: Option<DateTime<Utc>>| expires_at.is_none_or(|at| at > now);
         let mut state = State::default();
-        for visitor in snapshot.visitors {
-            state.visitors.insert(visitor.key.clone(), visitor);
+        for visitor in snapshot.visitors.into_iter().filter(|v| live(v.expires_at)) {
+            state.put_visitor(&visitor.record, visitor.expires_at);
         }
         for chat in snapshot.chats.into_iter().filter(|c| live(c.expires_at)) {
             state.chats.insert(
@@ -93,10 +105,18 @@ impl MemoryStore {
                 .or_default()
                 .restore(message.record, message.expires_at);
         }
-        for send_key in snapshot.send_keys {
-            state
-                .send_keys
-                .insert((send_key.chat_id, send_key.key), send_key.state);
+        for send_key in snapshot
+            .send_keys
+            .into_iter()
+            .filter(|k| live(k.expires_at))
+        {
+            state.send_keys.insert(
+                (send_key.chat_id, send_key.key),
+                Expiring {
+                    record: send_key.state,
+                    expires_at: send_key.expires_at,
+                },
+            );
         }
         Self {
             state: Mutex::new(state),
@@ -109,7 +129,7 @@ impl MemoryStore {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
     #[serde(default)]
-    visitors: Vec<VisitorRecord>,
+    visitors: Vec<SnapshotVisitor>,
     #[serde(default)]
     chats: Vec<SnapshotItem<ChatRecord>>,
     #[serde(default)]
@@ -137,11 +157,23 @@ struct SnapshotItem<T> {
     expires_at: Option<DateTime<Utc>>,
 }
 
+/// A visitor: its record, and beside it (so that files saved before visitors expired still
+/// read) its expiry.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct SnapshotVisitor {
+    #[serde(flatten)]
+    record: VisitorRecord,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expires_at: Option<DateTime<Utc>>,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct SnapshotSendKey {
     chat_id: ChatId,
     key: String,
     state: SendState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expires_at: Option<DateTime<Utc>>,
 }
 
 #[cfg(test)]
@@ -174,15 +206,18 @@ mod tests {
         let key = VisitorKey::from_stored("visitor-key".to_owned());
         let chat = ChatId::new("chat-1");
         store
-            .put_visitor(&VisitorRecord {
-                key: key.clone(),
-                giosg_visitor_id: VisitorId::new("giosg-visitor"),
-                credentials: SealedCredentials::from_stored("sealed".to_owned()),
-                name: "Ada".to_owned(),
-                latest_chat_id: Some(chat.clone()),
-                created_at: Utc::now(),
-                visitor_ref: None,
-            })
+            .put_visitor(
+                &VisitorRecord {
+                    key: key.clone(),
+                    giosg_visitor_id: VisitorId::new("giosg-visitor"),
+                    credentials: SealedCredentials::from_stored("sealed".to_owned()),
+                    name: "Ada".to_owned(),
+                    latest_chat_id: Some(chat.clone()),
+                    created_at: Utc::now(),
+                    visitor_ref: None,
+                },
+                &context,
+            )
             .await
             .unwrap();
         let chat_event = ChatEvent {
@@ -226,7 +261,12 @@ mod tests {
                 .unwrap();
         }
         store
-            .reserve_send(&chat, "client-key", &snapshot_claim("snapshot-request"))
+            .reserve_send(
+                &chat,
+                "client-key",
+                &snapshot_claim("snapshot-request"),
+                &context,
+            )
             .await
             .unwrap();
         (store, key, chat)
@@ -259,7 +299,12 @@ mod tests {
         assert_eq!(ids, ["message-0", "message-1"]);
         assert!(matches!(
             restored
-                .reserve_send(&chat, "client-key", &snapshot_claim("another-request"))
+                .reserve_send(
+                    &chat,
+                    "client-key",
+                    &snapshot_claim("another-request"),
+                    &StoreContext::new(RoomId::new(ROOM)),
+                )
                 .await
                 .unwrap(),
             Reservation::Taken(SendState::InFlight { claim, .. }) if claim.owner == "snapshot-request"
