@@ -291,7 +291,8 @@ fn main() -> anyhow::Result<()> {
                         memory_mb,
                     },
                     system_roots,
-                    ca_file: out_dir.join("tls/ssl-cert-file.pem"),
+                    // Beside the logs, never next to a results file kept in docs/.
+                    ca_file: PathBuf::from("target/bench/tls/ssl-cert-file.pem"),
                 };
                 let mut options = lambda::Options {
                     functions_dir,
@@ -301,7 +302,7 @@ fn main() -> anyhow::Result<()> {
                     events_dir: output.events.clone(),
                     iterations: warm,
                     cold_starts: plan.cold_starts,
-                    logs_dir: out_dir.join("logs"),
+                    logs_dir: PathBuf::from("target/bench/logs"),
                     launch: lambda::Launch::default(),
                 };
                 std::fs::create_dir_all(&options.logs_dir)?;

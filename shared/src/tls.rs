@@ -8,9 +8,9 @@
 //!   front of an endpoint, an emulator's test CA). Added to the built-in roots, never in place
 //!   of them.
 //!
-//! Why not the system's bundle: parsing its 140-odd PEM certificates costs a Lambda function at
-//! 128 MB about 15–20 ms of its cold start (docs/performance.md, "Cold starts as Lambda sees
-//! them"), and neither client needs more than the roots above.
+//! Why not the system's bundle: parsing its 140-odd PEM certificates was CPU in every cold
+//! start, which a 128 MB function has 7% of a core for (docs/performance.md, "Cold starts as
+//! Lambda sees them"), and neither client needs more than the roots above.
 
 use aws_smithy_http_client::tls::{TlsContext, TrustStore};
 use rustls_pki_types::CertificateDer;
