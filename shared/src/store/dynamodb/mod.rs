@@ -20,7 +20,7 @@
 //! | where the reconciler's sweep stopped | `RECONCILE` | `CURSOR` | `after` (S, a chat id) |
 //!
 //! The real-time feed's items (connections, subscriptions, away-notification bookkeeping) are
-//! in `connections.rs`. [`item_kind`] tells every kind apart by its keys.
+//! in `connections.rs`, the token buckets against floods in `rate.rs`. [`item_kind`] tells every kind apart by its keys.
 //!
 //! `expires_at` (N, epoch seconds) is the table's TTL attribute, and every kind of item has one
 //! when retention is on: chats and messages from [`StoreContext::expiry`] (pending records after
@@ -28,8 +28,8 @@
 //! chat or visitor (visitors, send keys, the feed position, notification bookkeeping) from
 //! [`StoreContext::retained`], renewed with every write, so it outlives what it is about;
 //! feed entries as their message. Transient items expire whether retention is on or off (see
-//! [`crate::store::START_CLAIM_TTL`]): start claims, the sweep cursor, connections and
-//! subscriptions. DynamoDB deletes expired items lazily, so every read treats an item whose
+//! [`crate::store::START_CLAIM_TTL`]): start claims, the sweep cursor, connections,
+//! subscriptions and token buckets. DynamoDB deletes expired items lazily, so every read treats an item whose
 //! `expires_at` has passed as absent, as the in-memory store does (a claim's slot is free; the
 //! feed and notification positions are counters that must not go back and are read as they
 //! are: they outlive every entry they counted); a write over such an item is conditioned on its
@@ -80,6 +80,7 @@ mod error;
 mod feed;
 mod item;
 mod placement;
+mod rate;
 mod requests;
 mod retry;
 mod schema;
