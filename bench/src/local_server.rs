@@ -45,6 +45,7 @@ pub async fn serve(port: u16) -> anyhow::Result<()> {
         SecretSource::Static(Secrets {
             giosg_api_token: Secret::new(sim.api_token()),
             webhook_secret: Secret::new(fixed::WEBHOOK_SECRET),
+            previous_webhook_secret: None,
         }),
         settings.secrets_refresh,
     )

@@ -88,6 +88,7 @@ pub async fn measure(
                     name: VisitorName::parse(Some(format!("Visitor {i}"))).expect("a name"),
                     request_id: format!("seed-{i}"),
                     visitor_ref: None,
+                    source: None,
                 })
             };
             let started = futures::future::join_all(batch.iter().map(|i| start(*i))).await;

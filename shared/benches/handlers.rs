@@ -85,6 +85,7 @@ fn app(runtime: &tokio::runtime::Runtime) -> Arc<Api<MemoryStore>> {
             SecretSource::Static(Secrets {
                 giosg_api_token: Secret::new("unused"),
                 webhook_secret: Secret::new(WEBHOOK_SECRET),
+                previous_webhook_secret: None,
             }),
             settings.secrets_refresh,
         ))

@@ -5,13 +5,17 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
 use tokio::sync::RwLock;
 use url::Url;
 
 use crate::domain::{OrgId, RoomId};
 use crate::metrics::{DEFAULT_NAMESPACE, MetricsConfig, Output};
-use crate::secret::Secret;
+
+mod limits;
+mod secrets;
+
+pub use limits::{LIMIT_SETTINGS, LimitSetting, Limits};
+pub use secrets::{MIN_WEBHOOK_SECRET_LEN, PreviousWebhookSecret, Secrets};
 
 /// A setting is missing or malformed: the function must not start. The message names the
 /// setting and never contains a secret value.
@@ -67,6 +71,11 @@ pub struct Settings {
     /// `off`; default `emf` on Lambda, `off` elsewhere) and the `Function` dimension
     /// (`AWS_LAMBDA_FUNCTION_NAME`, `local` elsewhere).
     pub metrics: MetricsConfig,
+    /// The frontend API's limits against floods (see [`Limits`] for their settings).
+    pub limits: Limits,
+    /// `WEBHOOK_SECRET_OVERLAP_SECONDS`: how long after a rotation the previous webhook secret
+    /// is still accepted (default 3600; 0: not at all).
+    pub webhook_secret_overlap: Duration,
 }
 
 impl Settings {
@@ -131,6 +140,12 @@ impl Settings {
             notifications_topic_arn: get("NOTIFICATIONS_TOPIC_ARN"),
             notification_preview: parse_bool("NOTIFICATION_PREVIEW", get("NOTIFICATION_PREVIEW"))?,
             metrics: parse_metrics(&get)?,
+            limits: Limits::from_lookup(&get)?,
+            webhook_secret_overlap: Duration::from_secs(parse_number(
+                "WEBHOOK_SECRET_OVERLAP_SECONDS",
+                get("WEBHOOK_SECRET_OVERLAP_SECONDS"),
+                3600,
+            )?),
         })
     }
 
@@ -200,52 +215,6 @@ fn parse_number<T: std::str::FromStr>(
             name,
             reason: "expected a non-negative whole number".into(),
         }),
-    }
-}
-
-/// The secrets this service needs, from one JSON secret:
-/// `{"giosg_api_token": "...", "webhook_secret": "..."}`.
-#[derive(Clone, Debug)]
-pub struct Secrets {
-    pub giosg_api_token: Secret,
-    pub webhook_secret: Secret,
-}
-
-/// The shortest webhook secret accepted: it is the only thing guarding the webhook endpoints.
-pub const MIN_WEBHOOK_SECRET_LEN: usize = 16;
-
-impl Secrets {
-    /// Parses the secret's JSON, naming any missing or unusable key (never a value).
-    pub fn from_json(secret_id: &str, json: &str) -> Result<Self, ConfigError> {
-        #[derive(Deserialize)]
-        struct Raw {
-            giosg_api_token: Option<String>,
-            webhook_secret: Option<String>,
-        }
-        let invalid = |reason: &str| ConfigError::SecretInvalid {
-            secret_id: secret_id.to_owned(),
-            reason: reason.to_owned(),
-        };
-        let raw: Raw = serde_json::from_str(json).map_err(|_| {
-            invalid("expected a JSON object with giosg_api_token and webhook_secret")
-        })?;
-        let giosg_api_token = raw
-            .giosg_api_token
-            .filter(|v| !v.trim().is_empty())
-            .ok_or_else(|| invalid("the key giosg_api_token is missing or empty"))?;
-        let webhook_secret = raw
-            .webhook_secret
-            .filter(|v| !v.trim().is_empty())
-            .ok_or_else(|| invalid("the key webhook_secret is missing or empty"))?;
-        if webhook_secret.chars().count() < MIN_WEBHOOK_SECRET_LEN {
-            return Err(invalid(
-                "the key webhook_secret must be at least 16 characters",
-            ));
-        }
-        Ok(Self {
-            giosg_api_token: Secret::new(giosg_api_token),
-            webhook_secret: Secret::new(webhook_secret),
-        })
     }
 }
 
@@ -427,6 +396,8 @@ mod tests {
         assert!(!settings.allow_offline_chats);
         assert_eq!(settings.retention(), None);
         assert!(settings.allowed_origins.is_empty());
+        assert_eq!(settings.webhook_secret_overlap, Duration::from_secs(3600));
+        assert_eq!(settings.limits, Limits::from_lookup(&|_| None).unwrap());
     }
 
     #[test]
@@ -479,23 +450,5 @@ mod tests {
         let mut env = self::tests::env();
         env.insert("GIOSG_BASE_URL".into(), "service.giosg.com".into());
         assert!(Settings::from_lookup(lookup_in(&env)).is_err());
-    }
-
-    #[test]
-    fn secret_errors_name_the_key_not_the_value() {
-        let error = Secrets::from_json("s", r#"{"giosg_api_token": "tok-123"}"#).unwrap_err();
-        assert!(error.to_string().contains("webhook_secret"));
-        assert!(!error.to_string().contains("tok-123"));
-        let short = Secrets::from_json(
-            "s",
-            r#"{"giosg_api_token": "t", "webhook_secret": "short"}"#,
-        );
-        assert!(short.is_err());
-        let ok = Secrets::from_json(
-            "s",
-            r#"{"giosg_api_token": "t", "webhook_secret": "0123456789abcdef"}"#,
-        )
-        .unwrap();
-        assert_eq!(ok.webhook_secret.expose(), "0123456789abcdef");
     }
 }

@@ -14,7 +14,7 @@ use axum::Router;
 use lambda_http::RequestExt;
 use tower::ServiceExt;
 
-use crate::api::{Deadline, OperatorCaller, RequestId};
+use crate::api::{ClientAddress, Deadline, OperatorCaller, RequestId};
 use crate::aws::sdk_config;
 use crate::config::{ConfigError, SecretSource, SecretsCache, Settings};
 use crate::domain::visitor::VisitorToken;
@@ -236,6 +236,7 @@ fn from_lambda(request: lambda_http::Request) -> lambda_http::Request {
     let context = request.lambda_context_ref();
     let request_id = context.map(|context| RequestId(context.request_id.clone()));
     let operator = iam_caller(&request);
+    let source = source_address(&request);
     let deadline = context.and_then(|context| time_left(context.deadline));
     let raw_path = request.raw_http_path().to_owned();
     let (mut parts, body) = request.into_parts();
@@ -257,7 +258,22 @@ fn from_lambda(request: lambda_http::Request) -> lambda_http::Request {
     if let Some(operator) = operator {
         parts.extensions.insert(operator);
     }
+    if let Some(source) = source {
+        parts.extensions.insert(source);
+    }
     lambda_http::Request::from_parts(parts, body)
+}
+
+/// The caller's address as API Gateway (or the Function URL) saw it,
+/// `requestContext.http.sourceIp`: what anonymous starts are limited by.
+fn source_address(request: &lambda_http::Request) -> Option<ClientAddress> {
+    let lambda_http::request::RequestContext::ApiGatewayV2(context) =
+        request.request_context_ref()?
+    else {
+        return None;
+    };
+    let address = context.http.source_ip.as_deref()?.parse().ok()?;
+    Some(ClientAddress(address))
 }
 
 /// The caller API Gateway authorized with an IAM signature (`AWS_IAM` routes), if any: the

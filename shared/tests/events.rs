@@ -143,6 +143,34 @@ async fn a_slow_giosg_is_answered_before_the_invocation_deadline() {
     env.stop().await;
 }
 
+/// On Lambda, anonymous starts are limited by the address API Gateway saw
+/// (`requestContext.http.sourceIp` of the recorded event), not by whoever delivered the event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recorded_start_is_limited_by_its_source_ip() {
+    let mut options = Options::default();
+    options.env.extend([
+        ("ANONYMOUS_START_RATE_PER_MINUTE", "1".to_owned()),
+        ("ANONYMOUS_START_BURST", "1".to_owned()),
+    ]);
+    let env = start_with(MemoryStore::new(), options).await;
+    let raw =
+        std::fs::read_to_string(events_dir().join("api/start-chat-new-visitor.json")).unwrap();
+    let router = api::start_chat(env.app.clone());
+    let first = shared::lambda::invoke(&router, lambda_http::request::from_str(&raw).unwrap());
+    assert_eq!(first.await.status(), 201);
+    let again = shared::lambda::invoke(&router, lambda_http::request::from_str(&raw).unwrap());
+    let again = again.await;
+    assert_eq!(again.headers()["retry-after"], "60");
+    let (status, body) = json_answer(again).await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (429, &serde_json::json!("rate_limited"))
+    );
+    // From another address (this test's own, over HTTP): a bucket of its own.
+    env.new_chat("Ada").await;
+    env.stop().await;
+}
+
 /// The status and JSON body of an answer, which must say it is JSON.
 async fn json_answer(response: axum::response::Response) -> (u16, serde_json::Value) {
     let status = response.status().as_u16();

@@ -39,6 +39,7 @@ async fn api() -> Arc<Api<MemoryStore, GiosgClient>> {
         SecretSource::Static(Secrets {
             giosg_api_token: Secret::new("token"),
             webhook_secret: Secret::new(WEBHOOK_SECRET),
+            previous_webhook_secret: None,
         }),
         settings.secrets_refresh,
     )

@@ -145,7 +145,12 @@ async fn every_function_calls_only_what_its_policy_grants() {
             .interceptor(recorder.clone())
             .build(),
     );
-    let env = support::harness::start(DynamoStore::new(recorded, table)).await;
+    // The limits against floods at their defaults: starts and sends read and write buckets.
+    let options = support::harness::Options {
+        env: vec![("AVAILABILITY_CACHE_SECONDS", "0".into())],
+        ..support::harness::Options::default()
+    };
+    let env = support::harness::start_with(DynamoStore::new(recorded, table), options).await;
     let granted = granted();
     env.sim(Method::POST, "/_sim/webhooks/pause", Some(json!({})))
         .await;

@@ -156,6 +156,129 @@ async fn a_rotated_webhook_secret_and_api_token_are_used_without_a_restart() {
     env.stop().await;
 }
 
+/// A rotation with an overlap: the secret carries the previous webhook secret and when it was
+/// rotated out; Giosg's webhooks with the previous one are accepted until
+/// `WEBHOOK_SECRET_OVERLAP_SECONDS` after that, the current one always, a wrong one never.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_previous_webhook_secret_is_accepted_only_within_the_overlap() {
+    let client = secrets_client().await;
+    let name = unique("overlapping");
+    let sim_token = "simulator-api-token-0123456789";
+    let old = "old-webhook-secret-0123456789";
+    let new = "new-webhook-secret-9876543210";
+    create_secret(
+        &client,
+        &name,
+        &json!({"giosg_api_token": sim_token, "webhook_secret": old}).to_string(),
+    )
+    .await;
+    let env = support::harness::start_with(
+        MemoryStore::new(),
+        Options {
+            env: vec![
+                ("SECRETS_REFRESH_SECONDS", "0".into()),
+                ("WEBHOOK_SECRET_OVERLAP_SECONDS", "3600".into()),
+            ],
+            webhook_secret: old.into(),
+            api_token: Some(sim_token.into()),
+            secrets: Some(SecretSource::SecretsManager {
+                client: client.clone(),
+                secret_id: name.clone(),
+            }),
+            ..Options::default()
+        },
+    )
+    .await;
+    let (_, chat) = env.new_chat("Ada").await;
+    let body = json!({"channel": format!("/api/v5/orgs/{}/owned_chats", env.sim.org_id()),
+                      "action": "changed", "resource_id": chat,
+                      "resource": {"is_waiting": true, "updated_at": "2099-01-01T00:00:00.000Z"}});
+    let status = |secret: &'static str| {
+        let body = body.clone();
+        let env = &env;
+        async move {
+            let path = format!("/webhooks/giosg/chats?token={secret}");
+            env.call(Method::POST, &path, None, Some(body)).await.status
+        }
+    };
+    let rotate = |rotated_minutes_ago: i64| {
+        let rotated_at = chrono::Utc::now() - chrono::Duration::minutes(rotated_minutes_ago);
+        let value = json!({"giosg_api_token": sim_token, "webhook_secret": new,
+                           "previous_webhook_secret": old,
+                           "webhook_secret_rotated_at": rotated_at.to_rfc3339()});
+        client
+            .put_secret_value()
+            .secret_id(&name)
+            .secret_string(value.to_string())
+            .send()
+    };
+
+    rotate(10).await.unwrap();
+    assert_eq!(status(new).await, 200, "the current secret");
+    assert_eq!(
+        status(old).await,
+        200,
+        "the previous one, 10 minutes after the rotation"
+    );
+    assert_eq!(status("wrong-webhook-secret-000000").await, 401);
+    // The header is checked by the same rule.
+    let with_header = env
+        .http
+        .post(format!("{}/webhooks/giosg/chats", env.api))
+        .header("X-Webhook-Token", old)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with_header.status(), 200);
+
+    rotate(61).await.unwrap();
+    assert_eq!(status(old).await, 401, "61 minutes after the rotation");
+    assert_eq!(status(new).await, 200);
+    env.stop().await;
+}
+
+/// `WEBHOOK_SECRET_OVERLAP_SECONDS=0`: the previous secret is refused from the rotation on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_an_overlap_the_previous_webhook_secret_is_refused_at_once() {
+    use shared::config::{PreviousWebhookSecret, Secrets};
+    use shared::secret::Secret;
+
+    let old = "old-webhook-secret-0123456789";
+    let new = "new-webhook-secret-9876543210";
+    let sim_token = "simulator-api-token-0123456789";
+    let env = support::harness::start_with(
+        MemoryStore::new(),
+        Options {
+            env: vec![("WEBHOOK_SECRET_OVERLAP_SECONDS", "0".into())],
+            webhook_secret: new.into(),
+            api_token: Some(sim_token.into()),
+            secrets: Some(SecretSource::Static(Secrets {
+                giosg_api_token: Secret::new(sim_token),
+                webhook_secret: Secret::new(new),
+                previous_webhook_secret: Some(PreviousWebhookSecret {
+                    secret: Secret::new(old),
+                    rotated_at: chrono::Utc::now(),
+                }),
+            })),
+            ..Options::default()
+        },
+    )
+    .await;
+    let (_, chat) = env.new_chat("Ada").await;
+    let body = json!({"channel": format!("/api/v5/orgs/{}/owned_chats", env.sim.org_id()),
+                      "action": "changed", "resource_id": chat,
+                      "resource": {"is_waiting": true, "updated_at": "2099-01-01T00:00:00.000Z"}});
+    for (secret, expected) in [(old, 401), (new, 200)] {
+        let path = format!("/webhooks/giosg/chats?token={secret}");
+        let reply = env
+            .call(Method::POST, &path, None, Some(body.clone()))
+            .await;
+        assert_eq!(reply.status, expected, "{secret}: {}", reply.body);
+    }
+    env.stop().await;
+}
+
 /// A function whose secret cannot be read at cold start (Secrets Manager unreachable, or the
 /// secret not there yet) still starts: the routes that need the secret answer `503` in the
 /// API's error shape (never the platform's bare 5xx), and once the secret can be read it is

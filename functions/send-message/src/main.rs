@@ -10,7 +10,8 @@ fn main() -> Result<(), lambda_http::Error> {
     shared::lambda::main(|cold| async move {
         let secrets = cold.secrets().await;
         let giosg = cold.giosg(&secrets).await?;
-        let service = Service::new(cold.dynamo_store(), giosg, cold.rules());
+        let service = Service::new(cold.dynamo_store(), giosg, cold.rules())
+            .with_limits(cold.settings.limits);
         Ok(api::send_message(Arc::new(Api::new(
             service,
             &cold.settings,

@@ -10,7 +10,8 @@ fn main() -> Result<(), lambda_http::Error> {
     shared::lambda::main(|cold| async move {
         let secrets = cold.secrets().await;
         let giosg = cold.giosg(&secrets).await?;
-        let mut service = Service::new(cold.dynamo_store(), giosg, cold.rules());
+        let mut service = Service::new(cold.dynamo_store(), giosg, cold.rules())
+            .with_limits(cold.settings.limits);
         // The visitor that reads availability is kept in the table, not made per cold start.
         if let Some(token) = cold.service_visitor(&secrets).await {
             service = service.with_stored_service_visitor(token);

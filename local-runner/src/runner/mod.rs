@@ -22,9 +22,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use axum::extract::ConnectInfo;
 use giosg_sim::SimHandle;
-use shared::api::{self, Api, OperatorAccess, OperatorStore};
-use shared::config::{SecretSource, Secrets, SecretsCache, Settings};
+use shared::api::{self, Api, ClientAddress, OperatorAccess, OperatorStore};
+use shared::config::{LIMIT_SETTINGS, SecretSource, Secrets, SecretsCache, Settings};
 use shared::giosg::{GiosgClient, GiosgConfig, RotatingGiosg};
 use shared::service::{Rules, Service};
 use shared::store::announcing::Announcing;
@@ -112,6 +113,13 @@ pub async fn start(options: Options) -> anyhow::Result<Running> {
             "ALLOWED_ORIGINS" => options.allowed_origins.clone(),
             "ALLOW_OFFLINE_CHATS" => Some(options.allow_offline_chats.to_string()),
             "METRICS_OUTPUT" => Some(options.metrics.as_setting().to_owned()),
+            // The limits against floods, as the functions read them (README, "Limits").
+            name if LIMIT_SETTINGS
+                .iter()
+                .any(|limit| limit.rate_name == name || limit.burst_name == name) =>
+            {
+                std::env::var(name).ok()
+            }
             // Everything else (availability cache, secrets refresh, retention): the defaults.
             _ => None,
         }
@@ -121,6 +129,7 @@ pub async fn start(options: Options) -> anyhow::Result<Running> {
         SecretSource::Static(Secrets {
             giosg_api_token: giosg.api_token.clone(),
             webhook_secret: giosg.webhook_secret.clone(),
+            previous_webhook_secret: None,
         }),
         settings.secrets_refresh,
     )
@@ -208,7 +217,8 @@ fn app<S: ChatStore + SubscriptionStore>(
     settings: &Settings,
     secrets: Arc<SecretsCache>,
 ) -> Arc<Api<S, RotatingGiosg>> {
-    let service = Service::new(store, giosg, Rules::from_settings(settings));
+    let service =
+        Service::new(store, giosg, Rules::from_settings(settings)).with_limits(settings.limits);
     Arc::new(Api::new(service, settings).with_webhook_secrets(secrets))
 }
 
@@ -225,12 +235,22 @@ fn serve<S: OperatorStore + 'static>(
         .merge(feed::router(Arc::clone(&app), pusher))
         .merge(api::local_routes(app, operator));
     let (stop, stopped) = oneshot::channel::<()>();
+    // Each request carries its peer's address, as API Gateway's `sourceIp` does on AWS.
+    let router = router.layer(axum::middleware::map_request(
+        |ConnectInfo(peer): ConnectInfo<SocketAddr>, mut request: axum::extract::Request| async move {
+            request.extensions_mut().insert(ClientAddress(peer.ip()));
+            request
+        },
+    ));
     let server = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = stopped.await;
+        })
+        .await
     });
     (stop, server)
 }

@@ -454,3 +454,36 @@ async fn the_operator_api_needs_the_admin_token() {
         .await;
     assert_eq!(status, 404, "not served without ADMIN_TOKEN: {body}");
 }
+
+/// The limits against floods, from the environment as on Lambda: starts without a token per
+/// peer address, and a visitor's sends.
+#[tokio::test]
+async fn the_runner_limits_starts_and_sends_from_its_environment() {
+    let limits = [
+        ("ANONYMOUS_START_RATE_PER_MINUTE", "1"),
+        ("ANONYMOUS_START_BURST", "1"),
+        ("SEND_RATE_PER_MINUTE", "1"),
+        ("SEND_BURST", "1"),
+    ];
+    let runner = Runner::start_with_env(&[], &limits);
+    let (token, chat) = start_chat(&runner, "Ada").await;
+    let start = json!({"visitor_name": "Bob"});
+    let (status, body) = runner
+        .api(Method::POST, "/v1/chats", None, Some(start))
+        .await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (429, &json!("rate_limited")),
+        "{body}"
+    );
+    let chat_id = chat["id"].as_str().unwrap();
+    let (status, body) = send(&runner, &token, chat_id, "one", "k-1").await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = send(&runner, &token, chat_id, "two", "k-2").await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (429, &json!("rate_limited")),
+        "{body}"
+    );
+    runner.terminate();
+}

@@ -49,6 +49,11 @@ pub fn runner_command(args: &[&str], log: &Path) -> Command {
     for name in RUNNER_ENV {
         command.env_remove(name);
     }
+    for limit in shared::config::LIMIT_SETTINGS {
+        command
+            .env_remove(limit.rate_name)
+            .env_remove(limit.burst_name);
+    }
     command
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())

@@ -5,7 +5,9 @@ use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 
-use super::extract::{ChatIdPath, RequestOwner, json_body, optional_visitor_token, visitor_token};
+use super::extract::{
+    ChatIdPath, RequestOwner, Source, json_body, optional_visitor_token, visitor_token,
+};
 use super::{ApiError, State, json_response};
 use crate::domain::chat::Chat;
 use crate::domain::input::{VisitorName, VisitorRef};
@@ -41,6 +43,7 @@ pub(super) async fn availability<S: ChatStore, G: GiosgPort>(
 pub(super) async fn start<S: ChatStore, G: GiosgPort>(
     api: State<S, G>,
     RequestOwner(request_id): RequestOwner,
+    Source(source): Source,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -55,6 +58,7 @@ pub(super) async fn start<S: ChatStore, G: GiosgPort>(
             name,
             request_id,
             visitor_ref,
+            source,
         })
         .await?;
     let status = if started.resumed {

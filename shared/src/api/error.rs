@@ -1,6 +1,8 @@
 //! The one place where failures become the API's error shape:
 //! `{"error": {"code": "...", "message": "..."}}`.
 
+use std::time::Duration;
+
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use http::header::{self, HeaderValue};
@@ -40,8 +42,9 @@ pub enum ApiError {
     /// 413; the message says what is too large.
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// 429, with `Retry-After` (whole seconds) when the wait is known.
     #[error("Too many requests; retry shortly.")]
-    RateLimited,
+    RateLimited { retry_after: Option<Duration> },
     /// 502 (Giosg answered something we cannot use) or 503 (Giosg could not be reached).
     #[error("The chat service is temporarily unavailable; try again shortly.")]
     GiosgUnavailable { status: StatusCode },
@@ -68,7 +71,7 @@ impl ApiError {
             | Self::SendInProgress
             | Self::StartInProgress => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::GiosgUnavailable { status } => *status,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -87,7 +90,7 @@ impl ApiError {
             Self::SendInProgress => "send_in_progress",
             Self::StartInProgress => "start_in_progress",
             Self::PayloadTooLarge(_) => "payload_too_large",
-            Self::RateLimited => "rate_limited",
+            Self::RateLimited { .. } => "rate_limited",
             Self::GiosgUnavailable { .. } => "giosg_unavailable",
             Self::Internal(_) => "internal",
         }
@@ -125,10 +128,21 @@ impl IntoResponse for ApiError {
             tracing::error!(cause, "internal error");
         }
         let mut response = super::json_response(self.status(), &self.body());
-        if matches!(self, Self::Unauthorized) {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        match &self {
+            Self::Unauthorized => {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            Self::RateLimited {
+                retry_after: Some(wait),
+            } => {
+                let seconds = wait.as_secs().max(1);
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            }
+            _ => {}
         }
         response
     }
@@ -152,6 +166,9 @@ impl From<ServiceError> for ApiError {
             ServiceError::AgentsOffline => Self::AgentsOffline,
             ServiceError::SendInProgress => Self::SendInProgress,
             ServiceError::StartInProgress => Self::StartInProgress,
+            ServiceError::RateLimited { retry_after, .. } => Self::RateLimited {
+                retry_after: Some(retry_after),
+            },
             ServiceError::TextRefused => Self::invalid("Giosg refused the message text."),
             ServiceError::Giosg(error) => Self::from(error),
             ServiceError::Store(error) => Self::from(error),
@@ -171,7 +188,7 @@ impl From<GiosgError> for ApiError {
     /// offline room) before falling back to this.
     fn from(error: GiosgError) -> Self {
         match error.status() {
-            Some(429) => Self::RateLimited,
+            Some(429) => Self::RateLimited { retry_after: None },
             _ if error.is_unavailable() => Self::GiosgUnavailable {
                 status: StatusCode::SERVICE_UNAVAILABLE,
             },

@@ -1,6 +1,8 @@
 //! Reading a request's parts at the edge: the visitor token, a JSON body, the chat id of the
 //! path. Each answers the API's error when the part is missing or malformed.
 
+use std::net::IpAddr;
+
 use axum::extract::{FromRequestParts, Path};
 use http::HeaderMap;
 use http::header;
@@ -102,6 +104,23 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestOwner {
             || format!("{:032x}", rand::random::<u128>()),
             |id| id.0.clone(),
         )))
+    }
+}
+
+/// The address a request came from, put in the request's extensions by whoever serves the
+/// router: the Lambda wiring from API Gateway's `requestContext.http.sourceIp`, the local
+/// runner from the TCP peer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientAddress(pub IpAddr);
+
+/// The request's [`ClientAddress`], `None` when nobody said.
+pub(super) struct Source(pub(super) Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Source {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(parts.extensions.get::<ClientAddress>().map(|a| a.0)))
     }
 }
 

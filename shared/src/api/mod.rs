@@ -16,6 +16,7 @@ mod routes;
 mod webhooks;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::response::Response;
 use bytes::Bytes;
@@ -25,6 +26,7 @@ use serde::Serialize;
 
 pub use admin::{OperatorAccess, OperatorCaller, OperatorStore};
 pub use error::{ApiError, ErrorBody};
+pub use extract::ClientAddress;
 pub use layers::{Deadline, MAX_BODY_BYTES, MAX_WEBHOOK_BODY_BYTES, RequestId};
 pub use routes::{
     RouteKind, all_routes, chat_history, function_router, function_routes, giosg_webhooks,
@@ -42,6 +44,8 @@ pub struct Api<S, G = NoGiosg> {
     pub service: Service<S, G>,
     /// Where the webhook secret comes from; only the webhook routes read it.
     webhook_secrets: Option<Arc<SecretsCache>>,
+    /// How long a rotated-out webhook secret is still accepted.
+    webhook_secret_overlap: Duration,
     allowed_origins: Vec<String>,
     metrics: Metrics,
 }
@@ -51,6 +55,7 @@ impl<S, G> Api<S, G> {
         Self {
             service,
             webhook_secrets: None,
+            webhook_secret_overlap: settings.webhook_secret_overlap,
             allowed_origins: settings.allowed_origins.clone(),
             metrics: Metrics::new(settings.metrics.clone()),
         }

@@ -15,6 +15,7 @@ pub mod ids;
 pub mod input;
 pub mod merge;
 pub mod message;
+pub mod rate;
 pub mod resource;
 pub mod time;
 pub mod tolerant;

@@ -22,6 +22,8 @@ mod tests;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::domain::rate::LimitKind;
+
 pub use emf::Batch;
 pub use emit::{Captured, Metrics, MetricsConfig, Output};
 
@@ -46,6 +48,8 @@ pub enum Dimension {
     Endpoint,
     /// How a Giosg call ended ([`GiosgOutcome`]).
     Outcome,
+    /// Which limit refused a request ([`LimitKind`]).
+    Limit,
 }
 
 impl Dimension {
@@ -57,6 +61,7 @@ impl Dimension {
             Self::Source => "Source",
             Self::Endpoint => "Endpoint",
             Self::Outcome => "Outcome",
+            Self::Limit => "Limit",
         }
     }
 }
@@ -94,6 +99,7 @@ pub enum Metric {
     ConnectionsGone,
     NotificationsPublished,
     NotificationsFailed,
+    RateLimited,
 }
 
 impl Metric {
@@ -113,6 +119,7 @@ impl Metric {
         Self::ConnectionsGone,
         Self::NotificationsPublished,
         Self::NotificationsFailed,
+        Self::RateLimited,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -131,6 +138,7 @@ impl Metric {
             Self::ConnectionsGone => "ConnectionsGone",
             Self::NotificationsPublished => "NotificationsPublished",
             Self::NotificationsFailed => "NotificationsFailed",
+            Self::RateLimited => "RateLimited",
         }
     }
 
@@ -150,6 +158,7 @@ impl Metric {
             Self::FieldsDropped => &[Dimension::Source],
             Self::GiosgCalls => &[Dimension::Endpoint, Dimension::Outcome],
             Self::GiosgLatency => &[Dimension::Endpoint],
+            Self::RateLimited => &[Dimension::Limit],
             _ => &[],
         }
     }
@@ -357,4 +366,13 @@ pub fn notification(published: bool) {
         Metric::NotificationsFailed
     };
     record(metric, &[], 1.0);
+}
+
+/// A request a rate limit refused (answered `429`), by the limit.
+pub fn rate_limited(limit: LimitKind) {
+    record(
+        Metric::RateLimited,
+        &[(Dimension::Limit, limit.as_str())],
+        1.0,
+    );
 }

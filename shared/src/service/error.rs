@@ -1,5 +1,8 @@
 //! What a flow can fail with. [`crate::api::ApiError`] maps each to the contract's error shape.
 
+use std::time::Duration;
+
+use crate::domain::rate::LimitKind;
 use crate::giosg::GiosgError;
 use crate::store::StoreError;
 
@@ -21,6 +24,13 @@ pub enum ServiceError {
     /// Another request is starting a chat for this visitor and has not finished in time.
     #[error("another start for this visitor is in flight")]
     StartInProgress,
+    /// The caller's token bucket is empty: nothing was done; a token is there after
+    /// `retry_after`.
+    #[error("refused by the {} rate limit", limit.as_str())]
+    RateLimited {
+        limit: LimitKind,
+        retry_after: Duration,
+    },
     /// Giosg refused the message text itself (a 400).
     #[error("Giosg refused the message text")]
     TextRefused,

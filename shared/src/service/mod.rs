@@ -10,7 +10,9 @@
 
 mod admin;
 mod availability;
+mod clock;
 mod error;
+mod limits;
 mod notify;
 mod read;
 mod realtime;
@@ -23,10 +25,12 @@ mod webhooks;
 #[cfg(test)]
 mod tests;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use admin::{ChatExport, ErasedPerson};
 pub use availability::Availability;
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::ServiceError;
 pub use notify::NotifyReport;
 pub use read::{FeedView, HistoryView};
@@ -36,7 +40,7 @@ pub use send::{SEND_CLAIM_STALE_AFTER, SendMessage, SendOutcome};
 pub use start::{StartChat, StartedChat};
 pub use webhooks::WebhookOutcome;
 
-use crate::config::Settings;
+use crate::config::{Limits, Settings};
 use crate::domain::visitor::VisitorToken;
 use crate::domain::{OrgId, RoomId};
 use crate::store::{ChatStore, StoreContext};
@@ -85,6 +89,9 @@ pub struct Service<S, G = NoGiosg> {
     giosg: G,
     rules: Rules,
     availability: availability::Cache,
+    /// The token buckets of starts and sends (none until [`Service::with_limits`]).
+    limits: Limits,
+    clock: Arc<dyn Clock>,
 }
 
 impl<S: ChatStore, G> Service<S, G> {
@@ -94,6 +101,8 @@ impl<S: ChatStore, G> Service<S, G> {
             giosg,
             rules,
             availability: availability::Cache::default(),
+            limits: Limits::off(),
+            clock: Arc::new(SystemClock),
         }
     }
 
@@ -107,6 +116,19 @@ impl<S: ChatStore, G> Service<S, G> {
 }
 
 impl<S, G> Service<S, G> {
+    /// Limits starts and sends with these token buckets (the settings' [`Limits`]): what the
+    /// functions that start chats and send messages run with.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Counts the token buckets' time on `clock` instead of the system clock (tests).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// Keeps the Giosg visitor that reads the room's availability in the store, under `token`
     /// (see [`VisitorToken::for_service_visitor`]), so that a cold start reuses it instead of
     /// making a new Giosg visitor.

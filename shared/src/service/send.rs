@@ -10,6 +10,7 @@ use super::{Service, ServiceError, session};
 use crate::domain::chat::ChatEvent;
 use crate::domain::input::{IdempotencyKey, MessageText, text_digest};
 use crate::domain::message::{MessageEvent, MessageRecord};
+use crate::domain::rate::RateKey;
 use crate::domain::visitor::VisitorToken;
 use crate::domain::{
     ChatId, ChatResource, EventAction, Field, GiosgTime, MessageId, MessageResource, SenderType,
@@ -77,6 +78,8 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
         if chat.is_ended.is_set() {
             return Err(ServiceError::ChatEnded);
         }
+        // A replay and a send to an ended chat cost nothing in Giosg: only a send takes a token.
+        self.take_token(RateKey::Sends(key.clone())).await?;
         let mut session = session::open(&visitor, &token)?;
         let claim = Claim {
             owner: request_id,

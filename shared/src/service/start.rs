@@ -1,12 +1,15 @@
 //! Starting a chat: a new visitor gets a Giosg visitor, a chat and a token; a returning one
 //! resumes its open chat or gets a new one with the same Giosg visitor.
 
+use std::net::IpAddr;
+
 use chrono::{DateTime, Utc};
 
 use super::{Service, ServiceError, session};
 use crate::domain::EventAction;
 use crate::domain::chat::{ChatEvent, ChatOwner, ChatRecord};
 use crate::domain::input::{VisitorName, VisitorRef};
+use crate::domain::rate::{RateKey, SourceKey};
 use crate::domain::visitor::{VisitorRecord, VisitorToken};
 use crate::domain::{ChatId, ChatResource, Field, GiosgTime};
 use crate::giosg::{GiosgError, GiosgPort, VisitorSession};
@@ -21,6 +24,10 @@ pub struct StartChat {
     pub request_id: String,
     /// What the frontend calls this visitor, for away notifications.
     pub visitor_ref: Option<VisitorRef>,
+    /// Where the request came from (API Gateway's `sourceIp`, the peer locally): a start
+    /// without a token is limited per source. `None` when unknown (never on AWS): only the
+    /// limit on all anonymous starts applies.
+    pub source: Option<IpAddr>,
 }
 
 /// How long an overlapping start waits for the one under way, in steps of [`START_WAIT_STEP`].
@@ -56,7 +63,15 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
     pub async fn start_chat(&self, command: StartChat) -> Result<StartedChat, ServiceError> {
         let visitor_ref = command.visitor_ref.map(|r| r.as_str().to_owned());
         match command.token {
-            None => self.start_for_new_visitor(command.name, visitor_ref).await,
+            None => {
+                // Each makes a Giosg visitor: limited per source and in all, before anything.
+                if let Some(source) = command.source {
+                    let from = SourceKey::of(source);
+                    self.take_token(RateKey::AnonymousStartsFrom(from)).await?;
+                }
+                self.take_token(RateKey::AnonymousStarts).await?;
+                self.start_for_new_visitor(command.name, visitor_ref).await
+            }
             Some(token) => {
                 let key = token.key();
                 let started = self
@@ -131,6 +146,9 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
             .get_visitor(&token.key())
             .await?
             .ok_or(ServiceError::UnknownVisitor)?;
+        // Only a known visitor has a bucket: made-up tokens store nothing.
+        self.take_token(RateKey::Starts(visitor.key.clone()))
+            .await?;
         let name = name.as_str();
         if let Some(open) = self.latest_open_chat(&visitor).await? {
             return self.resume(visitor, open, name).await;

@@ -4,6 +4,7 @@
 //! those into [`crate::service::Changes`] for [`crate::service::Service::push_changes`], the
 //! same notifier the Lambda function runs on the stream.
 
+use chrono::{DateTime, Utc};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::domain::ChatId;
@@ -12,12 +13,13 @@ use crate::domain::connection::{ConnectionId, ConnectionRecord, SubscriptionReco
 use crate::domain::counters::Counters;
 use crate::domain::cursor::PageRequest;
 use crate::domain::message::{MessageEvent, MessageRecord};
+use crate::domain::rate::{Bucket, RateKey};
 use crate::domain::visitor::{PersonKey, VisitorKey, VisitorRecord};
 use crate::domain::{GiosgTime, MessageId};
 use crate::store::{
     ActiveChat, Applied, ChatStore, Claim, Erased, ErasedChat, ErasureStore, FeedEntry,
-    HistoryPage, Reservation, SendContext, SendState, SentMessage, StoreContext, StoreResult,
-    SubscriptionStore,
+    HistoryPage, RateLimitStore, Reservation, SendContext, SendState, SentMessage, StoreContext,
+    StoreResult, SubscriptionStore,
 };
 
 /// What moved.
@@ -331,6 +333,25 @@ impl<S: SubscriptionStore> SubscriptionStore for Announcing<S> {
         context: &StoreContext,
     ) -> StoreResult<bool> {
         self.inner.claim_notification(chat, message, context).await
+    }
+}
+
+/// Token buckets are nobody's feed: nothing to announce.
+impl<S: RateLimitStore> RateLimitStore for Announcing<S> {
+    async fn rate_bucket(&self, key: &RateKey) -> StoreResult<Option<Bucket>> {
+        self.inner.rate_bucket(key).await
+    }
+
+    async fn replace_rate_bucket(
+        &self,
+        key: &RateKey,
+        read: Option<&Bucket>,
+        next: &Bucket,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        self.inner
+            .replace_rate_bucket(key, read, next, expires_at)
+            .await
     }
 }
 

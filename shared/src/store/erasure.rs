@@ -28,6 +28,8 @@ pub enum ItemKind {
     NotifyPosition,
     Notification,
     ReconcileCursor,
+    /// A token bucket against floods: a visitor's sends or starts, or anonymous starts.
+    RateBucket,
 }
 
 impl ItemKind {
@@ -45,6 +47,7 @@ impl ItemKind {
         Self::NotifyPosition,
         Self::Notification,
         Self::ReconcileCursor,
+        Self::RateBucket,
     ];
 
     /// Transient bookkeeping that expires whether retention is on or off (see
@@ -58,6 +61,7 @@ impl ItemKind {
                 | Self::ConnectionNote
                 | Self::Subscription
                 | Self::ReconcileCursor
+                | Self::RateBucket
         )
     }
 }
@@ -84,6 +88,8 @@ pub struct Erased {
     pub notify_positions: usize,
     /// A message's claim on its one away notification.
     pub notifications: usize,
+    /// A visitor's token buckets (its sends and starts).
+    pub rate_buckets: usize,
 }
 
 impl Erased {
@@ -100,6 +106,7 @@ impl Erased {
             subscriptions,
             notify_positions,
             notifications,
+            rate_buckets,
         } = *self;
         visitors
             + start_claims
@@ -112,6 +119,7 @@ impl Erased {
             + subscriptions
             + notify_positions
             + notifications
+            + rate_buckets
     }
 
     /// Counts one erased item of `kind` (a connection's note is not counted: its connection
@@ -129,6 +137,7 @@ impl Erased {
             ItemKind::Subscription => &mut self.subscriptions,
             ItemKind::NotifyPosition => &mut self.notify_positions,
             ItemKind::Notification => &mut self.notifications,
+            ItemKind::RateBucket => &mut self.rate_buckets,
             ItemKind::ConnectionNote | ItemKind::ReconcileCursor => return,
         };
         *counter += 1;
@@ -146,6 +155,7 @@ impl Erased {
         self.subscriptions += other.subscriptions;
         self.notify_positions += other.notify_positions;
         self.notifications += other.notifications;
+        self.rate_buckets += other.rate_buckets;
     }
 }
 
@@ -177,7 +187,8 @@ pub trait ErasureStore: Send + Sync {
     /// its send keys, subscriptions and away-notification bookkeeping.
     fn erase_chat(&self, chat: &ChatId) -> impl Future<Output = StoreResult<ErasedChat>> + Send;
 
-    /// Deletes the visitor's own items: its record, its start claim and its connections.
+    /// Deletes the visitor's own items: its record, its start claim, its connections and its
+    /// token buckets.
     fn erase_visitor(
         &self,
         visitor: &VisitorKey,

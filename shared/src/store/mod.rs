@@ -10,8 +10,10 @@ pub mod announcing;
 pub mod dynamodb;
 mod erasure;
 pub mod memory;
+mod rate;
 
 pub use erasure::{Erased, ErasedChat, ErasureStore, ItemKind};
+pub use rate::RateLimitStore;
 
 use std::future::Future;
 use std::time::Duration;
@@ -78,6 +80,7 @@ impl StoreContext {
 /// | a visitor's start claim | [`START_CLAIM_TTL`] |
 /// | where the reconciler's sweep stopped | [`RECONCILE_CURSOR_TTL`] |
 /// | a real-time feed connection, a subscription | [`crate::domain::connection::CONNECTION_TTL`] |
+/// | a token bucket ([`RateLimitStore`]) | until it would be full again, plus a minute |
 ///
 /// A start claim outlives any start (a request lasts seconds); an unknown outcome left by a
 /// start that died is found out by the next start within a day, or forgotten.
@@ -220,8 +223,8 @@ pub enum StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// The storage port. Methods are coarse on purpose: each is one round trip in DynamoDB unless
-/// its doc says otherwise.
-pub trait ChatStore: Send + Sync + 'static {
+/// its doc says otherwise. The frontend flows' token buckets ([`RateLimitStore`]) come with it.
+pub trait ChatStore: RateLimitStore + Send + Sync + 'static {
     fn get_visitor(
         &self,
         key: &VisitorKey,

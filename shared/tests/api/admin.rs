@@ -15,7 +15,7 @@ use shared::domain::visitor::VisitorToken;
 use shared::giosg::RotatingGiosg;
 use shared::secret::Secret;
 
-use crate::support::harness::{Reply, TestEnv, start};
+use crate::support::harness::{Options, Reply, TestEnv, start, start_with};
 use crate::support::inventory::{Held, Inventory};
 use crate::support::management::ManagementApi;
 use crate::support::openapi::openapi;
@@ -60,7 +60,11 @@ impl Operator {
         if let Err(problem) = openapi().check_response(method.as_str(), route, status, &body) {
             panic!("response does not match openapi.yaml: {problem}");
         }
-        Reply { status, body }
+        Reply {
+            status,
+            body,
+            retry_after: None,
+        }
     }
 
     async fn call(&self, method: Method, path: &str) -> Reply {
@@ -253,7 +257,12 @@ pub async fn erasing_a_person_erases_every_visitor_and_chat_of_theirs<
 >(
     store: S,
 ) {
-    let env = start(store).await;
+    // At the default limits: the person's sends and starts leave token buckets to erase too.
+    let options = Options {
+        env: vec![("AVAILABILITY_CACHE_SECONDS", "0".into())],
+        ..Options::default()
+    };
+    let env = start_with(store, options).await;
     let operator = Operator::serve(env.app.clone()).await;
     let management = ManagementApi::start().await;
     // Ada on two devices, the same visitor_ref; her first visitor with two chats.
@@ -325,6 +334,8 @@ pub async fn erasing_a_person_erases_every_visitor_and_chat_of_theirs<
     assert_eq!(counts["visitors"], 2, "{counts}");
     assert_eq!(counts["chats"], 3, "{counts}");
     assert_eq!(counts["connections"], 1, "{counts}");
+    // Ada's sends and starts (a start with her token), her phone's sends.
+    assert_eq!(counts["rate_buckets"], 3, "{counts}");
     let after = env.app.service.store().held().await;
     let left: Vec<&Held> = after
         .iter()

@@ -13,6 +13,7 @@ mod exactly_once;
 mod faults_anywhere;
 mod feed;
 mod history;
+mod limits;
 mod reconcile;
 mod sending;
 mod starting;
@@ -91,6 +92,11 @@ scenarios!(
     admin::export_returns_the_chat_its_messages_and_its_visitor,
     admin::erasing_a_chat_leaves_nothing_of_it,
     admin::erasing_a_person_erases_every_visitor_and_chat_of_theirs,
+    limits::sends_over_the_limit_are_refused_until_the_bucket_refills,
+    limits::starts_over_the_limit_are_refused_and_start_nothing,
+    limits::anonymous_starts_are_capped_per_source_address,
+    limits::anonymous_starts_can_be_capped_in_all,
+    limits::concurrent_sends_cannot_overdraw_the_bucket,
 );
 
 fn messages(reply: &support::harness::Reply) -> Vec<Value> {

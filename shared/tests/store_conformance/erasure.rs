@@ -5,6 +5,7 @@
 
 use chrono::Utc;
 use shared::domain::connection::{ConnectionId, ConnectionRecord, SubscriptionRecord};
+use shared::domain::rate::{RateKey, RateLimit};
 use shared::domain::visitor::{PersonKey, VisitorRecord};
 use shared::domain::{ChatId, MessageId};
 use shared::store::{
@@ -16,8 +17,8 @@ use crate::{chat_id, chat_started, message_added, sent_message, visitor, visitor
 
 /// Everything a person can have stored, under `who`: a visitor (with `visitor_ref`
 /// `ref-<who>`) and its chat `chat-<who>` with two agent messages and a sent one, send keys (one
-/// sent, one in flight), a start claim, a connection subscribed to the chat, and the chat's
-/// away-notification bookkeeping.
+/// sent, one in flight), a start claim, a connection subscribed to the chat, the chat's
+/// away-notification bookkeeping, and the visitor's token buckets (sends and starts).
 pub(crate) async fn fill<S: ChatStore + SubscriptionStore>(
     store: &S,
     who: &str,
@@ -82,6 +83,13 @@ pub(crate) async fn fill<S: ChatStore + SubscriptionStore>(
         .claim_notification(&chat, &MessageId::new("agent-1"), context)
         .await
         .unwrap();
+    let limit = RateLimit::new(30, 10).unwrap();
+    for key in [
+        RateKey::Sends(record.key.clone()),
+        RateKey::Starts(record.key.clone()),
+    ] {
+        assert!(super::rate::take(store, &key, limit).await);
+    }
 }
 
 fn mentioning(held: &[Held], who: &str) -> Vec<Held> {
@@ -134,7 +142,7 @@ pub(crate) async fn erasing_a_chat_deletes_its_items_and_nothing_else<
     assert_eq!((again.erased.total(), again.subscribers.len()), (0, 0));
 }
 
-pub(crate) async fn erasing_a_visitor_deletes_its_record_claim_and_connections<
+pub(crate) async fn erasing_a_visitor_deletes_its_record_claim_connections_and_buckets<
     S: ChatStore + SubscriptionStore + ErasureStore + Inventory,
 >(
     store: S,
@@ -150,6 +158,7 @@ pub(crate) async fn erasing_a_visitor_deletes_its_record_claim_and_connections<
         visitors: 1,
         start_claims: 1,
         connections: 1,
+        rate_buckets: 2,
         ..Erased::default()
     };
     assert_eq!(erased, expected);

@@ -18,6 +18,7 @@ mod messages;
 mod ordering;
 mod pending;
 mod placement;
+mod rate;
 mod retention;
 mod sends;
 mod visitors;
@@ -318,9 +319,11 @@ for_every_store!(
     sends::sent_message_merges_with_an_echo_that_arrived_first,
     sends::echo_after_a_sent_message_is_not_duplicated,
     erasure::erasing_a_chat_deletes_its_items_and_nothing_else,
-    erasure::erasing_a_visitor_deletes_its_record_claim_and_connections,
+    erasure::erasing_a_visitor_deletes_its_record_claim_connections_and_buckets,
     erasure::a_persons_visitors_and_chats_are_found,
     retention::with_retention_every_item_expires,
     retention::without_retention_only_transient_items_expire,
     retention::expired_visitors_and_send_keys_read_as_absent,
+    rate::a_bucket_is_replaced_only_from_the_state_it_was_read_in,
+    rate::concurrent_takers_never_overdraw_a_bucket,
 );

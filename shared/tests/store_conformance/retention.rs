@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use shared::domain::ChatId;
+use shared::domain::rate::{RateKey, RateLimit, SourceKey};
 use shared::store::{
     ChatStore, Claim, ItemKind, Reservation, START_CLAIM_TTL, StoreContext, SubscriptionStore,
 };
@@ -16,9 +17,18 @@ use crate::{at, chat_changed, chat_id, context, visitor, visitor_key};
 
 const TEN_YEARS: Duration = Duration::from_secs(3650 * 24 * 3600);
 
-/// Every kind of item: a person's everything (see `fill`), a pending chat, the sweep cursor.
+/// Every kind of item: a person's everything (see `fill`), a pending chat, the sweep cursor,
+/// the anonymous starts' buckets.
 async fn fill_every_kind<S: ChatStore + SubscriptionStore>(store: &S, context: &StoreContext) {
     fill(store, "ada", context).await;
+    let limit = RateLimit::new(30, 10).unwrap();
+    let source = SourceKey::of("198.51.100.23".parse().unwrap());
+    for key in [
+        RateKey::AnonymousStartsFrom(source),
+        RateKey::AnonymousStarts,
+    ] {
+        assert!(super::rate::take(store, &key, limit).await);
+    }
     let change = chat_changed(shared::domain::ChatResource::default());
     store
         .apply_chat_event(&chat_id("pending"), &change, context)
@@ -80,6 +90,8 @@ pub(crate) async fn with_retention_every_item_expires<
             ItemKind::Connection | ItemKind::ConnectionNote | ItemKind::Subscription => {
                 now..=now + 2 * 3600 + 60
             }
+            // One token of 30 a minute taken: full again in 2 s, kept a minute more.
+            ItemKind::RateBucket => now - 5..=now + 2 + 60 + 1,
             _ => retained - 60..=retained + 60,
         };
         assert!(

@@ -6,16 +6,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::ConnectInfo;
 use giosg_sim::{Profile, SimConfig, SimHandle, Simulator};
 use reqwest::Method;
 use serde_json::{Value, json};
-use shared::api::{self, Api};
+use shared::api::{self, Api, ClientAddress};
 use shared::config::{SecretSource, Secrets, SecretsCache, Settings, lookup_in};
 use shared::domain::{OrgId, RoomId};
 use shared::giosg::{GiosgClient, GiosgConfig, RotatingGiosg};
 use shared::metrics::Metrics;
 use shared::secret::Secret;
-use shared::service::{Rules, Service};
+use shared::service::{Clock, Rules, Service};
 use shared::store::ChatStore;
 
 pub const WEBHOOK_SECRET: &str = "test-webhook-secret-0123456789";
@@ -43,17 +44,27 @@ pub struct Options {
     pub secrets: Option<SecretSource>,
     /// Where each request's metrics go (the settings' choice, off, when `None`).
     pub metrics: Option<Metrics>,
+    /// The clock the token buckets count on (the system clock when `None`).
+    pub clock: Option<Arc<dyn Clock>>,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Self {
-            env: vec![("AVAILABILITY_CACHE_SECONDS", "0".into())],
+            // Tests start and send faster than any person: the limits only where a test sets
+            // them (shared/tests/api/limits.rs).
+            env: vec![
+                ("AVAILABILITY_CACHE_SECONDS", "0".into()),
+                ("SEND_RATE_PER_MINUTE", "0".into()),
+                ("START_RATE_PER_MINUTE", "0".into()),
+                ("ANONYMOUS_START_RATE_PER_MINUTE", "0".into()),
+            ],
             ids: None,
             webhook_secret: WEBHOOK_SECRET.to_owned(),
             api_token: None,
             secrets: None,
             metrics: None,
+            clock: None,
         }
     }
 }
@@ -111,6 +122,7 @@ pub async fn start_with<S: ChatStore>(store: S, options: Options) -> TestEnv<S> 
         SecretSource::Static(Secrets {
             giosg_api_token: Secret::new(sim.api_token()),
             webhook_secret: Secret::new(secret),
+            previous_webhook_secret: None,
         })
     });
     let secrets = SecretsCache::load(source, settings.secrets_refresh)
@@ -128,7 +140,11 @@ pub async fn start_with<S: ChatStore>(store: S, options: Options) -> TestEnv<S> 
     let giosg = GiosgClient::new(giosg_config).unwrap();
     let secrets = Arc::new(secrets);
     let giosg = RotatingGiosg::new(giosg, Arc::clone(&secrets));
-    let service = Service::new(store, giosg, Rules::from_settings(&settings));
+    let mut service =
+        Service::new(store, giosg, Rules::from_settings(&settings)).with_limits(settings.limits);
+    if let Some(clock) = options.clock {
+        service = service.with_clock(clock);
+    }
     let mut app = Api::new(service, &settings).with_webhook_secrets(secrets);
     if let Some(metrics) = options.metrics {
         app = app.with_metrics(metrics);
@@ -147,8 +163,21 @@ pub async fn start_with<S: ChatStore>(store: S, options: Options) -> TestEnv<S> 
     }
 }
 
+/// Serves `router`, each request with its peer's address as its [`ClientAddress`] (as the
+/// local runner does).
 async fn axum_serve(listener: tokio::net::TcpListener, router: axum::Router) {
-    axum::serve(listener, router).await.unwrap();
+    let router = router.layer(axum::middleware::map_request(
+        |ConnectInfo(peer): ConnectInfo<SocketAddr>, mut request: axum::extract::Request| async move {
+            request.extensions_mut().insert(ClientAddress(peer.ip()));
+            request
+        },
+    ));
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await
+    .unwrap();
 }
 
 /// A response as the tests look at it.
@@ -156,6 +185,8 @@ async fn axum_serve(listener: tokio::net::TcpListener, router: axum::Router) {
 pub struct Reply {
     pub status: u16,
     pub body: Value,
+    /// The `Retry-After` header, if any.
+    pub retry_after: Option<String>,
 }
 
 impl Reply {
@@ -215,6 +246,10 @@ impl<S: ChatStore> TestEnv<S> {
         }
         let response = request.send().await.expect("API answers");
         let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .map(|value| value.to_str().unwrap().to_owned());
         let text = response.text().await.unwrap();
         let body = if text.is_empty() {
             Value::Null
@@ -228,7 +263,11 @@ impl<S: ChatStore> TestEnv<S> {
         {
             panic!("response does not match openapi.yaml: {problem}");
         }
-        Reply { status, body }
+        Reply {
+            status,
+            body,
+            retry_after,
+        }
     }
 
     /// Starts a chat as a new visitor: (visitor token, chat id).

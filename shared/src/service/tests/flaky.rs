@@ -8,12 +8,13 @@ use crate::domain::chat::{ChatEvent, ChatRecord};
 use crate::domain::counters::Counters;
 use crate::domain::cursor::PageRequest;
 use crate::domain::message::{MessageEvent, MessageRecord};
+use crate::domain::rate::{Bucket, RateKey};
 use crate::domain::visitor::{VisitorKey, VisitorRecord};
 use crate::domain::{ChatId, GiosgTime, MessageId};
 use crate::store::memory::MemoryStore;
 use crate::store::{
-    ActiveChat, Applied, ChatStore, Claim, FeedEntry, HistoryPage, Reservation, SendContext,
-    SendState, SentMessage, StoreContext, StoreError, StoreResult,
+    ActiveChat, Applied, ChatStore, Claim, FeedEntry, HistoryPage, RateLimitStore, Reservation,
+    SendContext, SendState, SentMessage, StoreContext, StoreError, StoreResult,
 };
 
 #[derive(Default)]
@@ -71,6 +72,25 @@ impl FlakyStore {
         } else {
             Step::FailBefore
         }
+    }
+}
+
+/// Token buckets pass through: the faults are the chat writes'.
+impl RateLimitStore for FlakyStore {
+    async fn rate_bucket(&self, key: &RateKey) -> StoreResult<Option<Bucket>> {
+        self.inner.rate_bucket(key).await
+    }
+
+    async fn replace_rate_bucket(
+        &self,
+        key: &RateKey,
+        read: Option<&Bucket>,
+        next: &Bucket,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<bool> {
+        self.inner
+            .replace_rate_bucket(key, read, next, expires_at)
+            .await
     }
 }
 

@@ -50,6 +50,7 @@ async fn new_chat<S: crate::store::ChatStore>(
             name: name("Ada"),
             request_id: format!("request-{:016x}", rand::random::<u64>()),
             visitor_ref: None,
+            source: None,
         })
         .await
         .unwrap();
@@ -75,6 +76,7 @@ async fn a_new_visitor_gets_a_token_and_a_stored_chat_in_the_room() {
             name: name("Ada"),
             request_id: format!("request-{:016x}", rand::random::<u64>()),
             visitor_ref: None,
+            source: None,
         })
         .await
         .unwrap();
@@ -97,6 +99,7 @@ async fn a_returning_visitor_resumes_its_open_chat_without_starting_another() {
             name: name("Ada"),
             request_id: format!("request-{:016x}", rand::random::<u64>()),
             visitor_ref: None,
+            source: None,
         })
         .await
         .unwrap();
@@ -116,6 +119,7 @@ async fn nobody_online_refuses_a_chat_and_starts_nothing() {
             name: name("Ada"),
             request_id: format!("request-{:016x}", rand::random::<u64>()),
             visitor_ref: None,
+            source: None,
         })
         .await;
     assert!(matches!(refused, Err(ServiceError::AgentsOffline)));
@@ -297,6 +301,7 @@ async fn a_refused_start_is_agents_offline_only_when_the_room_is_offline() {
         name: name("Ada"),
         request_id: format!("request-{:016x}", rand::random::<u64>()),
         visitor_ref: None,
+        source: None,
     };
     let online = service.start_chat(start()).await;
     assert!(matches!(online, Err(ServiceError::Giosg(_))), "{online:?}");

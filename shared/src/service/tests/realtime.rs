@@ -240,6 +240,7 @@ async fn an_agent_message_no_subscription_received_is_notified_once() {
             name: name("Ada"),
             request_id: "request-notify".into(),
             visitor_ref: crate::domain::input::VisitorRef::parse(Some("user-42".into())).unwrap(),
+            source: None,
         })
         .await
         .unwrap();

@@ -123,6 +123,7 @@ async fn a_start_with_any_write_failing_opens_exactly_one_chat() {
                     name: name("Ada"),
                     request_id: format!("request-{:016x}", rand::random::<u64>()),
                     visitor_ref: None,
+                    source: None,
                 })
                 .await;
             if let Ok(chat) = attempt {

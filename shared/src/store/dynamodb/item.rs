@@ -9,6 +9,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::rate::{ANONYMOUS_PK, RATE_PREFIX, SOURCE_PREFIX};
 use super::schema::{
     ACTIVE_AT, ACTIVE_STATE, CHAT_ORDER, COUNTERS_MOVED, EXPIRES_AT, MSG_ORDER, OWNER, PERSON_REF,
     PK, SK,
@@ -79,6 +80,10 @@ pub(super) struct ItemKey {
 }
 
 impl ItemKey {
+    pub(super) fn new(pk: String, sk: String) -> Self {
+        Self { pk, sk }
+    }
+
     /// Where the reconciler's sweep stopped.
     pub(super) fn reconcile_cursor() -> Self {
         Self {
@@ -210,6 +215,11 @@ impl ItemKey {
 /// What an item is, by its keys (the table layout in the module documentation); `None` for a
 /// key this adapter never writes.
 pub fn item_kind(pk: &str, sk: &str) -> Option<ItemKind> {
+    if sk.starts_with(RATE_PREFIX)
+        && (pk.starts_with(VISITOR_PREFIX) || pk.starts_with(SOURCE_PREFIX) || pk == ANONYMOUS_PK)
+    {
+        return Some(ItemKind::RateBucket);
+    }
     if pk.starts_with(CHAT_PREFIX) {
         return Some(if sk == CHAT_SK {
             ItemKind::Chat

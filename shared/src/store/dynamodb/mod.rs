@@ -20,7 +20,7 @@
 //! | where the reconciler's sweep stopped | `RECONCILE` | `CURSOR` | `after` (S, a chat id) |
 //!
 //! The real-time feed's items (connections, subscriptions, away-notification bookkeeping) are
-//! in `connections.rs`. [`item_kind`] tells every kind apart by its keys.
+//! in `connections.rs`, the token buckets against floods in `rate.rs`. [`item_kind`] tells every kind apart by its keys.
 //!
 //! `expires_at` (N, epoch seconds) is the table's TTL attribute, and every kind of item has one
 //! when retention is on: chats and messages from [`StoreContext::expiry`] (pending records after
@@ -28,12 +28,12 @@
 //! chat or visitor (visitors, send keys, the feed position, notification bookkeeping) from
 //! [`StoreContext::retained`], renewed with every write, so it outlives what it is about;
 //! feed entries as their message. Transient items expire whether retention is on or off (see
-//! [`crate::store::START_CLAIM_TTL`]): start claims, the sweep cursor, connections and
-//! subscriptions. DynamoDB deletes expired items lazily, so every read treats an item whose
-//! `expires_at` has passed as absent, as the in-memory store does (a claim's slot is free; the
-//! feed and notification positions are counters that must not go back and are read as they
-//! are: they outlive every entry they counted); a write over such an item is conditioned on its
-//! version like any other.
+//! [`crate::store::START_CLAIM_TTL`]): start claims, the sweep cursor, connections,
+//! subscriptions and token buckets. DynamoDB deletes expired items lazily, so every read treats
+//! an item whose `expires_at` has passed as absent, as the in-memory store does (a claim's slot
+//! is free; the feed and notification positions are counters that must not go back and are read
+//! as they are: they outlive every entry they counted); a write over such an item is
+//! conditioned on its version like any other.
 //!
 //! GSI `visitor-refs` (`person_ref`, keys only): the visitors a `visitor_ref` names, for the
 //! operator's erasure (`erasure.rs`).
@@ -59,6 +59,8 @@
 //! | `release_send` | 1 `DeleteItem` conditioned on `state IN (in_flight, unknown) AND claimed_by = me` |
 //! | `record_sent_message` | Usually 1 `TransactWriteItems`: the message folded from nothing, put only if absent, the send key marked sent, and the visitor when given. If the message already exists (its webhook echo won the race), the event is folded in like a webhook (`GetItem` + conditional `PutItem`) and then the send key and visitor are written (1 `PutItem` or `TransactWriteItems`): 4 round trips on that rare path |
 //! | `record_started_chat` | Usually 1 `TransactWriteItems`: the chat folded from nothing, put only if absent, and the visitor. If a webhook stored the chat first, the event is folded in (`GetItem` + conditional `PutItem`) and the visitor put: 3 round trips on that rare path. Then one `Query` of the chat's items, placing any message whose webhook won the race (usually none) |
+//! | `rate_bucket` | 1 `GetItem` (consistent) |
+//! | `replace_rate_bucket` | 1 `PutItem` conditioned on `tokens` and `at_ms` being what was read, or on no live item (`attribute_not_exists(pk) OR expires_at <= now`); a failed condition is `false` (the caller reads again) and counted in `StoreConflicts` |
 //!
 //! SDK errors become [`StoreError::Unavailable`] with the operation and error code only (never
 //! attribute values); items that do not decode become [`StoreError::Corrupt`].
@@ -80,6 +82,7 @@ mod error;
 mod feed;
 mod item;
 mod placement;
+mod rate;
 mod requests;
 mod retry;
 mod schema;

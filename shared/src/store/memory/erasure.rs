@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::{Expiring, MemoryStore};
 use crate::domain::ChatId;
+use crate::domain::rate::RateKey;
 use crate::domain::visitor::{PersonKey, VisitorKey};
 use crate::store::{Erased, ErasedChat, ErasureStore, ItemKind, StoreResult};
 
@@ -96,6 +97,11 @@ impl ErasureStore for MemoryStore {
             .connections
             .retain(|_, connection| &connection.visitor != visitor);
         erased.connections += before - state.connections.len();
+        let before = state.rate_buckets.len();
+        state
+            .rate_buckets
+            .retain(|key, _| key.visitor() != Some(visitor));
+        erased.rate_buckets += before - state.rate_buckets.len();
         Ok(erased)
     }
 }
@@ -158,6 +164,15 @@ impl MemoryStore {
         for ((chat, message), expires_at) in &state.notified {
             let key = format!("{chat} {message}");
             add(ItemKind::Notification, key, *expires_at);
+        }
+        for (key, bucket) in &state.rate_buckets {
+            let owner = match key {
+                RateKey::Sends(visitor) | RateKey::Starts(visitor) => visitor.as_str(),
+                RateKey::AnonymousStartsFrom(source) => source.as_str(),
+                RateKey::AnonymousStarts => "anyone",
+            };
+            let key = described(format!("{owner} {}", key.kind().as_str()), &bucket.record);
+            add(ItemKind::RateBucket, key, bucket.expires_at);
         }
         if let Some(Expiring { record, expires_at }) = &state.reconcile_cursor {
             add(ItemKind::ReconcileCursor, record.to_string(), *expires_at);
