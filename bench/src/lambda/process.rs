@@ -104,6 +104,12 @@ impl LambdaBench<'_> {
             ("ALLOWED_ORIGINS", "https://www.example.com".into()),
             ("ALLOW_OFFLINE_CHATS", "false".into()),
             ("RETENTION_DAYS", "0".into()),
+            // The limits off: the bench repeats one visitor and one source address far faster
+            // than any person (its warm loops would be refused with 429 after the burst).
+            ("SEND_RATE_PER_MINUTE", "0".into()),
+            ("START_RATE_PER_MINUTE", "0".into()),
+            ("ANONYMOUS_START_RATE_PER_MINUTE", "0".into()),
+            ("ANONYMOUS_START_TOTAL_RATE_PER_MINUTE", "0".into()),
         ];
         pairs
             .into_iter()

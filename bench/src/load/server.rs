@@ -59,7 +59,12 @@ impl Server {
                 let mut command = tokio::process::Command::new(binary);
                 command
                     .args(["--port", "0", "--sim-port", "0", "--log-format", "json"])
-                    .env("WEBHOOK_SECRET", fixed::WEBHOOK_SECRET);
+                    .env("WEBHOOK_SECRET", fixed::WEBHOOK_SECRET)
+                    // The limits off: the load comes from one visitor and one address.
+                    .env("SEND_RATE_PER_MINUTE", "0")
+                    .env("START_RATE_PER_MINUTE", "0")
+                    .env("ANONYMOUS_START_RATE_PER_MINUTE", "0")
+                    .env("ANONYMOUS_START_TOTAL_RATE_PER_MINUTE", "0");
                 command
             }
             ServerKind::Builtin => {
