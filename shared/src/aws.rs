@@ -22,7 +22,8 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
 /// The AWS SDK configuration every binary uses: rustls (ring) as the HTTP client, trusting the
 /// roots of [`crate::tls`], and, with
 /// `endpoint_url` (moto, DynamoDB Local), that endpoint with static local credentials and the
-/// region from `AWS_REGION` or `us-east-1`; without it, the default region and credential chain.
+/// region from `AWS_REGION` or `us-east-1`; without it, the default region, and the credentials
+/// in the environment when they are there (Lambda), else the default credential chain.
 ///
 /// Stalled-stream protection (a throughput monitor on every request and response body, for
 /// large S3 transfers) is off: our bodies are a few kilobytes, a per-attempt timeout bounds a
