@@ -24,7 +24,13 @@ pub const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
 
 /// The certificates of `SSL_CERT_FILE`, PEM, when it is set: read and checked here so that a
 /// client is never handed a file it cannot parse. The error names the file and what is wrong.
+/// Read once per process: the AWS SDK and the Giosg client both ask.
 pub fn extra_roots() -> Result<Option<Vec<u8>>, String> {
+    static READ: std::sync::OnceLock<Result<Option<Vec<u8>>, String>> = std::sync::OnceLock::new();
+    READ.get_or_init(read_extra_roots).clone()
+}
+
+fn read_extra_roots() -> Result<Option<Vec<u8>>, String> {
     let Some(path) = std::env::var_os(SSL_CERT_FILE) else {
         return Ok(None);
     };

@@ -165,7 +165,14 @@ impl LambdaBench<'_> {
             std::mem::swap(own, &mut self.substitutions);
         }
         let result = self
-            .cold_instance(function, &binary, warm, first_round, into)
+            .cold_instance(
+                function,
+                &binary,
+                (first_file, variant),
+                warm,
+                first_round,
+                into,
+            )
             .await;
         if let Some(own) = &mut into.substitutions {
             std::mem::swap(own, &mut self.substitutions);
@@ -177,11 +184,11 @@ impl LambdaBench<'_> {
         &mut self,
         function: &str,
         binary: &std::path::Path,
+        (first_file, variant): (&'static str, super::scenario::Variant),
         warm: usize,
         first_round: bool,
         into: &mut Accumulated,
     ) -> anyhow::Result<()> {
-        let (first_file, variant, _) = self.plan(function);
         let mut instance = self.spawn(function, binary).await?;
         let first = self
             .invoke(&instance, self.make_event(first_file, variant)?)
