@@ -190,6 +190,7 @@ fn chat_with_history(
         latest_chat_id: Some(chat_id.clone()),
         created_at: Utc::now(),
         visitor_ref: None,
+        identity: None,
     };
     let template = recorded_body("webhooks/message-added-visitor.json");
     runtime.block_on(async {

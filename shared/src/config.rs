@@ -249,6 +249,40 @@ impl Secrets {
     }
 }
 
+/// The shortest `identity_secret` accepted: an HS256 key guessed is every person's chats.
+pub const MIN_IDENTITY_SECRET_LEN: usize = 32;
+
+/// The optional `identity_secret` of the secret's JSON: the HS256 key of signed visitor
+/// identities (`None`: HS256 identities are not configured).
+pub fn identity_secret_from_json(
+    secret_id: &str,
+    json: &str,
+) -> Result<Option<Secret>, ConfigError> {
+    #[derive(Deserialize)]
+    struct Raw {
+        identity_secret: Option<String>,
+    }
+    let invalid = |reason: &str| ConfigError::SecretInvalid {
+        secret_id: secret_id.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let raw: Raw = serde_json::from_str(json)
+        .map_err(|_| invalid("the key identity_secret must be a string"))?;
+    match raw.identity_secret {
+        None => Ok(None),
+        Some(value) if value.chars().count() < MIN_IDENTITY_SECRET_LEN => Err(invalid(
+            "the key identity_secret must be at least 32 characters",
+        )),
+        Some(value) => Ok(Some(Secret::new(value))),
+    }
+}
+
+/// What one read of the source gave.
+struct Fetched {
+    secrets: Secrets,
+    identity_secret: Option<Secret>,
+}
+
 /// Where secrets come from.
 pub enum SecretSource {
     /// AWS Secrets Manager (`GetSecretValue` on the secret's ARN or name).
@@ -258,12 +292,24 @@ pub enum SecretSource {
     },
     /// Fixed values (the local runner and tests).
     Static(Secrets),
+    /// A fixed secret JSON, read as Secrets Manager's would be (the local runner and tests).
+    StaticJson(String),
 }
 
 impl SecretSource {
-    async fn fetch(&self) -> Result<Secrets, ConfigError> {
+    async fn fetch(&self) -> Result<Fetched, ConfigError> {
+        let parse = |secret_id: &str, json: &str| -> Result<Fetched, ConfigError> {
+            Ok(Fetched {
+                secrets: Secrets::from_json(secret_id, json)?,
+                identity_secret: identity_secret_from_json(secret_id, json)?,
+            })
+        };
         match self {
-            Self::Static(secrets) => Ok(secrets.clone()),
+            Self::Static(secrets) => Ok(Fetched {
+                secrets: secrets.clone(),
+                identity_secret: None,
+            }),
+            Self::StaticJson(json) => parse("local", json),
             Self::SecretsManager { client, secret_id } => {
                 let output = client
                     .get_secret_value()
@@ -285,7 +331,7 @@ impl SecretSource {
                         reason: "the secret has no string value (binary secrets are not supported)"
                             .into(),
                     })?;
-                Secrets::from_json(secret_id, json)
+                parse(secret_id, json)
             }
         }
     }
@@ -303,6 +349,8 @@ struct Cached {
     /// When the source was last asked (successfully or not).
     read_at: Instant,
     secrets: Option<Arc<Secrets>>,
+    /// The HS256 key of signed identities, read with `secrets`.
+    identity_secret: Option<Secret>,
     /// Why the last read failed, while no secrets were ever read.
     error: Option<ConfigError>,
 }
@@ -330,10 +378,14 @@ impl SecretsCache {
         Self::with(source, refresh, first)
     }
 
-    fn with(source: SecretSource, refresh: Duration, first: Result<Secrets, ConfigError>) -> Self {
-        let (secrets, error) = match first {
-            Ok(secrets) => (Some(Arc::new(secrets)), None),
-            Err(error) => (None, Some(error)),
+    fn with(source: SecretSource, refresh: Duration, first: Result<Fetched, ConfigError>) -> Self {
+        let (secrets, identity_secret, error) = match first {
+            Ok(fetched) => (
+                Some(Arc::new(fetched.secrets)),
+                fetched.identity_secret,
+                None,
+            ),
+            Err(error) => (None, None, Some(error)),
         };
         Self {
             source,
@@ -341,6 +393,7 @@ impl SecretsCache {
             current: RwLock::new(Cached {
                 read_at: Instant::now(),
                 secrets,
+                identity_secret,
                 error,
             }),
         }
@@ -362,8 +415,9 @@ impl SecretsCache {
         let read = self.source.fetch().await;
         current.read_at = Instant::now();
         match read {
-            Ok(secrets) => {
-                current.secrets = Some(Arc::new(secrets));
+            Ok(fetched) => {
+                current.secrets = Some(Arc::new(fetched.secrets));
+                current.identity_secret = fetched.identity_secret;
                 current.error = None;
             }
             Err(error) if current.secrets.is_some() => {
@@ -375,6 +429,12 @@ impl SecretsCache {
             }
         }
         current.answer()
+    }
+
+    /// The HS256 key of signed identities (`identity_secret`), as fresh as [`Self::get`]'s.
+    pub async fn identity_secret(&self) -> Result<Option<Secret>, ConfigError> {
+        self.get().await?;
+        Ok(self.current.read().await.identity_secret.clone())
     }
 }
 

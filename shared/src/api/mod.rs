@@ -33,6 +33,7 @@ pub use routes::{
 pub use webhooks::WEBHOOK_TOKEN_HEADER;
 
 use crate::config::{SecretsCache, Settings};
+use crate::identity::IdentityVerifier;
 use crate::metrics::Metrics;
 use crate::service::{NoGiosg, Service};
 
@@ -42,6 +43,8 @@ pub struct Api<S, G = NoGiosg> {
     pub service: Service<S, G>,
     /// Where the webhook secret comes from; only the webhook routes read it.
     webhook_secrets: Option<Arc<SecretsCache>>,
+    /// Checks `identity_token`s at start; `None`: the field is refused.
+    identity: Option<Arc<IdentityVerifier>>,
     allowed_origins: Vec<String>,
     metrics: Metrics,
 }
@@ -51,6 +54,7 @@ impl<S, G> Api<S, G> {
         Self {
             service,
             webhook_secrets: None,
+            identity: None,
             allowed_origins: settings.allowed_origins.clone(),
             metrics: Metrics::new(settings.metrics.clone()),
         }
@@ -65,6 +69,12 @@ impl<S, G> Api<S, G> {
     /// Where each request's (and the local runner's jobs') metrics go.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// Accepts signed identities at start, checked by `verifier`.
+    pub fn with_identity(mut self, verifier: Arc<IdentityVerifier>) -> Self {
+        self.identity = Some(verifier);
+        self
     }
 
     /// The secrets the webhook routes check callers against.

@@ -11,6 +11,7 @@
 mod admin;
 mod availability;
 mod error;
+mod identity;
 mod notify;
 mod read;
 mod realtime;

@@ -13,6 +13,7 @@ mod exactly_once;
 mod faults_anywhere;
 mod feed;
 mod history;
+mod identity;
 mod reconcile;
 mod sending;
 mod starting;
@@ -43,6 +44,10 @@ macro_rules! scenarios {
 }
 
 scenarios!(
+    identity::devices_of_one_identity_share_chats_and_history,
+    identity::refused_identity_tokens_are_401_and_change_nothing,
+    identity::identity_token_without_identity_configured_is_400,
+    identity::erasing_by_subject_erases_the_person_and_every_device,
     starting::availability_follows_the_room,
     starting::new_visitor_gets_a_token_and_a_stored_chat,
     starting::returning_visitor_with_an_open_chat_resumes_it,

@@ -129,7 +129,12 @@ pub async fn start_with<S: ChatStore>(store: S, options: Options) -> TestEnv<S> 
     let secrets = Arc::new(secrets);
     let giosg = RotatingGiosg::new(giosg, Arc::clone(&secrets));
     let service = Service::new(store, giosg, Rules::from_settings(&settings));
-    let mut app = Api::new(service, &settings).with_webhook_secrets(secrets);
+    let identity = Arc::new(shared::identity::IdentityVerifier::new(Arc::clone(
+        &secrets,
+    )));
+    let mut app = Api::new(service, &settings)
+        .with_webhook_secrets(secrets)
+        .with_identity(identity);
     if let Some(metrics) = options.metrics {
         app = app.with_metrics(metrics);
     }
