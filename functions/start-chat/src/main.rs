@@ -16,8 +16,12 @@ fn main() -> Result<(), lambda_http::Error> {
         if let Some(token) = cold.service_visitor(&secrets).await {
             service = service.with_stored_service_visitor(token);
         }
-        // Signed identities: HS256 with the secret's identity_secret.
-        let identity = Arc::new(IdentityVerifier::new(Arc::clone(&secrets)));
+        // Signed identities: RS256/ES256 with IDENTITY_JWKS_URL's keys, else HS256 with the
+        // secret's identity_secret.
+        let identity = Arc::new(IdentityVerifier::from_settings(
+            Arc::clone(&secrets),
+            &cold.settings,
+        )?);
         Ok(api::start_chat(Arc::new(
             Api::new(service, &cold.settings).with_identity(identity),
         )))

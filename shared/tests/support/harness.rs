@@ -129,9 +129,10 @@ pub async fn start_with<S: ChatStore>(store: S, options: Options) -> TestEnv<S> 
     let secrets = Arc::new(secrets);
     let giosg = RotatingGiosg::new(giosg, Arc::clone(&secrets));
     let service = Service::new(store, giosg, Rules::from_settings(&settings));
-    let identity = Arc::new(shared::identity::IdentityVerifier::new(Arc::clone(
-        &secrets,
-    )));
+    let identity = Arc::new(
+        shared::identity::IdentityVerifier::from_settings(Arc::clone(&secrets), &settings)
+            .expect("the identity settings are valid"),
+    );
     let mut app = Api::new(service, &settings)
         .with_webhook_secrets(secrets)
         .with_identity(identity);

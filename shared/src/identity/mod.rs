@@ -1,8 +1,12 @@
 //! Signed visitor identity (spec §1c): the JWT a company's backend signs for a logged-in
-//! customer, checked at `POST /v1/chats`. HS256 with `identity_secret` from the secret's JSON;
-//! the algorithm is fixed by the configuration, never taken from the token (no `none`, no HS/RS
-//! confusion). A verified token names a person ([`VerifiedIdentity`]); which key signed it is
+//! customer, checked at `POST /v1/chats`. Either RS256/ES256 against the keys of a JWKS URL
+//! (`IDENTITY_JWKS_URL`, [`jwks`]) or, without one, HS256 with `identity_secret` from the
+//! secret's JSON. The algorithms come from the configuration, never from the token: no `none`,
+//! no HS/RS confusion (an HS256 token is refused when a JWKS is configured, and RS256/ES256
+//! without one). A verified token names a person ([`VerifiedIdentity`]); which key signed it is
 //! never said.
+
+pub mod jwks;
 
 use std::sync::Arc;
 
@@ -16,6 +20,7 @@ use serde::Deserialize;
 use crate::config::SecretsCache;
 use crate::domain::input::VisitorName;
 use crate::domain::visitor::{PersonKey, VisitorToken};
+use jwks::Jwks;
 
 /// How far clocks may disagree when `exp`, `nbf` and `iat` are checked.
 pub const CLOCK_LEEWAY_SECONDS: i64 = 60;
@@ -70,36 +75,92 @@ struct Claims {
 #[derive(Deserialize)]
 struct Header {
     alg: Option<String>,
+    kid: Option<String>,
 }
 
-/// Checks identity tokens against the configured key.
+/// Checks identity tokens against the configured keys.
 pub struct IdentityVerifier {
+    /// The Giosg API token (the sealing of [`VerifiedIdentity::sealing`]) and the HS256 key.
     secrets: Arc<SecretsCache>,
+    /// RS256/ES256 keys; when set, HS256 is refused.
+    jwks: Option<Jwks>,
 }
 
 impl IdentityVerifier {
     /// HS256 with the secret's `identity_secret` (when the secret has none, identity is not
     /// configured).
     pub fn new(secrets: Arc<SecretsCache>) -> Self {
-        Self { secrets }
+        Self {
+            secrets,
+            jwks: None,
+        }
+    }
+
+    /// RS256/ES256 with the keys of `jwks` instead of HS256.
+    pub fn with_jwks(mut self, jwks: Jwks) -> Self {
+        self.jwks = Some(jwks);
+        self
+    }
+
+    /// The verifier the settings describe: with a JWKS when `IDENTITY_JWKS_URL` is set.
+    pub fn from_settings(
+        secrets: Arc<SecretsCache>,
+        settings: &crate::config::Settings,
+    ) -> Result<Self, crate::config::ConfigError> {
+        let verifier = Self::new(secrets);
+        Ok(match &settings.identity_jwks_url {
+            Some(url) => verifier.with_jwks(
+                Jwks::new(
+                    url.clone(),
+                    settings.identity_jwks_refresh,
+                    settings.identity_jwks_refetch_floor,
+                )
+                .map_err(|reason| crate::config::ConfigError::Malformed {
+                    name: "IDENTITY_JWKS_URL",
+                    reason,
+                })?,
+            ),
+            None => verifier,
+        })
     }
 
     pub async fn verify(&self, token: &str) -> Result<VerifiedIdentity, IdentityError> {
-        let key = self
-            .secrets
-            .identity_secret()
-            .await
-            .map_err(|_| IdentityError::Unavailable)?
-            .ok_or(IdentityError::NotConfigured)?;
-        let algorithm = algorithm_of(token)?;
-        if algorithm != "HS256" {
-            return Err(IdentityError::WrongAlgorithm);
-        }
-        let claims = decode(
-            token,
-            &DecodingKey::from_secret(key.expose().as_bytes()),
-            Algorithm::HS256,
-        )?;
+        let claims = match &self.jwks {
+            Some(jwks) => {
+                let header = header_of(token)?;
+                let algorithm = match header.alg.as_deref() {
+                    Some("RS256") => Algorithm::RS256,
+                    Some("ES256") => Algorithm::ES256,
+                    Some(_) => return Err(IdentityError::WrongAlgorithm),
+                    None => return Err(IdentityError::Malformed("the header has no alg")),
+                };
+                let (jwk, key) = jwks.key(header.kid.as_deref()).await?;
+                if jwk
+                    .common
+                    .key_algorithm
+                    .is_some_and(|declared| declared.to_string() != format!("{algorithm:?}"))
+                {
+                    return Err(IdentityError::WrongAlgorithm);
+                }
+                decode(token, &key, algorithm)?
+            }
+            None => {
+                let key = self
+                    .secrets
+                    .identity_secret()
+                    .await
+                    .map_err(|_| IdentityError::Unavailable)?
+                    .ok_or(IdentityError::NotConfigured)?;
+                if header_of(token)?.alg.as_deref() != Some("HS256") {
+                    return Err(IdentityError::WrongAlgorithm);
+                }
+                decode(
+                    token,
+                    &DecodingKey::from_secret(key.expose().as_bytes()),
+                    Algorithm::HS256,
+                )?
+            }
+        };
         let api_token = self
             .secrets
             .get()
@@ -113,8 +174,8 @@ impl IdentityVerifier {
     }
 }
 
-/// The header's `alg`, read before any key is chosen.
-fn algorithm_of(token: &str) -> Result<String, IdentityError> {
+/// The header (`alg`, `kid`), read before any key is chosen.
+fn header_of(token: &str) -> Result<Header, IdentityError> {
     let header = token
         .split('.')
         .next()
@@ -122,11 +183,7 @@ fn algorithm_of(token: &str) -> Result<String, IdentityError> {
     let bytes = URL_SAFE_NO_PAD
         .decode(header)
         .map_err(|_| IdentityError::Malformed("the header is not base64url"))?;
-    let header: Header = serde_json::from_slice(&bytes)
-        .map_err(|_| IdentityError::Malformed("the header is not JSON"))?;
-    header
-        .alg
-        .ok_or(IdentityError::Malformed("the header has no alg"))
+    serde_json::from_slice(&bytes).map_err(|_| IdentityError::Malformed("the header is not JSON"))
 }
 
 /// Checks the signature with `key` under `algorithm` and the time claims.
