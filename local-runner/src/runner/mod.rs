@@ -13,6 +13,7 @@ mod banner;
 mod dynamodb;
 mod feed;
 mod giosg;
+mod identity_demo;
 mod memory;
 mod reconcile;
 mod webhook;
@@ -24,8 +25,10 @@ use std::time::Duration;
 use anyhow::Context as _;
 use giosg_sim::SimHandle;
 use shared::api::{self, Api, OperatorAccess, OperatorStore};
-use shared::config::{SecretSource, Secrets, SecretsCache, Settings};
+use shared::config::{SecretSource, SecretsCache, Settings};
 use shared::giosg::{GiosgClient, GiosgConfig, RotatingGiosg};
+use shared::identity::IdentityVerifier;
+use shared::secret::Secret;
 use shared::service::{Rules, Service};
 use shared::store::announcing::Announcing;
 use shared::store::memory::MemoryStore;
@@ -117,11 +120,16 @@ pub async fn start(options: Options) -> anyhow::Result<Running> {
         }
     })
     .context("invalid settings")?;
+    // One secret JSON, read as Secrets Manager's is: identity_secret only with IDENTITY_SECRET.
+    let mut secret_json = serde_json::json!({
+        "giosg_api_token": giosg.api_token.expose(),
+        "webhook_secret": giosg.webhook_secret.expose(),
+    });
+    if let Some(identity_secret) = &options.identity_secret {
+        secret_json["identity_secret"] = identity_secret.expose().into();
+    }
     let secrets = SecretsCache::load(
-        SecretSource::Static(Secrets {
-            giosg_api_token: giosg.api_token.clone(),
-            webhook_secret: giosg.webhook_secret.clone(),
-        }),
+        SecretSource::StaticJson(secret_json.to_string()),
         settings.secrets_refresh,
     )
     .await
@@ -161,7 +169,13 @@ pub async fn start(options: Options) -> anyhow::Result<Running> {
             let reconciler = every.map(|every| reconcile::spawn(Arc::clone(&app), every, limits));
             let notifier =
                 feed::spawn_notifier(Arc::clone(&app), Arc::clone(&pusher), announced, preview);
-            let (stop, server) = serve(app, listener, pusher, operator.clone());
+            let (stop, server) = serve(
+                app,
+                listener,
+                pusher,
+                operator.clone(),
+                options.identity_secret.clone(),
+            );
             (description, stop, server, saver, reconciler, notifier)
         }
         StoreChoice::DynamoDb {
@@ -181,7 +195,13 @@ pub async fn start(options: Options) -> anyhow::Result<Running> {
             let reconciler = every.map(|every| reconcile::spawn(Arc::clone(&app), every, limits));
             let notifier =
                 feed::spawn_notifier(Arc::clone(&app), Arc::clone(&pusher), announced, preview);
-            let (stop, server) = serve(app, listener, pusher, operator.clone());
+            let (stop, server) = serve(
+                app,
+                listener,
+                pusher,
+                operator.clone(),
+                options.identity_secret.clone(),
+            );
             (description, stop, server, None, reconciler, notifier)
         }
     };
@@ -209,7 +229,12 @@ fn app<S: ChatStore + SubscriptionStore>(
     secrets: Arc<SecretsCache>,
 ) -> Arc<Api<S, RotatingGiosg>> {
     let service = Service::new(store, giosg, Rules::from_settings(settings));
-    Arc::new(Api::new(service, settings).with_webhook_secrets(secrets))
+    let identity = Arc::new(IdentityVerifier::new(Arc::clone(&secrets)));
+    Arc::new(
+        Api::new(service, settings)
+            .with_webhook_secrets(secrets)
+            .with_identity(identity),
+    )
 }
 
 /// Serves the visitor page, the real-time feed and every route of the Lambda functions: the
@@ -220,8 +245,13 @@ fn serve<S: OperatorStore + 'static>(
     listener: TcpListener,
     pusher: Arc<LocalPusher>,
     operator: Option<OperatorAccess>,
+    identity_demo: Option<Secret>,
 ) -> (oneshot::Sender<()>, JoinHandle<std::io::Result<()>>) {
-    let router = visitor_page::router()
+    let mut router = visitor_page::router();
+    if let Some(secret) = identity_demo {
+        router = router.merge(identity_demo::router(secret));
+    }
+    let router = router
         .merge(feed::router(Arc::clone(&app), pusher))
         .merge(api::local_routes(app, operator));
     let (stop, stopped) = oneshot::channel::<()>();

@@ -105,8 +105,9 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
         Ok(started)
     }
 
-    /// Makes the person's own visitor (a Giosg visitor, no chat yet) when there is none, under
-    /// the person's start claim, so that devices starting at once make one.
+    /// Makes the person's own visitor (a Giosg visitor, no chat yet) when there is none, or when
+    /// its credentials no longer open (the Giosg API token they are sealed under was rotated),
+    /// under the person's start claim, so that devices starting at once make one.
     async fn ensure_person_visitor(
         &self,
         key: &VisitorKey,
@@ -115,7 +116,7 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
         claim: &Claim,
     ) -> Result<(), ServiceError> {
         for _ in 0..CREATE_WAIT_STEPS {
-            if self.store.get_visitor(key).await?.is_some() {
+            if self.usable_person_visitor(key, identity).await? {
                 return Ok(());
             }
             let reservation = match self.store.claim_start(key, claim).await? {
@@ -151,7 +152,7 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
         identity: &VerifiedIdentity,
         name: &VisitorName,
     ) -> Result<(), ServiceError> {
-        if self.store.get_visitor(key).await?.is_some() {
+        if self.usable_person_visitor(key, identity).await? {
             return Ok(());
         }
         self.ensure_agents_online().await?;
@@ -173,5 +174,25 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
             .put_visitor(&record, &self.rules.store_context)
             .await?;
         Ok(())
+    }
+
+    /// Whether the person's visitor exists and its credentials open with the identity's
+    /// sealing token. One that does not open is replaced (a new Giosg visitor, no latest chat:
+    /// the person's next start opens a new chat; the chats so far stay theirs).
+    async fn usable_person_visitor(
+        &self,
+        key: &VisitorKey,
+        identity: &VerifiedIdentity,
+    ) -> Result<bool, ServiceError> {
+        Ok(match self.store.get_visitor(key).await? {
+            Some(record) if record.credentials.open(&identity.sealing).is_ok() => true,
+            Some(_) => {
+                tracing::warn!(
+                    "an identified person's Giosg credentials no longer open (the Giosg API token rotated?); making a new Giosg visitor for them"
+                );
+                false
+            }
+            None => false,
+        })
     }
 }
