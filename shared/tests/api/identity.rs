@@ -80,11 +80,13 @@ fn chat_ids(reply: &crate::support::harness::Reply) -> Vec<String> {
         .collect()
 }
 
+/// The visitor's messages in a history page (Giosg may add its own greeting).
 fn texts(reply: &crate::support::harness::Reply) -> Vec<String> {
     reply.body["messages"]
         .as_array()
         .unwrap()
         .iter()
+        .filter(|message| message["sender"]["type"] == "visitor")
         .filter_map(|message| message["text"].as_str().map(str::to_owned))
         .collect()
 }
