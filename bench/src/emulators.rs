@@ -309,6 +309,7 @@ pub async fn prepare_history_chat(
         latest_chat_id: Some(chat.chat_id.clone()),
         created_at: chrono::Utc::now(),
         visitor_ref: None,
+        identity: None,
     };
     store.put_visitor(&visitor, &context).await?;
     let event = ChatEvent {

@@ -46,6 +46,7 @@ pub async fn serve(port: u16) -> anyhow::Result<()> {
             giosg_api_token: Secret::new(sim.api_token()),
             webhook_secret: Secret::new(fixed::WEBHOOK_SECRET),
             previous_webhook_secret: None,
+            identity_secret: None,
         }),
         settings.secrets_refresh,
     )

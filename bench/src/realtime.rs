@@ -154,6 +154,7 @@ pub async fn measure(moto_server: Option<std::path::PathBuf>) -> anyhow::Result<
                 latest_chat_id: Some(chat.clone()),
                 created_at: chrono::Utc::now(),
                 visitor_ref: Some("user-1".into()),
+                identity: None,
             },
             &context,
         )

@@ -30,14 +30,16 @@ const RUNNER_ENV = [
   "LOCAL_RUNNER_BIND", "LOCAL_RUNNER_PORT", "LOCAL_RUNNER_SIM_PORT", "LOCAL_RUNNER_DATA_FILE",
   "LOCAL_RUNNER_CREATE_TABLE", "DYNAMODB_ENDPOINT", "TABLE_NAME", "GIOSG_BASE_URL", "GIOSG_ORG_ID",
   "GIOSG_ROOM_ID", "GIOSG_API_TOKEN", "WEBHOOK_SECRET", "ALLOW_OFFLINE_CHATS", "ALLOWED_ORIGINS",
-  "LOG_FORMAT",
+  "LOG_FORMAT", "ADMIN_TOKEN", "IDENTITY_SECRET",
 ];
 
-/** Starts the runner binary `bin` on free ports; resolves with its URLs once it printed them
- * and `stop()`, which ends it with SIGTERM and saves its log (stderr) to `logPath`. */
-export function startRunner(bin, logPath, rustLog = "info") {
+/** Starts the runner binary `bin` on free ports (with `extraEnv` on top of a cleared
+ * environment); resolves with its URLs once it printed them and `stop()`, which ends it with
+ * SIGTERM and saves its log (stderr) to `logPath`. */
+export function startRunner(bin, logPath, rustLog = "info", extraEnv = {}) {
   const env = { ...process.env, RUST_LOG: rustLog };
   for (const name of RUNNER_ENV) delete env[name];
+  Object.assign(env, extraEnv);
   const child = spawn(bin, ["--port", "0", "--sim-port", "0"], {
     env,
     stdio: ["ignore", "pipe", "pipe"],

@@ -1,7 +1,7 @@
 //! Command-line flags (each with an environment fallback) and their validation into [`Options`].
 //!
 //! Secrets are read from the environment only (`GIOSG_API_TOKEN`, `WEBHOOK_SECRET`,
-//! `ADMIN_TOKEN`), never from flags, so they do not end up in shell history or process
+//! `ADMIN_TOKEN`, `IDENTITY_SECRET`), never from flags, so they do not end up in shell history or process
 //! listings.
 
 use std::net::IpAddr;
@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
 use giosg_sim::Profile;
-use shared::config::MIN_WEBHOOK_SECRET_LEN;
+use shared::config::{MIN_IDENTITY_SECRET_LEN, MIN_WEBHOOK_SECRET_LEN};
 use shared::secret::Secret;
 use url::Url;
 
@@ -152,6 +152,9 @@ pub struct Options {
     /// The operator API's bearer token (`ADMIN_TOKEN`); without one the `/admin/v1` routes are
     /// not served at all, whatever the bind address.
     pub admin_token: Option<Secret>,
+    /// The HS256 key of signed visitor identities (`IDENTITY_SECRET`); with one, the visitor
+    /// page offers a "signed in as" demo and `identity_token` is accepted.
+    pub identity_secret: Option<Secret>,
 }
 
 /// The shortest `ADMIN_TOKEN` accepted: it guards export and erasure of every chat.
@@ -209,6 +212,8 @@ pub enum OptionsError {
     ShortWebhookSecret,
     #[error("ADMIN_TOKEN must be at least {MIN_ADMIN_TOKEN_LEN} characters")]
     ShortAdminToken,
+    #[error("IDENTITY_SECRET must be at least {MIN_IDENTITY_SECRET_LEN} characters")]
+    ShortIdentitySecret,
     #[error("--port and --sim-port must differ (both are {0})")]
     SamePorts(u16),
     #[error("--sim-profile applies to the simulator only; real Giosg (--giosg-url) is as it is")]
@@ -234,6 +239,15 @@ impl Args {
                     Err(OptionsError::ShortAdminToken)
                 } else {
                     Ok(Secret::new(token.trim()))
+                }
+            })
+            .transpose()?;
+        let identity_secret = env("IDENTITY_SECRET")
+            .map(|secret| {
+                if secret.chars().count() < MIN_IDENTITY_SECRET_LEN {
+                    Err(OptionsError::ShortIdentitySecret)
+                } else {
+                    Ok(Secret::new(secret))
                 }
             })
             .transpose()?;
@@ -297,6 +311,7 @@ impl Args {
                 .then(|| std::time::Duration::from_secs(self.reconcile_every)),
             metrics: self.metrics,
             admin_token,
+            identity_secret,
         })
     }
 }
@@ -336,6 +351,20 @@ mod tests {
 
     fn no_env(_: &str) -> Option<String> {
         None
+    }
+
+    #[test]
+    fn signed_identity_is_off_without_identity_secret_and_refuses_a_short_one() {
+        assert!(args(&[]).resolve(no_env).unwrap().identity_secret.is_none());
+        let secret = "s".repeat(MIN_IDENTITY_SECRET_LEN);
+        let given = args(&[])
+            .resolve(|name| (name == "IDENTITY_SECRET").then(|| secret.clone()))
+            .unwrap();
+        assert_eq!(given.identity_secret.unwrap().expose(), secret);
+        let short = args(&[]).resolve(|name| {
+            (name == "IDENTITY_SECRET").then(|| "s".repeat(MIN_IDENTITY_SECRET_LEN - 1))
+        });
+        assert!(matches!(short, Err(OptionsError::ShortIdentitySecret)));
     }
 
     #[test]

@@ -12,6 +12,11 @@
 //   POST /v1/chats/{id}/messages {text, client_message_id}
 //                                             send; a retry with the same client_message_id
 //                                             never sends twice
+//   POST /v1/chats {visitor_name, identity_token}
+//                                             the same, signed in: every browser of one user id
+//                                             reaches the same chats (the local runner's demo
+//                                             mints the token: POST /local/identity-token, only
+//                                             with IDENTITY_SECRET; a real site's backend signs it)
 // Every error is {"error": {"code", "message"}}: the page shows the message as it is.
 //
 // Page options in the query string (for tests and benchmarks): poll_ms=<ms between polls>,
@@ -22,6 +27,7 @@ import { ChatClient } from "/chat-client.js";
 
 const AVAILABILITY_MS = 15000;
 const NAME_KEY = "giosg-bridge.visitor-name";
+const USER_KEY = "giosg-bridge.demo-user";
 
 function pageOptions() {
   const params = new URLSearchParams(location.search);
@@ -43,6 +49,16 @@ const savedName = {
   set(value) { try { localStorage.setItem(NAME_KEY, value); } catch { /* not kept */ } },
 };
 
+/** The user id of the "signed in as" demo ("" or null: not signed in). */
+const savedUser = {
+  get() { try { return localStorage.getItem(USER_KEY); } catch { return null; } },
+  set(value) {
+    try {
+      if (value) localStorage.setItem(USER_KEY, value); else localStorage.removeItem(USER_KEY);
+    } catch { /* not kept */ }
+  },
+};
+
 const $ = (id) => document.getElementById(id);
 
 // ---------------------------------------------------------------------------------------------
@@ -54,6 +70,8 @@ const state = {
   nodes: new Map(),
   /** client_message_id -> an outbox entry not confirmed yet (sending, or failed). */
   outbox: new Map(),
+  /** Whether the local runner offers the "signed in as" demo (IDENTITY_SECRET is set). */
+  demo: false,
 };
 
 const client = new ChatClient({
@@ -247,6 +265,9 @@ function syncFailed(error) {
 // Chats and history
 
 function openChat(chat) {
+  const user = state.demo ? savedUser.get() : null;
+  $("signed-in").hidden = !user;
+  $("signed-in").textContent = user ? `Signed in as ${user}` : "";
   state.outbox.clear();
   showChat(chat);
   client.follow(chat);
@@ -288,7 +309,9 @@ async function startChat(name) {
   $("new-chat").disabled = true;
   showError("");
   try {
-    const { chat } = await client.startChat(name);
+    const user = state.demo ? savedUser.get() : null;
+    const extra = user ? { identity_token: await demoIdentityToken(user, name) } : {};
+    const { chat } = await client.startChat(name, extra);
     savedName.set(name);
     openChat(chat);
   } catch (error) {
@@ -298,6 +321,31 @@ async function startChat(name) {
     button.disabled = false;
     $("new-chat").disabled = false;
   }
+}
+
+/** The demo's stand-in for a company's backend: the local runner signs an identity token for
+ * `userId` (only when it runs with IDENTITY_SECRET). */
+async function demoIdentityToken(userId, name) {
+  const response = await fetch("/local/identity-token", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ user_id: userId, name }),
+  });
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error((data.error && data.error.message) || `HTTP ${response.status}`);
+  return data.identity_token;
+}
+
+/** Shows the "signed in as" field when the local runner offers the demo. */
+async function detectDemo() {
+  try {
+    const response = await fetch("/local/identity");
+    state.demo = response.ok;
+  } catch {
+    state.demo = false;
+  }
+  $("demo-signin").hidden = !state.demo;
+  if (state.demo && !$("demo-user").value) $("demo-user").value = savedUser.get() || "";
 }
 
 /** Re-opens the saved chat after a reload, or shows the start form. */
@@ -382,6 +430,7 @@ $("start-form").addEventListener("submit", (event) => {
     $("visitor-name").focus();
     return;
   }
+  if (state.demo) savedUser.set($("demo-user").value.trim());
   startChat(name);
 });
 
@@ -413,4 +462,4 @@ $("new-chat").addEventListener("click", () => {
 
 refreshAvailability();
 setInterval(refreshAvailability, AVAILABILITY_MS);
-resume();
+detectDemo().then(resume);

@@ -86,6 +86,7 @@ fn app(runtime: &tokio::runtime::Runtime) -> Arc<Api<MemoryStore>> {
                 giosg_api_token: Secret::new("unused"),
                 webhook_secret: Secret::new(WEBHOOK_SECRET),
                 previous_webhook_secret: None,
+                identity_secret: None,
             }),
             settings.secrets_refresh,
         ))
@@ -191,6 +192,7 @@ fn chat_with_history(
         latest_chat_id: Some(chat_id.clone()),
         created_at: Utc::now(),
         visitor_ref: None,
+        identity: None,
     };
     let template = recorded_body("webhooks/message-added-visitor.json");
     runtime.block_on(async {

@@ -15,7 +15,9 @@ mod limits;
 mod secrets;
 
 pub use limits::{LIMIT_SETTINGS, LimitSetting, Limits};
-pub use secrets::{MIN_WEBHOOK_SECRET_LEN, PreviousWebhookSecret, Secrets};
+pub use secrets::{
+    MIN_IDENTITY_SECRET_LEN, MIN_WEBHOOK_SECRET_LEN, PreviousWebhookSecret, Secrets,
+};
 
 /// A setting is missing or malformed: the function must not start. The message names the
 /// setting and never contains a secret value.
@@ -67,6 +69,14 @@ pub struct Settings {
     /// `NOTIFICATION_PREVIEW`: whether a notification carries the message's first 100
     /// characters (default false).
     pub notification_preview: bool,
+    /// `IDENTITY_JWKS_URL`: where the public keys of RS256/ES256 identity tokens are (unset:
+    /// identities are HS256 with the secret's `identity_secret`, when it has one).
+    pub identity_jwks_url: Option<Url>,
+    /// `IDENTITY_JWKS_REFRESH_SECONDS`: how long fetched keys are used (default 3600).
+    pub identity_jwks_refresh: Duration,
+    /// `IDENTITY_JWKS_REFETCH_SECONDS`: the shortest time between two fetches caused by a key
+    /// id the keys held do not have (default 30).
+    pub identity_jwks_refetch_floor: Duration,
     /// `METRICS_NAMESPACE` (default `GiosgBridge`), `METRICS_OUTPUT` (`emf` on stdout, `log`,
     /// `off`; default `emf` on Lambda, `off` elsewhere) and the `Function` dimension
     /// (`AWS_LAMBDA_FUNCTION_NAME`, `local` elsewhere).
@@ -139,6 +149,25 @@ impl Settings {
             ),
             notifications_topic_arn: get("NOTIFICATIONS_TOPIC_ARN"),
             notification_preview: parse_bool("NOTIFICATION_PREVIEW", get("NOTIFICATION_PREVIEW"))?,
+            identity_jwks_url: get("IDENTITY_JWKS_URL")
+                .map(|url| {
+                    parse_url(
+                        "IDENTITY_JWKS_URL",
+                        &url,
+                        "https://example.com/.well-known/jwks.json",
+                    )
+                })
+                .transpose()?,
+            identity_jwks_refresh: Duration::from_secs(parse_number(
+                "IDENTITY_JWKS_REFRESH_SECONDS",
+                get("IDENTITY_JWKS_REFRESH_SECONDS"),
+                3600,
+            )?),
+            identity_jwks_refetch_floor: Duration::from_secs(parse_number(
+                "IDENTITY_JWKS_REFETCH_SECONDS",
+                get("IDENTITY_JWKS_REFETCH_SECONDS"),
+                30,
+            )?),
             metrics: parse_metrics(&get)?,
             limits: Limits::from_lookup(&get)?,
             webhook_secret_overlap: Duration::from_secs(parse_number(
@@ -156,14 +185,18 @@ impl Settings {
 }
 
 fn parse_base_url(value: &str) -> Result<Url, ConfigError> {
+    parse_url("GIOSG_BASE_URL", value, "https://service.giosg.com")
+}
+
+fn parse_url(name: &'static str, value: &str, example: &str) -> Result<Url, ConfigError> {
     let url = Url::parse(value).map_err(|e| ConfigError::Malformed {
-        name: "GIOSG_BASE_URL",
+        name,
         reason: e.to_string(),
     })?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
         return Err(ConfigError::Malformed {
-            name: "GIOSG_BASE_URL",
-            reason: "expected an http(s) URL such as https://service.giosg.com".into(),
+            name,
+            reason: format!("expected an http(s) URL such as {example}"),
         });
     }
     Ok(url)
@@ -227,12 +260,15 @@ pub enum SecretSource {
     },
     /// Fixed values (the local runner and tests).
     Static(Secrets),
+    /// A fixed secret JSON, read as Secrets Manager's would be (tests: the JSON path without AWS).
+    StaticJson(String),
 }
 
 impl SecretSource {
     async fn fetch(&self) -> Result<Secrets, ConfigError> {
         match self {
             Self::Static(secrets) => Ok(secrets.clone()),
+            Self::StaticJson(json) => Secrets::from_json("local", json),
             Self::SecretsManager { client, secret_id } => {
                 let output = client
                     .get_secret_value()

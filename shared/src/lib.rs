@@ -22,6 +22,7 @@ pub mod config;
 pub mod correlation;
 pub mod domain;
 pub mod giosg;
+pub mod identity;
 pub mod jobs;
 #[cfg(feature = "lambda")]
 pub mod lambda;

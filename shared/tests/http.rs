@@ -40,6 +40,7 @@ async fn api() -> Arc<Api<MemoryStore, GiosgClient>> {
             giosg_api_token: Secret::new("token"),
             webhook_secret: Secret::new(WEBHOOK_SECRET),
             previous_webhook_secret: None,
+            identity_secret: None,
         }),
         settings.secrets_refresh,
     )

@@ -260,6 +260,7 @@ async fn without_an_overlap_the_previous_webhook_secret_is_refused_at_once() {
                     secret: Secret::new(old),
                     rotated_at: chrono::Utc::now(),
                 }),
+                identity_secret: None,
             })),
             ..Options::default()
         },

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use shared::api::{self, Api};
+use shared::identity::IdentityVerifier;
 use shared::service::Service;
 
 fn main() -> Result<(), lambda_http::Error> {
@@ -16,6 +17,14 @@ fn main() -> Result<(), lambda_http::Error> {
         if let Some(token) = cold.service_visitor(&secrets).await {
             service = service.with_stored_service_visitor(token);
         }
-        Ok(api::start_chat(Arc::new(Api::new(service, &cold.settings))))
+        // Signed identities: RS256/ES256 with IDENTITY_JWKS_URL's keys, else HS256 with the
+        // secret's identity_secret.
+        let identity = Arc::new(IdentityVerifier::from_settings(
+            Arc::clone(&secrets),
+            &cold.settings,
+        )?);
+        Ok(api::start_chat(Arc::new(
+            Api::new(service, &cold.settings).with_identity(identity),
+        )))
     })
 }

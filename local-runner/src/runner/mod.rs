@@ -13,6 +13,7 @@ mod banner;
 mod dynamodb;
 mod feed;
 mod giosg;
+mod identity_demo;
 mod memory;
 mod reconcile;
 mod webhook;
@@ -27,6 +28,8 @@ use giosg_sim::SimHandle;
 use shared::api::{self, Api, ClientAddress, OperatorAccess, OperatorStore};
 use shared::config::{LIMIT_SETTINGS, SecretSource, Secrets, SecretsCache, Settings};
 use shared::giosg::{GiosgClient, GiosgConfig, RotatingGiosg};
+use shared::identity::IdentityVerifier;
+use shared::secret::Secret;
 use shared::service::{Rules, Service};
 use shared::store::announcing::Announcing;
 use shared::store::memory::MemoryStore;
@@ -130,6 +133,8 @@ pub async fn start(options: Options) -> anyhow::Result<Running> {
             giosg_api_token: giosg.api_token.clone(),
             webhook_secret: giosg.webhook_secret.clone(),
             previous_webhook_secret: None,
+            // Identities only with IDENTITY_SECRET.
+            identity_secret: options.identity_secret.clone(),
         }),
         settings.secrets_refresh,
     )
@@ -170,7 +175,13 @@ pub async fn start(options: Options) -> anyhow::Result<Running> {
             let reconciler = every.map(|every| reconcile::spawn(Arc::clone(&app), every, limits));
             let notifier =
                 feed::spawn_notifier(Arc::clone(&app), Arc::clone(&pusher), announced, preview);
-            let (stop, server) = serve(app, listener, pusher, operator.clone());
+            let (stop, server) = serve(
+                app,
+                listener,
+                pusher,
+                operator.clone(),
+                options.identity_secret.clone(),
+            );
             (description, stop, server, saver, reconciler, notifier)
         }
         StoreChoice::DynamoDb {
@@ -190,7 +201,13 @@ pub async fn start(options: Options) -> anyhow::Result<Running> {
             let reconciler = every.map(|every| reconcile::spawn(Arc::clone(&app), every, limits));
             let notifier =
                 feed::spawn_notifier(Arc::clone(&app), Arc::clone(&pusher), announced, preview);
-            let (stop, server) = serve(app, listener, pusher, operator.clone());
+            let (stop, server) = serve(
+                app,
+                listener,
+                pusher,
+                operator.clone(),
+                options.identity_secret.clone(),
+            );
             (description, stop, server, None, reconciler, notifier)
         }
     };
@@ -219,7 +236,12 @@ fn app<S: ChatStore + SubscriptionStore>(
 ) -> Arc<Api<S, RotatingGiosg>> {
     let service =
         Service::new(store, giosg, Rules::from_settings(settings)).with_limits(settings.limits);
-    Arc::new(Api::new(service, settings).with_webhook_secrets(secrets))
+    let identity = Arc::new(IdentityVerifier::new(Arc::clone(&secrets)));
+    Arc::new(
+        Api::new(service, settings)
+            .with_webhook_secrets(secrets)
+            .with_identity(identity),
+    )
 }
 
 /// Serves the visitor page, the real-time feed and every route of the Lambda functions: the
@@ -230,8 +252,13 @@ fn serve<S: OperatorStore + 'static>(
     listener: TcpListener,
     pusher: Arc<LocalPusher>,
     operator: Option<OperatorAccess>,
+    identity_demo: Option<Secret>,
 ) -> (oneshot::Sender<()>, JoinHandle<std::io::Result<()>>) {
-    let router = visitor_page::router()
+    let mut router = visitor_page::router();
+    if let Some(secret) = identity_demo {
+        router = router.merge(identity_demo::router(secret));
+    }
+    let router = router
         .merge(feed::router(Arc::clone(&app), pusher))
         .merge(api::local_routes(app, operator));
     let (stop, stopped) = oneshot::channel::<()>();

@@ -6,6 +6,7 @@
 //! calls to the public API).
 
 mod feed;
+mod identity;
 mod runner;
 mod visitor;
 

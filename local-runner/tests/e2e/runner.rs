@@ -26,6 +26,7 @@ const RUNNER_ENV: &[&str] = &[
     "GIOSG_API_TOKEN",
     "WEBHOOK_SECRET",
     "ADMIN_TOKEN",
+    "IDENTITY_SECRET",
     "ALLOW_OFFLINE_CHATS",
     "ALLOWED_ORIGINS",
     "LOG_FORMAT",

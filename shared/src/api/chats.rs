@@ -12,6 +12,7 @@ use super::{ApiError, State, json_response};
 use crate::domain::chat::Chat;
 use crate::domain::input::{VisitorName, VisitorRef};
 use crate::giosg::GiosgPort;
+use crate::identity::IdentityError;
 use crate::service::StartChat;
 use crate::store::ChatStore;
 
@@ -19,6 +20,7 @@ use crate::store::ChatStore;
 struct StartChatBody {
     visitor_name: Option<String>,
     visitor_ref: Option<String>,
+    identity_token: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -51,16 +53,21 @@ pub(super) async fn start<S: ChatStore, G: GiosgPort>(
     let body: StartChatBody = json_body(&headers, &body)?;
     let name = VisitorName::parse(body.visitor_name)?;
     let visitor_ref = VisitorRef::parse(body.visitor_ref)?;
-    let started = api
-        .service
-        .start_chat(StartChat {
-            token,
-            name,
-            request_id,
-            visitor_ref,
-            source,
-        })
-        .await?;
+    let command = StartChat {
+        token,
+        name,
+        request_id,
+        visitor_ref,
+        source,
+    };
+    let started = match body.identity_token {
+        None => api.service.start_chat(command).await?,
+        Some(identity_token) => {
+            let verifier = api.identity.as_ref().ok_or(IdentityError::NotConfigured)?;
+            let identity = verifier.verify(&identity_token).await?;
+            api.service.start_chat_as(command, identity).await?
+        }
+    };
     let status = if started.resumed {
         StatusCode::OK
     } else {

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::domain::input::InputError;
 use crate::giosg::GiosgError;
+use crate::identity::IdentityError;
 use crate::service::ServiceError;
 use crate::store::StoreError;
 
@@ -21,6 +22,9 @@ pub enum ApiError {
     InvalidRequest(String),
     #[error("A valid visitor token is required (Authorization: Bearer <visitor_token>).")]
     Unauthorized,
+    /// 401 for a refused `identity_token`; the message says which check failed.
+    #[error("{0}")]
+    IdentityRejected(String),
     #[error("The webhook token is missing or wrong.")]
     WebhookUnauthorized,
     #[error(
@@ -61,9 +65,10 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Unauthorized | Self::WebhookUnauthorized | Self::OperatorUnauthorized => {
-                StatusCode::UNAUTHORIZED
-            }
+            Self::Unauthorized
+            | Self::IdentityRejected(_)
+            | Self::WebhookUnauthorized
+            | Self::OperatorUnauthorized => StatusCode::UNAUTHORIZED,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::ChatEnded
@@ -80,9 +85,10 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::InvalidRequest(_) => "invalid_request",
-            Self::Unauthorized | Self::WebhookUnauthorized | Self::OperatorUnauthorized => {
-                "unauthorized"
-            }
+            Self::Unauthorized
+            | Self::IdentityRejected(_)
+            | Self::WebhookUnauthorized
+            | Self::OperatorUnauthorized => "unauthorized",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::ChatEnded => "chat_ended",
@@ -169,10 +175,25 @@ impl From<ServiceError> for ApiError {
             ServiceError::RateLimited { retry_after, .. } => Self::RateLimited {
                 retry_after: Some(retry_after),
             },
+            ServiceError::IdentityRequired => Self::IdentityRejected(
+                "This visitor is signed in: starting a chat needs its identity_token.".into(),
+            ),
             ServiceError::TextRefused => Self::invalid("Giosg refused the message text."),
             ServiceError::Giosg(error) => Self::from(error),
             ServiceError::Store(error) => Self::from(error),
             ServiceError::Internal(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+impl From<IdentityError> for ApiError {
+    fn from(error: IdentityError) -> Self {
+        match error {
+            IdentityError::NotConfigured => Self::invalid(format!("identity_token: {error}.")),
+            IdentityError::Unavailable => Self::GiosgUnavailable {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+            },
+            refused => Self::IdentityRejected(format!("{refused}.")),
         }
     }
 }

@@ -35,6 +35,7 @@ pub use routes::{
 pub use webhooks::WEBHOOK_TOKEN_HEADER;
 
 use crate::config::{SecretsCache, Settings};
+use crate::identity::IdentityVerifier;
 use crate::metrics::Metrics;
 use crate::service::{NoGiosg, Service};
 
@@ -46,6 +47,8 @@ pub struct Api<S, G = NoGiosg> {
     webhook_secrets: Option<Arc<SecretsCache>>,
     /// How long a rotated-out webhook secret is still accepted.
     webhook_secret_overlap: Duration,
+    /// Checks `identity_token`s at start; `None`: the field is refused.
+    identity: Option<Arc<IdentityVerifier>>,
     allowed_origins: Vec<String>,
     metrics: Metrics,
 }
@@ -56,6 +59,7 @@ impl<S, G> Api<S, G> {
             service,
             webhook_secrets: None,
             webhook_secret_overlap: settings.webhook_secret_overlap,
+            identity: None,
             allowed_origins: settings.allowed_origins.clone(),
             metrics: Metrics::new(settings.metrics.clone()),
         }
@@ -70,6 +74,12 @@ impl<S, G> Api<S, G> {
     /// Where each request's (and the local runner's jobs') metrics go.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// Accepts signed identities at start, checked by `verifier`.
+    pub fn with_identity(mut self, verifier: Arc<IdentityVerifier>) -> Self {
+        self.identity = Some(verifier);
+        self
     }
 
     /// The secrets the webhook routes check callers against.

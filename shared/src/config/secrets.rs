@@ -13,7 +13,8 @@ use crate::secret::Secret;
 
 /// The secrets this service needs, from one JSON secret:
 /// `{"giosg_api_token": "...", "webhook_secret": "..."}`, after a rotation also
-/// `"previous_webhook_secret"` and `"webhook_secret_rotated_at"` (RFC 3339).
+/// `"previous_webhook_secret"` and `"webhook_secret_rotated_at"` (RFC 3339), and with signed
+/// visitor identities `"identity_secret"`.
 #[derive(Clone, Debug)]
 pub struct Secrets {
     pub giosg_api_token: Secret,
@@ -21,6 +22,9 @@ pub struct Secrets {
     /// The webhook secret before the last rotation, still accepted for the overlap
     /// (`WEBHOOK_SECRET_OVERLAP_SECONDS`) after it was rotated.
     pub previous_webhook_secret: Option<PreviousWebhookSecret>,
+    /// The HS256 key of signed visitor identities (`None`: HS256 identities are not
+    /// configured).
+    pub identity_secret: Option<Secret>,
 }
 
 /// A rotated-out webhook secret and when it was rotated out.
@@ -33,6 +37,9 @@ pub struct PreviousWebhookSecret {
 /// The shortest webhook secret accepted: it is the only thing guarding the webhook endpoints.
 pub const MIN_WEBHOOK_SECRET_LEN: usize = 16;
 
+/// The shortest `identity_secret` accepted: an HS256 key guessed is every person's chats.
+pub const MIN_IDENTITY_SECRET_LEN: usize = 32;
+
 impl Secrets {
     /// Parses the secret's JSON, naming any missing or unusable key (never a value).
     pub fn from_json(secret_id: &str, json: &str) -> Result<Self, ConfigError> {
@@ -42,6 +49,7 @@ impl Secrets {
             webhook_secret: Option<String>,
             previous_webhook_secret: Option<String>,
             webhook_secret_rotated_at: Option<String>,
+            identity_secret: Option<String>,
         }
         let invalid = |reason: &str| ConfigError::SecretInvalid {
             secret_id: secret_id.to_owned(),
@@ -84,10 +92,20 @@ impl Secrets {
                 Some(PreviousWebhookSecret { secret, rotated_at })
             }
         };
+        let identity_secret = match raw.identity_secret {
+            None => None,
+            Some(value) if value.chars().count() < MIN_IDENTITY_SECRET_LEN => {
+                return Err(invalid(&format!(
+                    "the key identity_secret must be at least {MIN_IDENTITY_SECRET_LEN} characters"
+                )));
+            }
+            Some(value) => Some(Secret::new(value)),
+        };
         Ok(Self {
             giosg_api_token: Secret::new(giosg_api_token),
             webhook_secret,
             previous_webhook_secret,
+            identity_secret,
         })
     }
 
@@ -155,6 +173,30 @@ mod tests {
     }
 
     #[test]
+    fn an_identity_secret_is_optional_and_at_least_32_characters() {
+        let parse = |extra: &str| {
+            Secrets::from_json(
+                "s",
+                &format!(
+                    r#"{{"giosg_api_token": "t", "webhook_secret": "0123456789abcdef"{extra}}}"#
+                ),
+            )
+        };
+        assert!(parse("").unwrap().identity_secret.is_none());
+        let short = parse(r#", "identity_secret": "too-short-a-key""#).unwrap_err();
+        let error = short.to_string();
+        assert!(
+            error.contains("identity_secret") && error.contains("32"),
+            "{error}"
+        );
+        assert!(!error.contains("too-short-a-key"), "{error}");
+        let key = "k".repeat(MIN_IDENTITY_SECRET_LEN);
+        let ok = parse(&format!(r#", "identity_secret": "{key}""#)).unwrap();
+        assert_eq!(ok.identity_secret.unwrap().expose(), key);
+        assert!(parse(r#", "identity_secret": 42"#).is_err());
+    }
+
+    #[test]
     fn a_previous_secret_needs_a_valid_rotation_time_and_length() {
         let parse = |extra: &str| {
             Secrets::from_json(
@@ -211,6 +253,7 @@ mod tests {
                 secret: Secret::new("old-secret-0123456789"),
                 rotated_at,
             }),
+            identity_secret: None,
         };
         let minutes = |m: i64| rotated_at + chrono::Duration::minutes(m);
         for at in [

@@ -42,6 +42,19 @@ impl VisitorToken {
         Self(Secret::new(URL_SAFE_NO_PAD.encode(hasher.finalize())))
     }
 
+    /// The token that seals the Giosg credentials of an identified person's visitor (see
+    /// [`VisitorKey::for_identity`]), derived from a secret only the service holds (the Giosg API
+    /// token) and the person's subject: no client ever holds it, and the table alone does not
+    /// open those credentials.
+    pub fn for_identity(secret: &Secret, subject: &str) -> Self {
+        let mut hasher = Sha256::new();
+        hasher.update(b"giosg-bridge/identity-visitor/v1\0");
+        hasher.update(secret.expose().as_bytes());
+        hasher.update(b"\0");
+        hasher.update(subject.as_bytes());
+        Self(Secret::new(URL_SAFE_NO_PAD.encode(hasher.finalize())))
+    }
+
     pub fn expose(&self) -> &str {
         self.0.expose()
     }
@@ -68,6 +81,16 @@ pub struct VisitorKey(String);
 impl VisitorKey {
     pub fn from_stored(value: String) -> Self {
         Self(value)
+    }
+
+    /// The key of an identified person's own visitor, the one that owns the person's chats and
+    /// holds their latest chat and start claim: derived from the hashed subject alone, so it
+    /// stays the same whatever secret rotates.
+    pub fn for_identity(person: &PersonKey) -> Self {
+        let mut hasher = Sha256::new();
+        hasher.update(b"giosg-bridge/identity-key/v1\0");
+        hasher.update(person.as_str().as_bytes());
+        Self(hex::encode(hasher.finalize()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -161,14 +184,35 @@ pub struct VisitorRecord {
     /// What the frontend calls this visitor (`visitor_ref` at start), for away notifications.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visitor_ref: Option<String>,
+    /// The signed identity's subject, hashed ([`PersonKey::of`]), when the visitor is an
+    /// identified person's own visitor or one of their devices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<PersonKey>,
 }
 
 impl VisitorRecord {
-    /// The key under which the visitor is found by who the company says the person is: its
-    /// `visitor_ref` for now. The one place that decides it: an identity subject (stored
-    /// hashed, by [`PersonKey::of`]) belongs here too, so that one lookup finds either.
+    /// The key under which the visitor is found by who the company says the person is: the
+    /// identity subject when it has one, else its `visitor_ref`, both hashed by
+    /// [`PersonKey::of`], so that an operator's `?ref=` finds either with one lookup.
     pub fn person_key(&self) -> Option<PersonKey> {
-        self.visitor_ref.as_deref().map(PersonKey::of)
+        self.identity
+            .clone()
+            .or_else(|| self.visitor_ref.as_deref().map(PersonKey::of))
+    }
+
+    /// The visitor whose chats this visitor reaches: an identified device reaches its person's
+    /// ([`VisitorKey::for_identity`]), any other visitor its own.
+    pub fn chat_owner(&self) -> VisitorKey {
+        match &self.identity {
+            Some(person) => VisitorKey::for_identity(person),
+            None => self.key.clone(),
+        }
+    }
+
+    /// A device of an identified person: it reaches the person's chats but starts none of its
+    /// own (a start needs the signed identity).
+    pub fn is_identified_device(&self) -> bool {
+        self.identity.is_some() && self.chat_owner() != self.key
     }
 }
 

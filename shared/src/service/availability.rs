@@ -121,6 +121,7 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
             latest_chat_id: None,
             created_at: Utc::now(),
             visitor_ref: None,
+            identity: None,
         };
         if let Err(error) = self
             .store

@@ -11,6 +11,9 @@ pub enum ServiceError {
     /// The visitor token names no visitor.
     #[error("unknown visitor token")]
     UnknownVisitor,
+    /// A device of an identified person started without the signed identity.
+    #[error("this visitor is signed in: starting a chat needs its identity_token")]
+    IdentityRequired,
     /// The chat does not exist or is not the caller's (the two are not told apart).
     #[error("no such chat for this visitor")]
     ChatNotFound,

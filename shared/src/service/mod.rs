@@ -12,6 +12,7 @@ mod admin;
 mod availability;
 mod clock;
 mod error;
+mod identity;
 mod limits;
 mod notify;
 mod read;

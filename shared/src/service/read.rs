@@ -36,17 +36,18 @@ pub struct FeedView {
 impl<S: ChatStore, G> Service<S, G> {
     /// The caller's chats, newest first.
     pub async fn list_chats(&self, token: &VisitorToken) -> Result<Vec<ChatRecord>, ServiceError> {
-        let key = token.key();
-        self.store
-            .get_visitor(&key)
+        let owner = self
+            .store
+            .get_visitor(&token.key())
             .await?
-            .ok_or(ServiceError::UnknownVisitor)?;
+            .ok_or(ServiceError::UnknownVisitor)?
+            .chat_owner();
         Ok(self
             .store
-            .visitor_chats(&key)
+            .visitor_chats(&owner)
             .await?
             .into_iter()
-            .filter(|chat| chat.is_visible_to(&key))
+            .filter(|chat| chat.is_visible_to(&owner))
             .collect())
     }
 
@@ -58,8 +59,8 @@ impl<S: ChatStore, G> Service<S, G> {
     ) -> Result<ChatRecord, ServiceError> {
         let key = token.key();
         let (visitor, chat) = self.store.get_visitor_and_chat(&key, chat_id).await?;
-        visitor.ok_or(ServiceError::UnknownVisitor)?;
-        chat.filter(|chat| chat.is_visible_to(&key))
+        let owner = visitor.ok_or(ServiceError::UnknownVisitor)?.chat_owner();
+        chat.filter(|chat| chat.is_visible_to(&owner))
             .ok_or(ServiceError::ChatNotFound)
     }
 
@@ -126,9 +127,9 @@ impl<S: ChatStore, G> Service<S, G> {
     ) -> Result<(ChatRecord, u64), ServiceError> {
         let key = token.key();
         let (visitor, chat, position) = self.store.get_visitor_chat_and_feed(&key, chat_id).await?;
-        visitor.ok_or(ServiceError::UnknownVisitor)?;
+        let owner = visitor.ok_or(ServiceError::UnknownVisitor)?.chat_owner();
         let chat = chat
-            .filter(|chat| chat.is_visible_to(&key))
+            .filter(|chat| chat.is_visible_to(&owner))
             .ok_or(ServiceError::ChatNotFound)?;
         Ok((chat, position))
     }

@@ -157,8 +157,8 @@ impl<S: ChatStore + SubscriptionStore, G> Service<S, G> {
             .store
             .get_visitor_chat_and_feed(&connection.visitor, chat_id)
             .await?;
-        visitor.ok_or(ServiceError::UnknownVisitor)?;
-        chat.filter(|chat| chat.is_visible_to(&connection.visitor))
+        let owner = visitor.ok_or(ServiceError::UnknownVisitor)?.chat_owner();
+        chat.filter(|chat| chat.is_visible_to(&owner))
             .ok_or(ServiceError::ChatNotFound)?;
         let subscription = SubscriptionRecord {
             chat_id: chat_id.clone(),

@@ -67,7 +67,7 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
         let mut visitor = context.visitor.ok_or(ServiceError::UnknownVisitor)?;
         let chat = context
             .chat
-            .filter(|chat| chat.is_visible_to(&key))
+            .filter(|chat| chat.is_visible_to(&visitor.chat_owner()))
             .ok_or(ServiceError::ChatNotFound)?;
         if let Some(SendState::Sent { message_id }) = &context.key_state {
             crate::correlation::name(message_id.as_str());

@@ -10,7 +10,7 @@ use crate::domain::EventAction;
 use crate::domain::chat::{ChatEvent, ChatOwner, ChatRecord};
 use crate::domain::input::{VisitorName, VisitorRef};
 use crate::domain::rate::{RateKey, SourceKey};
-use crate::domain::visitor::{VisitorRecord, VisitorToken};
+use crate::domain::visitor::{VisitorKey, VisitorRecord, VisitorToken};
 use crate::domain::{ChatId, ChatResource, Field, GiosgTime};
 use crate::giosg::{GiosgError, GiosgPort, VisitorSession};
 use crate::store::{ChatStore, Claim, Reservation};
@@ -75,7 +75,12 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
             Some(token) => {
                 let key = token.key();
                 let started = self
-                    .start_for_returning_visitor(token, command.name, command.request_id)
+                    .start_for_returning_visitor(
+                        key.clone(),
+                        token,
+                        command.name,
+                        command.request_id,
+                    )
                     .await?;
                 if let Some(visitor_ref) = visitor_ref {
                     self.remember_visitor_ref(&key, visitor_ref).await?;
@@ -124,6 +129,7 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
             latest_chat_id: Some(chat_id.clone()),
             created_at: Utc::now(),
             visitor_ref,
+            identity: None,
         };
         let chat = self
             .store_started_chat(&visitor, &chat_id, resource)
@@ -135,17 +141,23 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
         })
     }
 
-    async fn start_for_returning_visitor(
+    /// Resumes or starts the chat of the visitor stored under `key`, whose credentials `token`
+    /// opens (the visitor's own token, or an identified person's sealing token).
+    pub(super) async fn start_for_returning_visitor(
         &self,
+        key: VisitorKey,
         token: VisitorToken,
         name: VisitorName,
         request_id: String,
     ) -> Result<StartedChat, ServiceError> {
         let mut visitor = self
             .store
-            .get_visitor(&token.key())
+            .get_visitor(&key)
             .await?
             .ok_or(ServiceError::UnknownVisitor)?;
+        if visitor.is_identified_device() {
+            return Err(ServiceError::IdentityRequired);
+        }
         // Only a known visitor has a bucket: made-up tokens store nothing.
         self.take_token(RateKey::Starts(visitor.key.clone()))
             .await?;
@@ -381,7 +393,7 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
     /// Starts the chat in Giosg. Giosg refuses a chat in a room with nobody online with a 4xx
     /// (giosg-api.md #7), but what a 4xx means is not documented: the room is asked again, and
     /// only an offline room makes it `AgentsOffline`.
-    async fn start_giosg_chat(
+    pub(super) async fn start_giosg_chat(
         &self,
         session: &mut VisitorSession,
     ) -> Result<ChatResource, ServiceError> {
@@ -413,7 +425,7 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
 
     /// Stores Giosg's answer as the chat's first snapshot, owned by the visitor (folded with
     /// whatever webhooks got there first), together with the visitor.
-    async fn store_started_chat(
+    pub(super) async fn store_started_chat(
         &self,
         visitor: &VisitorRecord,
         chat_id: &ChatId,

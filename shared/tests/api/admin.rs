@@ -23,14 +23,14 @@ use crate::support::openapi::openapi;
 const ADMIN_TOKEN: &str = "admin-token-for-the-tests-0123456789";
 
 /// The operator routes on a port of their own, behind the admin token.
-struct Operator {
-    url: String,
+pub(crate) struct Operator {
+    pub(crate) url: String,
     http: reqwest::Client,
-    server: tokio::task::JoinHandle<()>,
+    pub(crate) server: tokio::task::JoinHandle<()>,
 }
 
 impl Operator {
-    async fn serve<S: OperatorStore>(app: Arc<Api<S, RotatingGiosg>>) -> Self {
+    pub(crate) async fn serve<S: OperatorStore>(app: Arc<Api<S, RotatingGiosg>>) -> Self {
         let access = OperatorAccess::Token(Secret::new(ADMIN_TOKEN));
         let router = api::local_routes(app, Some(access));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -67,7 +67,7 @@ impl Operator {
         }
     }
 
-    async fn call(&self, method: Method, path: &str) -> Reply {
+    pub(crate) async fn call(&self, method: Method, path: &str) -> Reply {
         self.call_as(method, path, Some(ADMIN_TOKEN)).await
     }
 }

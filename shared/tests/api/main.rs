@@ -13,6 +13,8 @@ mod exactly_once;
 mod faults_anywhere;
 mod feed;
 mod history;
+mod identity;
+mod identity_jwks;
 mod limits;
 mod reconcile;
 mod sending;
@@ -44,6 +46,11 @@ macro_rules! scenarios {
 }
 
 scenarios!(
+    identity::devices_of_one_identity_share_chats_and_history,
+    identity::refused_identity_tokens_are_401_and_change_nothing,
+    identity::identity_token_without_identity_configured_is_400,
+    identity::erasing_by_subject_erases_the_person_and_every_device,
+    identity_jwks::jwks_keys_verify_rotate_and_refuse_hs256,
     starting::availability_follows_the_room,
     starting::new_visitor_gets_a_token_and_a_stored_chat,
     starting::returning_visitor_with_an_open_chat_resumes_it,

@@ -67,6 +67,7 @@ fn visitor(name: &str, display_name: &str) -> VisitorRecord {
         latest_chat_id: None,
         created_at: Utc::now(),
         visitor_ref: None,
+        identity: None,
     }
 }
 

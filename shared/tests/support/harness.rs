@@ -123,6 +123,7 @@ pub async fn start_with<S: ChatStore>(store: S, options: Options) -> TestEnv<S> 
             giosg_api_token: Secret::new(sim.api_token()),
             webhook_secret: Secret::new(secret),
             previous_webhook_secret: None,
+            identity_secret: None,
         })
     });
     let secrets = SecretsCache::load(source, settings.secrets_refresh)
@@ -145,7 +146,13 @@ pub async fn start_with<S: ChatStore>(store: S, options: Options) -> TestEnv<S> 
     if let Some(clock) = options.clock {
         service = service.with_clock(clock);
     }
-    let mut app = Api::new(service, &settings).with_webhook_secrets(secrets);
+    let identity = Arc::new(
+        shared::identity::IdentityVerifier::from_settings(Arc::clone(&secrets), &settings)
+            .expect("the identity settings are valid"),
+    );
+    let mut app = Api::new(service, &settings)
+        .with_webhook_secrets(secrets)
+        .with_identity(identity);
     if let Some(metrics) = options.metrics {
         app = app.with_metrics(metrics);
     }

@@ -215,6 +215,7 @@ mod tests {
                     latest_chat_id: Some(chat.clone()),
                     created_at: Utc::now(),
                     visitor_ref: None,
+                    identity: None,
                 },
                 &context,
             )
