@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use aws_sdk_dynamodb::types::{KeySchemaElement, Projection, TableDescription, TimeToLiveStatus};
 use serde_yaml_ng::Value as Yaml;
 use shared::store::dynamodb::{EXPIRES_AT, HISTORY_INDEX, VISITOR_CHATS_INDEX};
-use support::moto::fresh_table;
+use support::moto::fresh_table_with_stream;
 
 /// The parts of a table definition that the store depends on, in one comparable form.
 #[derive(Debug, PartialEq)]
@@ -146,7 +146,7 @@ fn items<'a>(parent: &'a Yaml, key: &str, what: &str) -> &'a [Yaml] {
 // `create_table`'s side, as moto describes the table it made
 
 async fn created_table() -> TableDefinition {
-    let (client, table) = fresh_table().await;
+    let (client, table) = fresh_table_with_stream().await;
     let described = client
         .describe_table()
         .table_name(&table)

@@ -231,10 +231,8 @@ pub(crate) async fn a_poller_following_cursors_sees_every_final_state<S: ChatSto
                 let env = &env;
                 async move {
                     tokio::time::sleep(std::time::Duration::from_millis(*pause)).await;
-                    assert_eq!(
-                        env.send(token, chat, &format!("visitor {i}")).await.status,
-                        201
-                    );
+                    let sent = env.send(token, chat, &format!("visitor {i}")).await;
+                    assert_eq!(sent.status, 201, "send {i}: {}", sent.body);
                 }
             });
             futures::future::join(

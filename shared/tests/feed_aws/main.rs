@@ -41,7 +41,7 @@ pub struct Feed {
 
 impl Feed {
     pub async fn start() -> Self {
-        let (client, table) = support::moto::fresh_table().await;
+        let (client, table) = support::moto::fresh_table_with_stream().await;
         let env = support::harness::start(DynamoStore::new(client.clone(), table.clone())).await;
         env.sim(Method::POST, "/_sim/webhooks/pause", Some(json!({})))
             .await;

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::Client;
 use shared::aws::sdk_config;
-use shared::store::dynamodb::{DynamoStore, create_table};
+use shared::store::dynamodb::{DynamoStore, TableStream, create_table_with};
 
 const INSTALL_HINT: &str = "install it with: pip install \"moto[dynamodb]==5.2.5\" flask flask-cors \
      (or set MOTO_ENDPOINT to a running server, or MOTO_SERVER_BIN to the executable)";
@@ -33,11 +33,26 @@ pub async fn client() -> Client {
     Client::new(&sdk_config(Some(endpoint())).await)
 }
 
-/// A new, empty table with this adapter's schema, and a client for it.
+/// A new, empty table with this adapter's schema and no stream, and a client for it.
+///
+/// No stream, because moto keeps a table's stream records with the table and copies them with
+/// it on every transaction (to undo a cancelled one): with a stream, each transaction costs more
+/// than the one before, and a busy test's writes slow to a crawl (hundreds of milliseconds per
+/// round trip, served one at a time). Tests that read the stream ask for
+/// [`fresh_table_with_stream`].
 pub async fn fresh_table() -> (Client, String) {
+    new_table(TableStream::Off).await
+}
+
+/// A new, empty table exactly as deployed: with its stream (new and old images).
+pub async fn fresh_table_with_stream() -> (Client, String) {
+    new_table(TableStream::NewAndOldImages).await
+}
+
+async fn new_table(stream: TableStream) -> (Client, String) {
     let client = client().await;
     let table = format!("chat-test-{}", uuid::Uuid::new_v4().simple());
-    create_table(&client, &table)
+    create_table_with(&client, &table, stream)
         .await
         .unwrap_or_else(|error| panic!("creating table {table} on moto failed: {error}"));
     (client, table)
