@@ -64,6 +64,10 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
             None => None,
         };
         let visitor_ref = command.visitor_ref.map(|r| r.as_str().to_owned());
+        // On the person's visitor too, the chats' owner: away notifications and exports name it.
+        if let Some(visitor_ref) = &visitor_ref {
+            self.remember_visitor_ref(&key, visitor_ref.clone()).await?;
+        }
         match device {
             Some((token, mut record)) => {
                 if record.giosg_visitor_id != person.giosg_visitor_id

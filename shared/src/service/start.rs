@@ -91,7 +91,7 @@ impl<S: ChatStore, G: GiosgPort> Service<S, G> {
     }
 
     /// Keeps the `visitor_ref` a returning visitor's start gave, when it changed.
-    async fn remember_visitor_ref(
+    pub(super) async fn remember_visitor_ref(
         &self,
         key: &crate::domain::visitor::VisitorKey,
         visitor_ref: String,

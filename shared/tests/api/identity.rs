@@ -311,9 +311,27 @@ pub async fn erasing_by_subject_erases_the_person_and_every_device<S: OperatorSt
     assert_eq!(phone.status, 201, "{}", phone.body);
     let chat = phone.body["chat"]["id"].as_str().unwrap().to_owned();
     let phone = phone.body["visitor_token"].as_str().unwrap().to_owned();
-    let laptop = start_as(&env, None, &ada).await;
+    // The laptop says who the customer is: the chat's export (and its away notifications) name
+    // that visitor_ref, though the chat belongs to the person rather than to a device.
+    let laptop = env
+        .call(
+            Method::POST,
+            "/v1/chats",
+            None,
+            Some(json!({"visitor_name": "Visitor", "identity_token": ada, "visitor_ref": "customer-ada"})),
+        )
+        .await;
     let laptop = laptop.body["visitor_token"].as_str().unwrap().to_owned();
     assert_eq!(env.send(&laptop, &chat, "hello").await.status, 201);
+    let export = operator
+        .call(Method::GET, &format!("/admin/v1/chats/{chat}/export"))
+        .await;
+    assert_eq!(export.status, 200, "{}", export.body);
+    assert_eq!(
+        export.body["visitor"]["visitor_ref"], "customer-ada",
+        "{}",
+        export.body
+    );
     let bob = start_as(&env, None, &identity("user-bob", None)).await;
     let bob = bob.body["visitor_token"].as_str().unwrap().to_owned();
 

@@ -209,3 +209,99 @@ pub async fn jwks_keys_verify_rotate_and_refuse_hs256<S: ChatStore>(store: S) {
     jwks.server.abort();
     env.stop().await;
 }
+
+/// The RSA test key (`tests/fixtures/rs256-test-key.pem`, PKCS#1, made for these tests only):
+/// its DER and its public JWK.
+fn rsa_test_key(kid: &str) -> (Vec<u8>, Value) {
+    let pem = include_str!("../fixtures/rs256-test-key.pem");
+    let body: String = pem
+        .lines()
+        .filter(|line| !line.starts_with("-----"))
+        .collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .unwrap();
+    let pair = ring::signature::RsaKeyPair::from_der(&der).unwrap();
+    let public: ring::rsa::PublicKeyComponents<Vec<u8>> = pair.public().into();
+    let jwk = json!({
+        "kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid,
+        "n": URL_SAFE_NO_PAD.encode(&public.n),
+        "e": URL_SAFE_NO_PAD.encode(&public.e),
+    });
+    (der, jwk)
+}
+
+/// RS256 beside ES256 in one JWKS: each verifies with its own key; a key is used only under the
+/// algorithm it declares, and an HS256 token keyed with the RSA public key (the classic
+/// confusion) is refused.
+pub async fn rs256_keys_verify_and_each_key_keeps_its_algorithm<S: ChatStore>(store: S) {
+    let (rsa_der, rsa_jwk) = rsa_test_key("rsa-1");
+    let ec = TestKey::generate("ec-1");
+    let jwks = JwksServer::start(json!({"keys": [rsa_jwk, ec.jwk]})).await;
+    let api_token = format!("api-token-{}", uuid::Uuid::new_v4());
+    let secret = json!({"giosg_api_token": api_token, "webhook_secret": WEBHOOK_SECRET});
+    let env = start_with(
+        store,
+        Options {
+            env: vec![
+                ("AVAILABILITY_CACHE_SECONDS", "0".into()),
+                ("IDENTITY_JWKS_URL", jwks.url.clone()),
+            ],
+            api_token: Some(api_token),
+            secrets: Some(SecretSource::StaticJson(secret.to_string())),
+            ..Options::default()
+        },
+    )
+    .await;
+    let rs256 = |sub: &str, kid: &str| {
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(kid.to_owned());
+        jsonwebtoken::encode(&header, &claims(sub), &EncodingKey::from_rsa_der(&rsa_der)).unwrap()
+    };
+
+    let ada = start_as(&env, &rs256("user-ada", "rsa-1")).await;
+    assert_eq!(ada.status, 201, "{}", ada.body);
+    let bob = start_as(&env, &ec.sign("user-bob", "ec-1")).await;
+    assert_eq!(bob.status, 201, "{}", bob.body);
+    assert_ne!(ada.body["chat"]["id"], bob.body["chat"]["id"]);
+    let again = start_as(&env, &rs256("user-ada", "rsa-1")).await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(again.body["chat"]["id"], ada.body["chat"]["id"]);
+
+    // An RS256 token naming the EC key, an ES256 one naming the RSA key: wrong algorithm.
+    refused_as(
+        &start_as(&env, &rs256("user-ada", "ec-1")).await,
+        "wrong algorithm",
+    );
+    refused_as(
+        &start_as(&env, &ec.sign("user-ada", "rsa-1")).await,
+        "wrong algorithm",
+    );
+    // HS256 keyed with the RSA public key as published (its JWK, its modulus): never accepted.
+    let jwk = jwks.keys.lock().unwrap()["keys"][0].clone();
+    for key in [
+        jwk.to_string().into_bytes(),
+        jwk["n"].as_str().unwrap().as_bytes().to_vec(),
+    ] {
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some("rsa-1".into());
+        let token = jsonwebtoken::encode(
+            &header,
+            &claims("user-ada"),
+            &EncodingKey::from_secret(&key),
+        )
+        .unwrap();
+        refused_as(&start_as(&env, &token).await, "wrong algorithm");
+    }
+    // Tampered: Bob's claims under Ada's RS256 signature.
+    let mut parts: Vec<String> = rs256("user-ada", "rsa-1")
+        .split('.')
+        .map(str::to_owned)
+        .collect();
+    parts[1] = URL_SAFE_NO_PAD.encode(claims("user-bob").to_string());
+    refused_as(&start_as(&env, &parts.join(".")).await, "bad signature");
+    assert_eq!(env.giosg_calls("start_chat").await, 2);
+    assert_eq!(jwks.fetches(), 1);
+    jwks.server.abort();
+    env.stop().await;
+}

@@ -51,6 +51,7 @@ scenarios!(
     identity::identity_token_without_identity_configured_is_400,
     identity::erasing_by_subject_erases_the_person_and_every_device,
     identity_jwks::jwks_keys_verify_rotate_and_refuse_hs256,
+    identity_jwks::rs256_keys_verify_and_each_key_keeps_its_algorithm,
     starting::availability_follows_the_room,
     starting::new_visitor_gets_a_token_and_a_stored_chat,
     starting::returning_visitor_with_an_open_chat_resumes_it,
