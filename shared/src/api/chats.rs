@@ -51,9 +51,8 @@ pub(super) async fn start<S: ChatStore, G: GiosgPort>(
 ) -> Result<Response, ApiError> {
     let token = optional_visitor_token(&headers)?;
     let body: StartChatBody = json_body(&headers, &body)?;
-    let name = VisitorName::parse(body.visitor_name)?;
     let visitor_ref = VisitorRef::parse(body.visitor_ref)?;
-    let command = StartChat {
+    let command = |name| StartChat {
         token,
         name,
         request_id,
@@ -61,11 +60,23 @@ pub(super) async fn start<S: ChatStore, G: GiosgPort>(
         source,
     };
     let started = match body.identity_token {
-        None => api.service.start_chat(command).await?,
+        None => {
+            let name = VisitorName::parse(body.visitor_name)?;
+            api.service.start_chat(command(name)).await?
+        }
         Some(identity_token) => {
+            // A token that names the person stands in for a missing visitor_name.
+            let given = body
+                .visitor_name
+                .map(|name| VisitorName::parse(Some(name)))
+                .transpose()?;
             let verifier = api.identity.as_ref().ok_or(IdentityError::NotConfigured)?;
             let identity = verifier.verify(&identity_token).await?;
-            api.service.start_chat_as(command, identity).await?
+            let name = match given.or_else(|| identity.name.clone()) {
+                Some(name) => name,
+                None => VisitorName::parse(None)?,
+            };
+            api.service.start_chat_as(command(name), identity).await?
         }
     };
     let status = if started.resumed {

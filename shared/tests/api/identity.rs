@@ -287,6 +287,47 @@ pub async fn refused_identity_tokens_are_401_and_change_nothing<S: ChatStore>(st
     env.stop().await;
 }
 
+/// The token's `name` is the name agents see and stands in for `visitor_name`; without either,
+/// the start is a 400 that creates nothing.
+pub async fn the_tokens_name_is_the_visitors_name<S: ChatStore>(store: S) {
+    let env = with_identity(store).await;
+    let start = |identity_token: String| {
+        env.call(
+            Method::POST,
+            "/v1/chats",
+            None,
+            Some(json!({"identity_token": identity_token})),
+        )
+    };
+    let named = start(identity("user-grace", Some("Grace Hopper"))).await;
+    assert_eq!(named.status, 201, "{}", named.body);
+    assert_eq!(named.body["chat"]["visitor_name"], "Grace Hopper");
+    let unnamed = start(identity("user-alan", None)).await;
+    unnamed.assert_error(400, "invalid_request");
+    let message = unnamed.body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("visitor_name"), "{message}");
+    // The token is checked first: a bad one is a 401 whatever the body lacks.
+    let expired = signed(
+        Algorithm::HS256,
+        IDENTITY_SECRET.as_bytes(),
+        json!({"sub": "user-alan", "exp": now() - 3600}),
+    );
+    start(expired).await.assert_error(401, "unauthorized");
+    // The token's name wins over visitor_name.
+    let both = env
+        .call(
+            Method::POST,
+            "/v1/chats",
+            None,
+            Some(json!({"visitor_name": "Someone", "identity_token": identity("user-ida", Some("Ida"))})),
+        )
+        .await;
+    assert_eq!(both.status, 201, "{}", both.body);
+    assert_eq!(both.body["chat"]["visitor_name"], "Ida");
+    assert_eq!(env.giosg_calls("start_chat").await, 2);
+    env.stop().await;
+}
+
 pub async fn identity_token_without_identity_configured_is_400<S: ChatStore>(store: S) {
     let env = start(store).await;
     let reply = start_as(&env, None, &identity("user-ada", None)).await;

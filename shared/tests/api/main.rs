@@ -49,6 +49,7 @@ scenarios!(
     identity::devices_of_one_identity_share_chats_and_history,
     identity::refused_identity_tokens_are_401_and_change_nothing,
     identity::identity_token_without_identity_configured_is_400,
+    identity::the_tokens_name_is_the_visitors_name,
     identity::erasing_by_subject_erases_the_person_and_every_device,
     identity_jwks::jwks_keys_verify_rotate_and_refuse_hs256,
     identity_jwks::rs256_keys_verify_and_each_key_keeps_its_algorithm,
