@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::json;
 use serde_yaml_ng::Value as Yaml;
 use shared::api::{RouteKind, function_routes};
+use shared::domain::rate::LimitKind;
 use shared::metrics::{FUNCTION, GiosgOutcome, Metric, WebhookResult};
 use support::openapi::openapi;
 
@@ -284,6 +285,10 @@ fn check_ours(
                 GiosgOutcome::ALL.iter().any(|o| Some(o.as_str()) == value),
                 "{what}: no Giosg outcome {value:?}"
             ),
+            "Limit" => assert!(
+                LimitKind::ALL.iter().any(|l| Some(l.as_str()) == value),
+                "{what}: no limit {value:?}"
+            ),
             other => panic!("{what}: an alarm or widget on one {other} value was not expected"),
         }
     }
@@ -346,6 +351,7 @@ fn every_alarm_watches_a_metric_the_code_emits() {
         "ReconcileRepairs",
         "ReconcileFailures",
         "NotificationsFailed",
+        "RateLimited",
         "AWS/Lambda Throttles",
         "AWS/Lambda Errors",
     ] {
