@@ -123,11 +123,21 @@ pub async fn start(options: Options) -> anyhow::Result<Running> {
             {
                 std::env::var(name).ok()
             }
+            // RS256/ES256 identities against a JWKS, as start-chat reads them (README, "Signed
+            // visitor identity"); HS256 ones come from IDENTITY_SECRET.
+            "IDENTITY_JWKS_URL"
+            | "IDENTITY_JWKS_REFRESH_SECONDS"
+            | "IDENTITY_JWKS_REFETCH_SECONDS" => std::env::var(name).ok(),
             // Everything else (availability cache, secrets refresh, retention): the defaults.
             _ => None,
         }
     })
     .context("invalid settings")?;
+    // The "signed in as" demo mints HS256 tokens: served when those are what is accepted.
+    let demo_identity = match settings.identity_jwks_url {
+        Some(_) => None,
+        None => options.identity_secret.clone(),
+    };
     let secrets = SecretsCache::load(
         SecretSource::Static(Secrets {
             giosg_api_token: giosg.api_token.clone(),
@@ -162,7 +172,7 @@ pub async fn start(options: Options) -> anyhow::Result<Running> {
                 Some(path) => load_memory_store(path)?,
                 None => (MemoryStore::new(), Vec::new()),
             };
-            let app = app(Announcing::new(store, signals), client, &settings, secrets);
+            let app = app(Announcing::new(store, signals), client, &settings, secrets)?;
             let description = match &data_file {
                 Some(path) => format!("in memory, kept in {}", path.display()),
                 None => "in memory (gone when stopped; --data-file PATH keeps it)".to_owned(),
@@ -180,7 +190,7 @@ pub async fn start(options: Options) -> anyhow::Result<Running> {
                 listener,
                 pusher,
                 operator.clone(),
-                options.identity_secret.clone(),
+                demo_identity.clone(),
             );
             (description, stop, server, saver, reconciler, notifier)
         }
@@ -197,7 +207,7 @@ pub async fn start(options: Options) -> anyhow::Result<Running> {
                 ),
                 DynamoEndpoint::Aws => format!("DynamoDB on AWS, table {table}"),
             };
-            let app = app(Announcing::new(store, signals), client, &settings, secrets);
+            let app = app(Announcing::new(store, signals), client, &settings, secrets)?;
             let reconciler = every.map(|every| reconcile::spawn(Arc::clone(&app), every, limits));
             let notifier =
                 feed::spawn_notifier(Arc::clone(&app), Arc::clone(&pusher), announced, preview);
@@ -206,7 +216,7 @@ pub async fn start(options: Options) -> anyhow::Result<Running> {
                 listener,
                 pusher,
                 operator.clone(),
-                options.identity_secret.clone(),
+                demo_identity.clone(),
             );
             (description, stop, server, None, reconciler, notifier)
         }
@@ -233,15 +243,18 @@ fn app<S: ChatStore + SubscriptionStore>(
     giosg: RotatingGiosg,
     settings: &Settings,
     secrets: Arc<SecretsCache>,
-) -> Arc<Api<S, RotatingGiosg>> {
+) -> anyhow::Result<Arc<Api<S, RotatingGiosg>>> {
     let service =
         Service::new(store, giosg, Rules::from_settings(settings)).with_limits(settings.limits);
-    let identity = Arc::new(IdentityVerifier::new(Arc::clone(&secrets)));
-    Arc::new(
+    let identity = Arc::new(IdentityVerifier::from_settings(
+        Arc::clone(&secrets),
+        settings,
+    )?);
+    Ok(Arc::new(
         Api::new(service, settings)
             .with_webhook_secrets(secrets)
             .with_identity(identity),
-    )
+    ))
 }
 
 /// Serves the visitor page, the real-time feed and every route of the Lambda functions: the
