@@ -1,11 +1,16 @@
-//! Token buckets against floods: how many requests of one kind a caller may make, refilled
-//! with time. The arithmetic only; the store keeps each bucket's state ([`Bucket`]) and replaces
-//! it on the condition that nobody else did meanwhile, so that instances sharing a table share
-//! the bucket.
+//! Limits against floods: how many requests of one kind a caller may make, with a burst. The
+//! arithmetic only; the store keeps each limit's state ([`RateState`]) and replaces it on a
+//! condition, so that instances sharing a table share the limit.
 //!
-//! A bucket holds at most `burst` tokens and gains `per_minute` tokens a minute; a request
-//! takes one, and is refused while there is none. A bucket nobody stored is full, so a bucket
-//! may be forgotten (it expires) once it would be full again.
+//! A limit allows `burst` requests at once and `per_minute` a minute after that: a token
+//! bucket, kept as the generic cell rate algorithm (GCRA) keeps one. The state is one time, the
+//! theoretical arrival time (`tat`): when the bucket would be full again. A request at `now` is
+//! allowed while `tat - now` stays within the burst's tolerance, and moves `tat` one interval
+//! (`60 s / per_minute`) on from `max(tat, now)`. No state, or a `tat` already past, is a full
+//! bucket: the request is then written without knowing the state, on the condition that it is
+//! still past ([`Expected::PastBy`]), which is one conditional write for a caller not in a
+//! burst; inside a burst the write is conditioned on the `tat` read ([`Expected::Exactly`]).
+//! A state may be forgotten (it expires) once it is past.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -16,15 +21,11 @@ use sha2::{Digest, Sha256};
 
 use super::visitor::VisitorKey;
 
-/// Tokens are counted in 60,000ths: a rate of n a minute then adds exactly n of them a
-/// millisecond, so refills and waits are whole numbers.
-const UNIT: u64 = 60_000;
-
-/// How long a bucket is kept after it would be full again (a margin for clock skew between
-/// instances; once gone it reads as full, which it then is).
+/// How long a state is kept after its `tat` has passed (a margin for clock skew between
+/// instances; once gone it reads as a full bucket, which it then is).
 const KEPT_AFTER_FULL: Duration = Duration::from_secs(60);
 
-/// A rate: `per_minute` tokens a minute, at most `burst` at once. Both at least 1.
+/// A rate: `per_minute` requests a minute, at most `burst` at once. Both at least 1.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RateLimit {
     per_minute: u32,
@@ -48,53 +49,43 @@ impl RateLimit {
         self.burst
     }
 
-    fn capacity(&self) -> u64 {
-        u64::from(self.burst) * UNIT
+    /// The time one request takes from the bucket, in ms (rounded up: never more than the
+    /// rate).
+    fn interval_ms(&self) -> i64 {
+        i64::from(60_000u32.div_ceil(self.per_minute))
     }
 
-    /// Tokens (in units) gained in `elapsed_ms`, at most a full bucket.
-    fn refill(&self, elapsed_ms: u64) -> u64 {
-        elapsed_ms
-            .saturating_mul(u64::from(self.per_minute))
-            .min(self.capacity())
+    /// How far ahead of now `tat` may be for a request to be allowed: a full bucket less one.
+    fn tolerance_ms(&self) -> i64 {
+        i64::from(self.burst - 1) * self.interval_ms()
     }
 
-    /// Milliseconds until `missing` units have been gained, rounded up.
-    fn time_to_gain(&self, missing: u64) -> u64 {
-        missing.div_ceil(u64::from(self.per_minute))
-    }
-
-    /// Takes one token from `stored` (`None`: a full bucket) at `now`: the bucket to store in
-    /// its place, or how long until a token is there.
-    pub fn take(&self, stored: Option<&Bucket>, now: DateTime<Utc>) -> Take {
+    /// What a request at `now` does, given the state as last seen (`None`: none seen, taken
+    /// as a full bucket): the write to make, or the wait until a request is allowed.
+    pub fn take(&self, seen: Option<RateState>, now: DateTime<Utc>) -> Take {
         let now_ms = now.timestamp_millis();
-        let (tokens, at_ms) = match stored {
-            None => (self.capacity(), now_ms),
-            Some(bucket) => {
-                // Another instance's clock may be ahead: no refill, and time never goes back.
-                let elapsed = u64::try_from(now_ms - bucket.at_ms).unwrap_or(0);
-                let tokens = bucket
-                    .units
-                    .min(self.capacity())
-                    .saturating_add(self.refill(elapsed))
-                    .min(self.capacity());
-                (tokens, now_ms.max(bucket.at_ms))
+        let interval = self.interval_ms();
+        let (expected, from) = match seen {
+            Some(state) if state.tat_ms > now_ms => {
+                // In a burst (or another instance's clock is ahead: time never goes back).
+                if state.tat_ms - now_ms > self.tolerance_ms() {
+                    let wait = state.tat_ms - self.tolerance_ms() - now_ms;
+                    return Take::Refused {
+                        retry_after: retry_after(Duration::from_millis(wait.unsigned_abs())),
+                    };
+                }
+                (Expected::Exactly(state), state.tat_ms)
             }
+            _ => (Expected::PastBy(now_ms), now_ms),
         };
-        if tokens < UNIT {
-            let wait = Duration::from_millis(self.time_to_gain(UNIT - tokens));
-            return Take::Refused {
-                retry_after: retry_after(wait),
-            };
-        }
-        let left = tokens - UNIT;
-        let full_in = Duration::from_millis(self.time_to_gain(self.capacity() - left));
-        let at = DateTime::from_timestamp_millis(at_ms).unwrap_or(now);
-        let expires_at = at
-            + chrono::Duration::from_std(full_in + KEPT_AFTER_FULL)
-                .unwrap_or(chrono::Duration::days(1));
-        Take::Taken {
-            bucket: Bucket { units: left, at_ms },
+        let next = RateState {
+            tat_ms: from + interval,
+        };
+        let expires_at = DateTime::from_timestamp_millis(next.tat_ms).unwrap_or(now)
+            + chrono::Duration::from_std(KEPT_AFTER_FULL).unwrap_or(chrono::Duration::days(1));
+        Take::Write {
+            expected,
+            next,
             expires_at,
         }
     }
@@ -106,23 +97,43 @@ fn retry_after(wait: Duration) -> Duration {
     Duration::from_secs(u64::try_from(seconds).unwrap_or(u64::MAX))
 }
 
-/// A bucket as stored: its tokens (in 60,000ths of a token) when they were last counted, at
-/// `at_ms` (epoch milliseconds). Compared whole by the conditional write that replaces it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Bucket {
-    pub units: u64,
-    pub at_ms: i64,
+/// A limit's state as stored: when its bucket would be full again (epoch milliseconds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RateState {
+    pub tat_ms: i64,
 }
 
-/// What taking a token came to.
+/// The condition a state is written on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expected {
+    /// No live state, or one whose `tat_ms` is at or before this time (a full bucket).
+    PastBy(i64),
+    /// Exactly this state (nobody took from the bucket since it was read).
+    Exactly(RateState),
+}
+
+impl Expected {
+    /// Whether `current` (`None`: no live state) meets the condition.
+    pub fn holds_for(&self, current: Option<RateState>) -> bool {
+        match (self, current) {
+            (Self::PastBy(_), None) => true,
+            (Self::PastBy(at_ms), Some(state)) => state.tat_ms <= *at_ms,
+            (Self::Exactly(expected), current) => current == Some(*expected),
+        }
+    }
+}
+
+/// What a request comes to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Take {
-    /// A token was there: store `bucket` (until `expires_at`, when it would be full anyway).
-    Taken {
-        bucket: Bucket,
+    /// Allowed, if the store writes `next` (kept until `expires_at`) on `expected`; when the
+    /// condition fails, take again with the state as it is.
+    Write {
+        expected: Expected,
+        next: RateState,
         expires_at: DateTime<Utc>,
     },
-    /// None was: try again after `retry_after` (whole seconds, at least one). Nothing changes.
+    /// Refused: try again after `retry_after` (whole seconds, at least one). Nothing changes.
     Refused { retry_after: Duration },
 }
 
@@ -229,30 +240,42 @@ mod tests {
         DateTime::from_timestamp_millis(1_700_000_000_000 + ms).unwrap()
     }
 
-    fn taken(take: Take) -> Bucket {
-        match take {
-            Take::Taken { bucket, .. } => bucket,
+    fn ms(at_ms: i64) -> i64 {
+        at(at_ms).timestamp_millis()
+    }
+
+    /// A request at `now` against `state`, the store's condition holding: the new state.
+    fn taken(limit: RateLimit, state: Option<RateState>, now: DateTime<Utc>) -> RateState {
+        match limit.take(state, now) {
+            Take::Write { expected, next, .. } => {
+                assert!(expected.holds_for(state), "{expected:?} on {state:?}");
+                next
+            }
             Take::Refused { retry_after } => panic!("refused, retry after {retry_after:?}"),
         }
     }
 
-    fn refused(take: Take) -> Duration {
-        match take {
+    fn refused(limit: RateLimit, state: Option<RateState>, now: DateTime<Utc>) -> Duration {
+        match limit.take(state, now) {
             Take::Refused { retry_after } => retry_after,
-            Take::Taken { bucket, .. } => panic!("taken: {bucket:?}"),
+            Take::Write { next, .. } => panic!("allowed: {next:?}"),
         }
     }
 
-    /// Takes tokens at `now` until refused: how many were taken, and the bucket left.
-    fn drain(limit: RateLimit, mut bucket: Option<Bucket>, now: DateTime<Utc>) -> (u32, Bucket) {
-        let mut taken_count = 0;
+    /// Requests at `now` until refused: how many were allowed, and the state left.
+    fn drain(
+        limit: RateLimit,
+        mut state: Option<RateState>,
+        now: DateTime<Utc>,
+    ) -> (u32, RateState) {
+        let mut allowed = 0;
         loop {
-            match limit.take(bucket.as_ref(), now) {
-                Take::Taken { bucket: next, .. } => {
-                    bucket = Some(next);
-                    taken_count += 1;
+            match limit.take(state, now) {
+                Take::Write { next, .. } => {
+                    state = Some(next);
+                    allowed += 1;
                 }
-                Take::Refused { .. } => return (taken_count, bucket.unwrap()),
+                Take::Refused { .. } => return (allowed, state.unwrap()),
             }
         }
     }
@@ -264,29 +287,57 @@ mod tests {
     }
 
     #[test]
-    fn a_new_bucket_is_full_and_gives_the_burst_at_once() {
+    fn no_state_is_a_full_bucket_that_gives_the_burst_at_once() {
         let limit = RateLimit::new(30, 10).unwrap();
-        let (count, bucket) = drain(limit, None, at(0));
+        let (count, state) = drain(limit, None, at(0));
         assert_eq!(count, 10);
-        assert_eq!(bucket.units, 0);
-        assert_eq!(bucket.at_ms, at(0).timestamp_millis());
+        // Full again after ten intervals of 2 s.
+        assert_eq!(state.tat_ms, ms(20_000));
+    }
+
+    #[test]
+    fn a_past_state_is_a_full_bucket_written_on_still_being_past() {
+        let limit = RateLimit::new(30, 10).unwrap();
+        let past = RateState { tat_ms: ms(-5_000) };
+        let Take::Write { expected, next, .. } = limit.take(Some(past), at(0)) else {
+            panic!("refused");
+        };
+        assert_eq!(expected, Expected::PastBy(ms(0)));
+        assert_eq!(next.tat_ms, ms(2_000));
+        assert_eq!(limit.take(None, at(0)), limit.take(Some(past), at(0)));
+        assert!(expected.holds_for(None));
+        assert!(expected.holds_for(Some(RateState { tat_ms: ms(0) })));
+        assert!(!expected.holds_for(Some(RateState { tat_ms: ms(1) })));
+        // Inside a burst the write is on the state read.
+        let Take::Write { expected, .. } = limit.take(Some(next), at(0)) else {
+            panic!("refused");
+        };
+        assert_eq!(expected, Expected::Exactly(next));
+        assert!(!expected.holds_for(None));
+        assert!(!expected.holds_for(Some(RateState { tat_ms: ms(4_000) })));
     }
 
     #[test]
     fn an_empty_bucket_refills_by_elapsed_time() {
-        // 30 a minute: one token every 2 s.
+        // 30 a minute: one request every 2 s.
         let limit = RateLimit::new(30, 10).unwrap();
         let (_, empty) = drain(limit, None, at(0));
         assert_eq!(
-            refused(limit.take(Some(&empty), at(1_999))),
+            refused(limit, Some(empty), at(1_999)),
             Duration::from_secs(1)
         );
-        let after = taken(limit.take(Some(&empty), at(2_000)));
-        assert_eq!(after.units, 0);
-        // Half a token is kept for the next refill.
-        let half = taken(limit.take(Some(&empty), at(3_000)));
-        assert_eq!(half.units, UNIT / 2);
-        assert_eq!(taken(limit.take(Some(&half), at(4_000))).units, 0);
+        let after = taken(limit, Some(empty), at(2_000));
+        assert_eq!(
+            refused(limit, Some(after), at(2_000)),
+            Duration::from_secs(2)
+        );
+        // Half an interval is kept for the next one.
+        let half = taken(limit, Some(empty), at(3_000));
+        assert_eq!(
+            refused(limit, Some(half), at(3_999)),
+            Duration::from_secs(1)
+        );
+        taken(limit, Some(half), at(4_000));
     }
 
     #[test]
@@ -298,78 +349,86 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_is_the_wait_for_one_token_in_whole_seconds_at_least_one() {
+    fn retry_after_is_the_wait_for_one_request_in_whole_seconds_at_least_one() {
         // 1 a minute: an empty bucket waits 60 s; 10 s later, 50 s.
         let slow = RateLimit::new(1, 1).unwrap();
         let (_, empty) = drain(slow, None, at(0));
+        assert_eq!(refused(slow, Some(empty), at(0)), Duration::from_secs(60));
         assert_eq!(
-            refused(slow.take(Some(&empty), at(0))),
-            Duration::from_secs(60)
-        );
-        assert_eq!(
-            refused(slow.take(Some(&empty), at(10_000))),
+            refused(slow, Some(empty), at(10_000)),
             Duration::from_secs(50)
         );
         assert_eq!(
-            refused(slow.take(Some(&empty), at(10_001))),
+            refused(slow, Some(empty), at(10_001)),
             Duration::from_secs(50)
         );
         assert_eq!(
-            refused(slow.take(Some(&empty), at(59_999))),
+            refused(slow, Some(empty), at(59_999)),
             Duration::from_secs(1)
         );
-        // 600 a minute: a token every 100 ms, still told one second.
+        // 600 a minute: a request every 100 ms, still told one second.
         let fast = RateLimit::new(600, 1).unwrap();
         let (_, empty) = drain(fast, None, at(0));
+        assert_eq!(refused(fast, Some(empty), at(50)), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_rate_that_does_not_divide_a_minute_never_allows_more_than_it() {
+        // 7 a minute: 8,572 ms apart (rounded up), so 7 in a minute and never 8.
+        let limit = RateLimit::new(7, 1).unwrap();
+        let mut state = None;
+        let mut allowed = 0;
+        for second in 0..=60 {
+            if let Take::Write { next, .. } = limit.take(state, at(second * 1_000)) {
+                state = Some(next);
+                allowed += 1;
+            }
+        }
+        assert_eq!(allowed, 7);
+    }
+
+    #[test]
+    fn a_clock_behind_sees_the_bucket_as_it_was_that_much_earlier_and_never_goes_back() {
+        let limit = RateLimit::new(30, 2).unwrap();
+        // An instance 500 ms ahead took one request from a full bucket at its 500 ms.
+        let stored = RateState { tat_ms: ms(2_500) };
+        assert_eq!(refused(limit, Some(stored), at(0)), Duration::from_secs(1));
+        let next = taken(limit, Some(stored), at(500));
         assert_eq!(
-            refused(fast.take(Some(&empty), at(50))),
-            Duration::from_secs(1)
+            next.tat_ms,
+            ms(4_500),
+            "on from the stored time, not back to now"
         );
     }
 
     #[test]
-    fn a_clock_behind_the_stored_bucket_neither_refills_nor_goes_back() {
+    fn a_state_stored_under_a_larger_burst_allows_no_more_than_this_one() {
         let limit = RateLimit::new(30, 2).unwrap();
-        let stored = Bucket {
-            units: 2 * UNIT,
-            at_ms: at(10_000).timestamp_millis(),
-        };
-        let next = taken(limit.take(Some(&stored), at(0)));
-        assert_eq!(next.units, UNIT);
-        assert_eq!(next.at_ms, stored.at_ms);
+        // Forty requests ahead under a burst of 50.
+        let stored = RateState { tat_ms: ms(80_000) };
+        assert_eq!(drain(limit, Some(stored), at(0)).0, 0);
+        assert_eq!(refused(limit, Some(stored), at(0)), Duration::from_secs(78));
     }
 
     #[test]
-    fn a_bucket_stored_under_a_larger_burst_is_cut_to_this_one() {
-        let limit = RateLimit::new(30, 2).unwrap();
-        let stored = Bucket {
-            units: 50 * UNIT,
-            at_ms: at(0).timestamp_millis(),
-        };
-        let (count, _) = drain(limit, Some(stored), at(0));
-        assert_eq!(count, 2);
-    }
-
-    #[test]
-    fn a_bucket_expires_once_it_would_be_full_again() {
-        // 30 a minute, burst 10: empty, it is full after 20 s; kept a minute longer.
+    fn a_state_expires_a_minute_after_its_bucket_is_full_again() {
+        // 30 a minute, burst 10: emptied at once, it is full after 20 s; kept a minute longer.
         let limit = RateLimit::new(30, 10).unwrap();
-        let mut bucket = None;
+        let mut state = None;
         let mut expires = at(0);
         for _ in 0..10 {
-            let Take::Taken {
-                bucket: next,
-                expires_at,
-            } = limit.take(bucket.as_ref(), at(0))
+            let Take::Write {
+                next, expires_at, ..
+            } = limit.take(state, at(0))
             else {
                 panic!("refused");
             };
-            bucket = Some(next);
+            state = Some(next);
             expires = expires_at;
         }
         assert_eq!(expires, at(20_000 + 60_000));
-        // One token taken from a full bucket: full again in 2 s.
-        let Take::Taken { expires_at, .. } = limit.take(None, at(0)) else {
+        // One request on a full bucket: full again in 2 s.
+        let Take::Write { expires_at, .. } = limit.take(None, at(0)) else {
             panic!("refused");
         };
         assert_eq!(expires_at, at(2_000 + 60_000));

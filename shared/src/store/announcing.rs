@@ -13,13 +13,13 @@ use crate::domain::connection::{ConnectionId, ConnectionRecord, SubscriptionReco
 use crate::domain::counters::Counters;
 use crate::domain::cursor::PageRequest;
 use crate::domain::message::{MessageEvent, MessageRecord};
-use crate::domain::rate::{Bucket, RateKey};
+use crate::domain::rate::{Expected, RateKey, RateState};
 use crate::domain::visitor::{PersonKey, VisitorKey, VisitorRecord};
 use crate::domain::{GiosgTime, MessageId};
 use crate::store::{
     ActiveChat, Applied, ChatStore, Claim, Erased, ErasedChat, ErasureStore, FeedEntry,
-    HistoryPage, RateLimitStore, Reservation, SendContext, SendState, SentMessage, StoreContext,
-    StoreResult, SubscriptionStore,
+    HistoryPage, RateLimitStore, RateWrite, Reservation, SendContext, SendState, SentMessage,
+    StoreContext, StoreResult, SubscriptionStore,
 };
 
 /// What moved.
@@ -336,21 +336,17 @@ impl<S: SubscriptionStore> SubscriptionStore for Announcing<S> {
     }
 }
 
-/// Token buckets are nobody's feed: nothing to announce.
+/// Limits are nobody's feed: nothing to announce.
 impl<S: RateLimitStore> RateLimitStore for Announcing<S> {
-    async fn rate_bucket(&self, key: &RateKey) -> StoreResult<Option<Bucket>> {
-        self.inner.rate_bucket(key).await
-    }
-
-    async fn replace_rate_bucket(
+    async fn write_rate_state(
         &self,
         key: &RateKey,
-        read: Option<&Bucket>,
-        next: &Bucket,
+        expected: Expected,
+        next: RateState,
         expires_at: DateTime<Utc>,
-    ) -> StoreResult<bool> {
+    ) -> StoreResult<RateWrite> {
         self.inner
-            .replace_rate_bucket(key, read, next, expires_at)
+            .write_rate_state(key, expected, next, expires_at)
             .await
     }
 }

@@ -13,7 +13,7 @@ pub mod memory;
 mod rate;
 
 pub use erasure::{Erased, ErasedChat, ErasureStore, ItemKind};
-pub use rate::RateLimitStore;
+pub use rate::{RateLimitStore, RateWrite};
 
 use std::future::Future;
 use std::time::Duration;

@@ -88,3 +88,45 @@ async fn known_chat_has_no_ttl_unless_retention_is_on() {
     let thirty_days_after_creation = at(10).as_datetime().timestamp() + 30 * 24 * 3600;
     assert_eq!(expires_at(&item), Some(thirty_days_after_creation));
 }
+
+/// A token bucket an earlier version stored (`tokens`, `at_ms`, no `tat_ms`) counts as no state:
+/// the first request after an upgrade is written over it, as on a full bucket.
+#[tokio::test]
+async fn an_earlier_versions_token_bucket_is_written_over_as_a_full_one() {
+    use shared::domain::rate::{RateKey, RateLimit, Take};
+    use shared::domain::visitor::VisitorToken;
+    use shared::store::{RateLimitStore, RateWrite};
+
+    let (client, table) = fresh_table().await;
+    let store = DynamoStore::new(client.clone(), table.clone());
+    let visitor = VisitorToken::generate().key();
+    let pk = format!("VISITOR#{}", visitor.as_str());
+    let later = (Utc::now() + chrono::Duration::minutes(5)).timestamp();
+    client
+        .put_item()
+        .table_name(&table)
+        .item("pk", AttributeValue::S(pk.clone()))
+        .item("sk", AttributeValue::S("RATE#send".into()))
+        .item("tokens", AttributeValue::N("0".into()))
+        .item("at_ms", AttributeValue::N("1".into()))
+        .item(EXPIRES_AT, AttributeValue::N(later.to_string()))
+        .send()
+        .await
+        .unwrap();
+    let limit = RateLimit::new(30, 10).unwrap();
+    let Take::Write {
+        expected,
+        next,
+        expires_at,
+    } = limit.take(None, Utc::now())
+    else {
+        panic!("refused");
+    };
+    let written = store
+        .write_rate_state(&RateKey::Sends(visitor), expected, next, expires_at)
+        .await
+        .unwrap();
+    assert_eq!(written, RateWrite::Written);
+    let item = raw_item(&client, &table, &pk, "RATE#send").await;
+    assert_eq!(item["tat_ms"], AttributeValue::N(next.tat_ms.to_string()));
+}

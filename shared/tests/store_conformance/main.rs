@@ -325,6 +325,6 @@ for_every_store!(
     retention::with_retention_every_item_expires,
     retention::without_retention_only_transient_items_expire,
     retention::expired_visitors_and_send_keys_read_as_absent,
-    rate::a_bucket_is_replaced_only_from_the_state_it_was_read_in,
+    rate::a_state_is_written_only_on_its_condition,
     rate::concurrent_takers_never_overdraw_a_bucket,
 );

@@ -1,99 +1,130 @@
-//! Token buckets against floods: a bucket is replaced only from the state it was read in, so
-//! concurrent takers (on any instance) never take more tokens than it holds; an expired bucket
-//! reads as absent (full).
+//! Limits against floods: a state is written only on its condition (no live state or one
+//! already past, or exactly the state read), and a failed condition answers the state as it
+//! is, so concurrent takers (on any instance) never take more than the burst; an expired state
+//! counts as none.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use chrono::Utc;
-use shared::domain::rate::{Bucket, RateKey, RateLimit, SourceKey, Take};
-use shared::store::ChatStore;
+use chrono::{DateTime, Utc};
+use shared::domain::rate::{Expected, RateKey, RateLimit, RateState, SourceKey, Take};
+use shared::store::{ChatStore, RateWrite};
 
 use crate::visitor_key;
 
-/// Takes one token as the service does, retrying a lost write until it wins or is refused:
-/// whether a token was taken.
+/// Takes a place as the service does, deciding again on the state a failed write answers:
+/// whether one was taken.
 pub(crate) async fn take<S: ChatStore>(store: &S, key: &RateKey, limit: RateLimit) -> bool {
+    let mut seen = None;
     loop {
-        let read = store.rate_bucket(key).await.unwrap();
-        match limit.take(read.as_ref(), Utc::now()) {
+        match limit.take(seen, Utc::now()) {
             Take::Refused { .. } => return false,
-            Take::Taken { bucket, expires_at } => {
-                let replaced = store
-                    .replace_rate_bucket(key, read.as_ref(), &bucket, expires_at)
-                    .await
-                    .unwrap();
-                if replaced {
-                    return true;
-                }
-            }
+            Take::Write {
+                expected,
+                next,
+                expires_at,
+            } => match store
+                .write_rate_state(key, expected, next, expires_at)
+                .await
+                .unwrap()
+            {
+                RateWrite::Written => return true,
+                RateWrite::NotAsExpected(current) => seen = current,
+            },
         }
     }
 }
 
-pub(crate) async fn a_bucket_is_replaced_only_from_the_state_it_was_read_in<S: ChatStore>(
-    store: S,
-) {
+fn state(tat_ms: i64) -> RateState {
+    RateState { tat_ms }
+}
+
+/// The state held, through the port: a write on a state nobody holds fails and answers it.
+async fn held<S: ChatStore>(store: &S, key: &RateKey) -> Option<RateState> {
+    let nobody = Expected::Exactly(state(i64::MIN));
+    match store
+        .write_rate_state(key, nobody, state(0), Utc::now())
+        .await
+        .unwrap()
+    {
+        RateWrite::NotAsExpected(current) => current,
+        RateWrite::Written => panic!("written on a state nobody holds"),
+    }
+}
+
+async fn write<S: ChatStore>(
+    store: &S,
+    key: &RateKey,
+    expected: Expected,
+    next: RateState,
+    expires_at: DateTime<Utc>,
+) -> RateWrite {
+    store
+        .write_rate_state(key, expected, next, expires_at)
+        .await
+        .unwrap()
+}
+
+pub(crate) async fn a_state_is_written_only_on_its_condition<S: ChatStore>(store: S) {
     let key = RateKey::Sends(visitor_key("ada"));
-    assert_eq!(store.rate_bucket(&key).await.unwrap(), None);
     let later = Utc::now() + chrono::Duration::minutes(5);
-    let first = Bucket { units: 5, at_ms: 1 };
-    assert!(
-        store
-            .replace_rate_bucket(&key, None, &first, later)
-            .await
-            .unwrap()
+    let now_ms = Utc::now().timestamp_millis();
+    assert_eq!(held(&store, &key).await, None);
+    // No state: past by any time.
+    let first = state(now_ms + 60_000);
+    assert_eq!(
+        write(&store, &key, Expected::PastBy(now_ms), first, later).await,
+        RateWrite::Written
     );
-    assert_eq!(store.rate_bucket(&key).await.unwrap(), Some(first));
-    // A second writer that read no bucket lost.
-    let second = Bucket { units: 4, at_ms: 2 };
-    assert!(
-        !store
-            .replace_rate_bucket(&key, None, &second, later)
-            .await
-            .unwrap()
+    assert_eq!(held(&store, &key).await, Some(first));
+    // Not past yet: refused, and told the state.
+    let second = state(now_ms + 62_000);
+    assert_eq!(
+        write(&store, &key, Expected::PastBy(now_ms), second, later).await,
+        RateWrite::NotAsExpected(Some(first))
     );
-    // One that read a state no longer there lost too, and changed nothing.
-    assert!(
-        !store
-            .replace_rate_bucket(&key, Some(&second), &second, later)
-            .await
-            .unwrap()
+    // On a state no longer there: refused too, nothing changed.
+    assert_eq!(
+        write(&store, &key, Expected::Exactly(second), second, later).await,
+        RateWrite::NotAsExpected(Some(first))
     );
-    assert_eq!(store.rate_bucket(&key).await.unwrap(), Some(first));
-    assert!(
-        store
-            .replace_rate_bucket(&key, Some(&first), &second, later)
-            .await
-            .unwrap()
+    assert_eq!(held(&store, &key).await, Some(first));
+    // On the state held.
+    assert_eq!(
+        write(&store, &key, Expected::Exactly(first), second, later).await,
+        RateWrite::Written
     );
-    assert_eq!(store.rate_bucket(&key).await.unwrap(), Some(second));
-    // Other buckets are others'.
+    assert_eq!(held(&store, &key).await, Some(second));
+    // Past by a later time: written over.
+    let third = state(now_ms + 70_000);
+    assert_eq!(
+        write(&store, &key, Expected::PastBy(second.tat_ms), third, later).await,
+        RateWrite::Written
+    );
+    assert_eq!(held(&store, &key).await, Some(third));
+    // Other limits are others'.
     let starts = RateKey::Starts(visitor_key("ada"));
     let from = RateKey::AnonymousStartsFrom(SourceKey::of("198.51.100.23".parse().unwrap()));
     for other in [starts, from, RateKey::AnonymousStarts] {
-        assert_eq!(store.rate_bucket(&other).await.unwrap(), None, "{other:?}");
+        assert_eq!(held(&store, &other).await, None, "{other:?}");
     }
 
-    // Expired (DynamoDB's TTL is in whole seconds): absent, and replaced as absent.
+    // Expired (DynamoDB's TTL is in whole seconds): none, and written over as none.
     let soon = Utc::now() + chrono::Duration::seconds(1);
     let short = RateKey::Sends(visitor_key("bob"));
-    assert!(
-        store
-            .replace_rate_bucket(&short, None, &first, soon)
-            .await
-            .unwrap()
+    let ahead = state(now_ms + 3_600_000);
+    assert_eq!(
+        write(&store, &short, Expected::PastBy(now_ms), ahead, soon).await,
+        RateWrite::Written
     );
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    assert_eq!(store.rate_bucket(&short).await.unwrap(), None);
-    assert!(
-        store
-            .replace_rate_bucket(&short, None, &second, later)
-            .await
-            .unwrap()
+    assert_eq!(held(&store, &short).await, None);
+    assert_eq!(
+        write(&store, &short, Expected::PastBy(now_ms), first, later).await,
+        RateWrite::Written
     );
-    assert_eq!(store.rate_bucket(&short).await.unwrap(), Some(second));
+    assert_eq!(held(&store, &short).await, Some(first));
 }
 
 pub(crate) async fn concurrent_takers_never_overdraw_a_bucket<S: ChatStore>(store: S) {
@@ -116,8 +147,9 @@ pub(crate) async fn concurrent_takers_never_overdraw_a_bucket<S: ChatStore>(stor
         taker.await.unwrap();
     }
     assert_eq!(taken.load(Ordering::SeqCst), 5);
-    let left = store.rate_bucket(&key).await.unwrap().unwrap();
-    // Nothing left but what refilled in the moments the takers took (a fraction of a token).
-    assert!(left.units < 60_000, "{left:?}");
+    // The bucket is full again five minutes on.
+    let left = held(store.as_ref(), &key).await.unwrap();
+    let full_in = left.tat_ms - Utc::now().timestamp_millis();
+    assert!((290_000..=300_000).contains(&full_in), "{left:?}");
     assert!(!take(store.as_ref(), &key, limit).await);
 }

@@ -8,13 +8,13 @@ use crate::domain::chat::{ChatEvent, ChatRecord};
 use crate::domain::counters::Counters;
 use crate::domain::cursor::PageRequest;
 use crate::domain::message::{MessageEvent, MessageRecord};
-use crate::domain::rate::{Bucket, RateKey};
+use crate::domain::rate::{Expected, RateKey, RateState};
 use crate::domain::visitor::{VisitorKey, VisitorRecord};
 use crate::domain::{ChatId, GiosgTime, MessageId};
 use crate::store::memory::MemoryStore;
 use crate::store::{
-    ActiveChat, Applied, ChatStore, Claim, FeedEntry, HistoryPage, RateLimitStore, Reservation,
-    SendContext, SendState, SentMessage, StoreContext, StoreError, StoreResult,
+    ActiveChat, Applied, ChatStore, Claim, FeedEntry, HistoryPage, RateLimitStore, RateWrite,
+    Reservation, SendContext, SendState, SentMessage, StoreContext, StoreError, StoreResult,
 };
 
 #[derive(Default)]
@@ -75,21 +75,17 @@ impl FlakyStore {
     }
 }
 
-/// Token buckets pass through: the faults are the chat writes'.
+/// Limits pass through: the faults are the chat writes'.
 impl RateLimitStore for FlakyStore {
-    async fn rate_bucket(&self, key: &RateKey) -> StoreResult<Option<Bucket>> {
-        self.inner.rate_bucket(key).await
-    }
-
-    async fn replace_rate_bucket(
+    async fn write_rate_state(
         &self,
         key: &RateKey,
-        read: Option<&Bucket>,
-        next: &Bucket,
+        expected: Expected,
+        next: RateState,
         expires_at: chrono::DateTime<chrono::Utc>,
-    ) -> StoreResult<bool> {
+    ) -> StoreResult<RateWrite> {
         self.inner
-            .replace_rate_bucket(key, read, next, expires_at)
+            .write_rate_state(key, expected, next, expires_at)
             .await
     }
 }

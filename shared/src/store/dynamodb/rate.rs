@@ -1,33 +1,37 @@
-//! Token buckets in DynamoDB ([`RateLimitStore`]):
+//! Limits against floods in DynamoDB ([`RateLimitStore`]):
 //!
 //! | item | `pk` | `sk` | other attributes |
 //! |---|---|---|---|
-//! | a visitor's sends, starts | `VISITOR#<visitor key>` | `RATE#send`, `RATE#start` | `tokens` (N, in 60,000ths), `at_ms` (N, epoch ms), `expires_at` |
+//! | a visitor's sends, starts | `VISITOR#<visitor key>` | `RATE#send`, `RATE#start` | `tat_ms` (N, epoch ms: when the bucket is full again), `expires_at` |
 //! | anonymous starts from a source | `SOURCE#<hashed address>` | `RATE#anonymous_start` | as above |
 //! | anonymous starts from anywhere | `RATE` | `RATE#anonymous_start_total` | as above |
 //!
-//! A bucket is read with a consistent `GetItem` and replaced with a `PutItem` conditioned on
-//! the state read (`tokens` and `at_ms` unchanged, or no live item), so concurrent requests on
-//! any instance take each token once. A visitor's buckets live in its partition, so erasing the
-//! visitor deletes them.
+//! A state is written with one `PutItem` on the domain's condition: no live `tat_ms` at or
+//! after a time (`attribute_not_exists(tat_ms) OR tat_ms <= :at OR expires_at <= :now`), or
+//! exactly the `tat_ms` read. A failed condition returns the item as it is
+//! (`ReturnValuesOnConditionCheckFailure`), so deciding again costs no read; only when it comes
+//! back without the item is it read (consistently). An item without `tat_ms` (written by the
+//! token buckets of an earlier version) counts as no state and is replaced. A visitor's limits
+//! live in its partition, so erasing the visitor deletes them.
 
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 use chrono::{DateTime, Utc};
 
 use super::DynamoStore;
-use super::error::{is_condition_failure, lost_to_a_concurrent_writer, unavailable};
+use super::error::{lost_to_a_concurrent_writer, unavailable};
 use super::item::{Item, ItemKey, VISITOR_PREFIX, is_expired, number, set_expiry};
-use super::schema::{EXPIRES_AT, PK};
-use crate::domain::rate::{Bucket, RateKey};
-use crate::store::{RateLimitStore, StoreError, StoreResult};
+use super::schema::EXPIRES_AT;
+use crate::domain::rate::{Expected, RateKey, RateState};
+use crate::store::{RateLimitStore, RateWrite, StoreError, StoreResult};
 
 pub(super) const RATE_PREFIX: &str = "RATE#";
 pub(super) const SOURCE_PREFIX: &str = "SOURCE#";
 pub(super) const ANONYMOUS_PK: &str = "RATE";
-const TOKENS: &str = "tokens";
-const AT_MS: &str = "at_ms";
+const TAT_MS: &str = "tat_ms";
 
 impl ItemKey {
-    /// Where a bucket is kept.
+    /// Where a limit's state is kept.
     pub(super) fn rate_bucket(key: &RateKey) -> Self {
         let pk = match key {
             RateKey::Sends(visitor) | RateKey::Starts(visitor) => {
@@ -40,64 +44,75 @@ impl ItemKey {
     }
 }
 
-fn decode_bucket(item: &Item) -> StoreResult<Bucket> {
-    let whole = |name: &str| {
-        item.get(name)
-            .and_then(|value| value.as_n().ok())
-            .and_then(|value| value.parse::<i64>().ok())
-            .ok_or_else(|| StoreError::Corrupt(format!("a stored rate bucket has no {name}")))
+/// The state an item holds: `None` when it has expired or has no `tat_ms`.
+fn decode_state(item: &Item) -> StoreResult<Option<RateState>> {
+    if is_expired(item, "rate limit")? {
+        return Ok(None);
+    }
+    let Some(value) = item.get(TAT_MS) else {
+        return Ok(None);
     };
-    Ok(Bucket {
-        units: u64::try_from(whole(TOKENS)?)
-            .map_err(|_| StoreError::Corrupt("a stored rate bucket has negative tokens".into()))?,
-        at_ms: whole(AT_MS)?,
-    })
+    let tat_ms = value
+        .as_n()
+        .ok()
+        .and_then(|value| value.parse::<i64>().ok())
+        .ok_or_else(|| {
+            StoreError::Corrupt("a stored rate limit has an unreadable tat_ms".into())
+        })?;
+    Ok(Some(RateState { tat_ms }))
 }
 
 impl RateLimitStore for DynamoStore {
-    async fn rate_bucket(&self, key: &RateKey) -> StoreResult<Option<Bucket>> {
-        match self.get_item(&ItemKey::rate_bucket(key)).await? {
-            Some(item) if !is_expired(&item, "rate bucket")? => decode_bucket(&item).map(Some),
-            _ => Ok(None),
-        }
-    }
-
-    async fn replace_rate_bucket(
+    async fn write_rate_state(
         &self,
         key: &RateKey,
-        read: Option<&Bucket>,
-        next: &Bucket,
+        expected: Expected,
+        next: RateState,
         expires_at: DateTime<Utc>,
-    ) -> StoreResult<bool> {
-        let mut item = ItemKey::rate_bucket(key).attributes();
-        item.insert(TOKENS.into(), number(next.units));
-        item.insert(AT_MS.into(), number(next.at_ms));
+    ) -> StoreResult<RateWrite> {
+        let item_key = ItemKey::rate_bucket(key);
+        let mut item = item_key.attributes();
+        item.insert(TAT_MS.into(), number(next.tat_ms));
         set_expiry(&mut item, Some(expires_at));
         let request = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(item));
-        let request = match read {
-            None => request
-                .condition_expression("attribute_not_exists(#pk) OR #expires_at <= :now")
-                .expression_attribute_names("#pk", PK)
+            .set_item(Some(item))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .expression_attribute_names("#tat", TAT_MS);
+        let request = match expected {
+            Expected::PastBy(at_ms) => request
+                .condition_expression(
+                    "attribute_not_exists(#tat) OR #tat <= :at OR #expires_at <= :now",
+                )
                 .expression_attribute_names("#expires_at", EXPIRES_AT)
+                .expression_attribute_values(":at", number(at_ms))
                 .expression_attribute_values(":now", number(Utc::now().timestamp())),
-            Some(read) => request
-                .condition_expression("#tokens = :tokens AND #at_ms = :at_ms")
-                .expression_attribute_names("#tokens", TOKENS)
-                .expression_attribute_names("#at_ms", AT_MS)
-                .expression_attribute_values(":tokens", number(read.units))
-                .expression_attribute_values(":at_ms", number(read.at_ms)),
+            Expected::Exactly(state) => request
+                .condition_expression("#tat = :tat")
+                .expression_attribute_values(":tat", number(state.tat_ms)),
         };
-        match request.send().await {
-            Ok(_) => Ok(true),
-            Err(error) if is_condition_failure(&error) => {
-                lost_to_a_concurrent_writer("PutItem");
-                Ok(false)
-            }
-            Err(error) => Err(unavailable("PutItem", &error)),
+        let error = match request.send().await {
+            Ok(_) => return Ok(RateWrite::Written),
+            Err(error) => error,
+        };
+        let returned = match error.as_service_error() {
+            Some(PutItemError::ConditionalCheckFailedException(failed)) => failed.item().cloned(),
+            _ => return Err(unavailable("PutItem", &error)),
+        };
+        // A state written past was only a guess (no read first); the state read was not there.
+        if matches!(expected, Expected::Exactly(_)) {
+            lost_to_a_concurrent_writer("PutItem");
         }
+        let current = match returned {
+            Some(item) => decode_state(&item)?,
+            // Not returned: read it.
+            None => match self.get_item(&item_key).await? {
+                Some(item) => decode_state(&item)?,
+                None => None,
+            },
+        };
+        Ok(RateWrite::NotAsExpected(current))
     }
 }

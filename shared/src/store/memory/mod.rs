@@ -31,7 +31,7 @@ use crate::domain::cursor::PageRequest;
 use crate::domain::message::{
     MessageEvent, MessageRecord, apply_message_event, may_place_by_chat, place_by_chat,
 };
-use crate::domain::rate::{Bucket, RateKey};
+use crate::domain::rate::{RateKey, RateState};
 use crate::domain::visitor::{VisitorKey, VisitorRecord};
 use crate::domain::{ChatId, GiosgTime, MessageId};
 
@@ -65,7 +65,7 @@ struct State {
     notify_positions: HashMap<ChatId, Expiring<u64>>,
     notified: HashMap<(ChatId, MessageId), Option<DateTime<Utc>>>,
     /// Token buckets against floods (not kept in snapshots: full again within minutes).
-    rate_buckets: HashMap<RateKey, Expiring<Bucket>>,
+    rate_buckets: HashMap<RateKey, Expiring<RateState>>,
     /// Bumped by every operation that may write, so a saver can tell when to save.
     revision: u64,
 }
