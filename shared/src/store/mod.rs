@@ -5,94 +5,36 @@
 //! domain functions ([`apply_chat_event`](crate::domain::chat::apply_chat_event),
 //! [`apply_message_event`](crate::domain::message::apply_message_event)); the conformance suite
 //! in `shared/tests/store_conformance/` runs against both.
+//!
+//! Here: the [`ChatStore`] port with the results its operations return and [`StoreError`].
+//! Beside it: `context.rs` ([`StoreContext`] and the lifetimes of transient items), `sends.rs`
+//! (claims on idempotency keys and starts, what a send reads and records), and the smaller
+//! ports `subscriptions.rs` ([`SubscriptionStore`]), `rate.rs` ([`RateLimitStore`]) and
+//! `erasure.rs` ([`ErasureStore`]); `announcing.rs` wraps a store to announce its feed changes.
 
 pub mod announcing;
+mod context;
 pub mod dynamodb;
 mod erasure;
 pub mod memory;
 mod rate;
+mod sends;
+mod subscriptions;
 
+pub use context::{RECONCILE_CURSOR_TTL, START_CLAIM_TTL, StoreContext, transient_expiry};
 pub use erasure::{Erased, ErasedChat, ErasureStore, ItemKind};
 pub use rate::{RateLimitStore, RateWrite};
+pub use sends::{Claim, Reservation, SendContext, SendState, SentMessage};
+pub use subscriptions::SubscriptionStore;
 
 use std::future::Future;
-use std::time::Duration;
-
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 use crate::domain::chat::{ChatEvent, ChatRecord};
-use crate::domain::connection::{ConnectionId, ConnectionRecord, SubscriptionRecord};
 use crate::domain::counters::Counters;
 use crate::domain::cursor::PageRequest;
 use crate::domain::message::{MessageEvent, MessageRecord};
 use crate::domain::visitor::{VisitorKey, VisitorRecord};
-use crate::domain::{ChatId, GiosgTime, MessageId, RoomId};
-
-/// Settings every write needs: which room is ours and how long things live.
-#[derive(Clone, Debug)]
-pub struct StoreContext {
-    /// The configured Giosg room: resources of other rooms are never stored.
-    pub room_id: RoomId,
-    /// How long a change for a not-yet-known chat or message is kept waiting for it.
-    pub pending_ttl: Duration,
-    /// Transcript retention (DynamoDB TTL), counted from the chat's or message's creation.
-    pub retention: Option<Duration>,
-}
-
-impl StoreContext {
-    pub fn new(room_id: RoomId) -> Self {
-        Self {
-            room_id,
-            pending_ttl: Duration::from_secs(24 * 3600),
-            retention: None,
-        }
-    }
-
-    /// When a chat or message should expire: pending ones after `pending_ttl` from now, known
-    /// ones after the retention period from their creation (never when retention is off).
-    pub fn expiry(&self, pending: bool, created_at: Option<GiosgTime>) -> Option<DateTime<Utc>> {
-        if pending {
-            return Some(Utc::now() + self.pending_ttl);
-        }
-        let retention = chrono::Duration::from_std(self.retention?).ok()?;
-        Some(created_at.map_or_else(Utc::now, |t| t.as_datetime()) + retention)
-    }
-
-    /// When an item about a chat or a visitor written now should expire (a visitor, a send key,
-    /// a chat's feed position, its away-notification bookkeeping): the retention period from
-    /// now, or from `not_before` when that is later (a visitor outlives the chat it is stored
-    /// with); never when retention is off. Written again with every change, so such an item
-    /// lives at least as long as what it is about.
-    pub fn retained(&self, not_before: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
-        let retention = chrono::Duration::from_std(self.retention?).ok()?;
-        let now = Utc::now();
-        Some(not_before.map_or(now, |at| at.max(now)) + retention)
-    }
-}
-
-/// Items that are bookkeeping for a moment, not transcripts, live a bounded time whether
-/// retention is on or off (retention is at least a day, so never longer than it):
-///
-/// | item | lifetime |
-/// |---|---|
-/// | a pending chat or message | [`StoreContext::pending_ttl`] (24 h) |
-/// | a visitor's start claim | [`START_CLAIM_TTL`] |
-/// | where the reconciler's sweep stopped | [`RECONCILE_CURSOR_TTL`] |
-/// | a real-time feed connection, a subscription | [`crate::domain::connection::CONNECTION_TTL`] |
-/// | a token bucket ([`RateLimitStore`]) | until it would be full again, plus a minute |
-///
-/// A start claim outlives any start (a request lasts seconds); an unknown outcome left by a
-/// start that died is found out by the next start within a day, or forgotten.
-pub const START_CLAIM_TTL: Duration = Duration::from_secs(24 * 3600);
-
-/// A sweep that has not moved for this long starts over (its cursor is forgotten).
-pub const RECONCILE_CURSOR_TTL: Duration = Duration::from_secs(24 * 3600);
-
-/// When a transient item written now expires (see [`START_CLAIM_TTL`]).
-pub fn transient_expiry(lifetime: Duration) -> DateTime<Utc> {
-    Utc::now() + chrono::Duration::from_std(lifetime).unwrap_or(chrono::Duration::days(1))
-}
+use crate::domain::{ChatId, GiosgTime, MessageId};
 
 /// A message as the sync feed lists it: at its latest visible change.
 #[derive(Clone, Debug, PartialEq)]
@@ -127,87 +69,6 @@ pub struct HistoryPage {
     pub messages: Vec<MessageRecord>,
     /// Whether messages older than the first one on this page exist.
     pub has_older: bool,
-}
-
-/// Who holds an idempotency key (or a visitor's start) and for which text: the request that
-/// claimed it (so that a retry of its own claim write is not mistaken for someone else's, and a
-/// late release cannot drop another request's claim) and a digest of the text it sends (to
-/// recognise the message in Giosg when the outcome is unknown; empty for a start).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Claim {
-    pub owner: String,
-    pub text_digest: String,
-}
-
-/// The state of an idempotency key (`client_message_id` / `Idempotency-Key`) within a chat.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
-pub enum SendState {
-    /// A send with this key is under way (or its sender died: once older than the function's
-    /// timeout, it is treated like [`SendState::Unknown`]).
-    InFlight {
-        since: DateTime<Utc>,
-        #[serde(flatten)]
-        claim: Claim,
-    },
-    /// The call to Giosg failed in a way that leaves open whether Giosg stored the message: a
-    /// retry must find out from Giosg before sending again.
-    Unknown {
-        since: DateTime<Utc>,
-        #[serde(flatten)]
-        claim: Claim,
-    },
-    /// Sent: the message Giosg created for it.
-    Sent { message_id: MessageId },
-}
-
-impl SendState {
-    /// The claim whose outcome must be found out from Giosg before the key is used again, with
-    /// when it was made: an unknown outcome, or a send in flight for longer than a request can
-    /// live (`stale_after`: its sender died, maybe after Giosg took the message).
-    pub fn to_find_out(
-        &self,
-        now: DateTime<Utc>,
-        stale_after: Duration,
-    ) -> Option<(&Claim, DateTime<Utc>)> {
-        match self {
-            Self::Unknown { since, claim } => Some((claim, *since)),
-            Self::InFlight { since, claim }
-                if chrono::Duration::from_std(stale_after)
-                    .is_ok_and(|limit| now - *since >= limit) =>
-            {
-                Some((claim, *since))
-            }
-            Self::InFlight { .. } | Self::Sent { .. } => None,
-        }
-    }
-}
-
-/// Everything the send-message handler reads before it decides, in one round trip.
-#[derive(Clone, Debug, Default)]
-pub struct SendContext {
-    pub visitor: Option<VisitorRecord>,
-    pub chat: Option<ChatRecord>,
-    pub key_state: Option<SendState>,
-}
-
-/// The outcome of trying to claim an idempotency key.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Reservation {
-    Reserved,
-    /// Someone holds or used the key: here is its state.
-    Taken(SendState),
-}
-
-/// A message Giosg accepted from our send call, to be stored with its bookkeeping at once.
-#[derive(Clone, Debug)]
-pub struct SentMessage {
-    pub chat_id: ChatId,
-    pub message_id: MessageId,
-    pub event: MessageEvent,
-    pub idempotency_key: Option<String>,
-    /// The visitor, when its Giosg session was refreshed and must be saved.
-    pub visitor: Option<VisitorRecord>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -440,66 +301,4 @@ pub trait ChatStore: RateLimitStore + Send + Sync + 'static {
         event: &MessageEvent,
         context: &StoreContext,
     ) -> impl Future<Output = StoreResult<(Applied, Option<MessageRecord>)>> + Send;
-}
-
-/// The real-time feed's connections and subscriptions (spec §1a): a small port of its own, as
-/// only the WebSocket routes and the notifier use it. Expired records read as absent.
-pub trait SubscriptionStore: Send + Sync {
-    fn put_connection(
-        &self,
-        connection: &ConnectionRecord,
-    ) -> impl Future<Output = StoreResult<()>> + Send;
-
-    fn get_connection(
-        &self,
-        id: &ConnectionId,
-    ) -> impl Future<Output = StoreResult<Option<ConnectionRecord>>> + Send;
-
-    fn delete_connection(&self, id: &ConnectionId) -> impl Future<Output = StoreResult<()>> + Send;
-
-    fn put_subscription(
-        &self,
-        subscription: &SubscriptionRecord,
-    ) -> impl Future<Output = StoreResult<()>> + Send;
-
-    /// The chat's live subscriptions. One `Query` of the chat's partition.
-    fn subscriptions(
-        &self,
-        chat: &ChatId,
-    ) -> impl Future<Output = StoreResult<Vec<SubscriptionRecord>>> + Send;
-
-    /// Moves a subscription's pushed position forward to `to` (never back).
-    fn advance_subscription(
-        &self,
-        chat: &ChatId,
-        connection: &ConnectionId,
-        to: u64,
-    ) -> impl Future<Output = StoreResult<()>> + Send;
-
-    fn delete_subscription(
-        &self,
-        chat: &ChatId,
-        connection: &ConnectionId,
-    ) -> impl Future<Output = StoreResult<()>> + Send;
-
-    /// The feed position up to which the chat's away notifications were considered.
-    fn notify_position(&self, chat: &ChatId) -> impl Future<Output = StoreResult<u64>> + Send;
-
-    /// Moves it forward to `to` (never back); it lives as long as the chat
-    /// ([`StoreContext::retained`]).
-    fn advance_notify_position(
-        &self,
-        chat: &ChatId,
-        to: u64,
-        context: &StoreContext,
-    ) -> impl Future<Output = StoreResult<()>> + Send;
-
-    /// Claims the one notification a message may have: `true` for the one caller that gets it.
-    /// The claim lives as long as the chat (an edit of the message must not notify again).
-    fn claim_notification(
-        &self,
-        chat: &ChatId,
-        message: &MessageId,
-        context: &StoreContext,
-    ) -> impl Future<Output = StoreResult<bool>> + Send;
 }

@@ -1,19 +1,32 @@
 //! Claims in DynamoDB: an idempotency key's or a visitor start's slot, held by one owner at a
-//! time through conditional writes (see the table in the module above).
+//! time through conditional writes (see the table in the module above), and how a send key's
+//! item holds its state.
 
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::DynamoStore;
 use super::error::{is_condition_failure, unavailable};
 use super::item::{
-    CLAIMED_BY, IN_FLIGHT, ItemKey, STATE, UNKNOWN, decode_send_state, in_flight_item, is_expired,
-    number, string,
+    Item, ItemKey, SEND_KEY_PREFIX, corrupt, is_expired, number, set_expiry, string,
 };
 use super::retry::Attempts;
-use super::schema::{EXPIRES_AT, PK};
-use crate::store::{Claim, Reservation, StoreError, StoreResult};
+use super::schema::{EXPIRES_AT, PK, SK};
+use crate::domain::{ChatId, MessageId};
+use crate::store::{Claim, Reservation, SendState, StoreError, StoreResult};
+
+// A send key's item: its state and, by state, since when, whose and for which text, or which
+// message.
+pub(super) const STATE: &str = "state";
+pub(super) const SINCE: &str = "since";
+/// Not `owner`: that name is the visitor index's key on chat items.
+pub(super) const CLAIMED_BY: &str = "claimed_by";
+pub(super) const TEXT_DIGEST: &str = "text_digest";
+pub(super) const MESSAGE_ID: &str = "message_id";
+pub(super) const IN_FLIGHT: &str = "in_flight";
+pub(super) const UNKNOWN: &str = "unknown";
+pub(super) const SENT: &str = "sent";
 
 /// A claim is taken when the slot is free (or expired: DynamoDB deletes expired items late)
 /// or already ours (an SDK retry of a write that landed must not see a stranger).
@@ -91,6 +104,27 @@ impl DynamoStore {
         }
     }
 
+    /// The chat's send keys still in flight or with an unknown outcome (one `Query`).
+    pub(super) async fn open_sends(&self, chat: &ChatId) -> StoreResult<Vec<(String, SendState)>> {
+        let mut open = Vec::new();
+        for item in self.query_prefix(chat, SEND_KEY_PREFIX).await? {
+            if is_expired(&item, "send key")? {
+                continue;
+            }
+            let state = decode_send_state(&item)?;
+            if matches!(state, SendState::Sent { .. }) {
+                continue;
+            }
+            let key = item
+                .get(SK)
+                .and_then(|sk| sk.as_s().ok())
+                .and_then(|sk| sk.strip_prefix(SEND_KEY_PREFIX))
+                .ok_or_else(|| StoreError::Corrupt("a send key item has no key".into()))?;
+            open.push((key.to_owned(), state));
+        }
+        Ok(open)
+    }
+
     /// Puts a claim in flight on its slot under `condition` (which may name `#pk`,
     /// `#expires_at`, `#state`, `#owner`, `:now`, `:in_flight`, `:unknown` and `:owner` =
     /// `owner`); when the condition fails, the holder's state (returned with the failure, or
@@ -147,4 +181,56 @@ impl DynamoStore {
         }
         Err(StoreError::Contention)
     }
+}
+
+pub(super) fn decode_send_state(item: &Item) -> StoreResult<SendState> {
+    let text = |name| item.get(name).and_then(|value| value.as_s().ok());
+    let claimed = || -> StoreResult<(DateTime<Utc>, Claim)> {
+        let since = text(SINCE)
+            .and_then(|since| DateTime::parse_from_rfc3339(since).ok())
+            .ok_or_else(|| corrupt("send key", "has an unreadable time"))?;
+        let claim = Claim {
+            owner: text(CLAIMED_BY).cloned().unwrap_or_default(),
+            text_digest: text(TEXT_DIGEST).cloned().unwrap_or_default(),
+        };
+        Ok((since.with_timezone(&Utc), claim))
+    };
+    match text(STATE).map(String::as_str) {
+        Some(IN_FLIGHT) => {
+            let (since, claim) = claimed()?;
+            Ok(SendState::InFlight { since, claim })
+        }
+        Some(UNKNOWN) => {
+            let (since, claim) = claimed()?;
+            Ok(SendState::Unknown { since, claim })
+        }
+        Some(SENT) => {
+            let message_id =
+                text(MESSAGE_ID).ok_or_else(|| corrupt("send key", "has no message id"))?;
+            Ok(SendState::Sent {
+                message_id: MessageId::new(message_id.as_str()),
+            })
+        }
+        _ => Err(corrupt("send key", "has an unknown state")),
+    }
+}
+
+/// A send key's item in flight for `claim`, claimed now.
+pub(super) fn in_flight_item(
+    key: &ItemKey,
+    claim: &Claim,
+    expires_at: Option<DateTime<Utc>>,
+) -> Item {
+    let mut item = key.attributes();
+    item.insert(STATE.into(), string(IN_FLIGHT));
+    item.insert(SINCE.into(), string(fixed_width_time(Utc::now())));
+    item.insert(CLAIMED_BY.into(), string(&claim.owner));
+    item.insert(TEXT_DIGEST.into(), string(&claim.text_digest));
+    set_expiry(&mut item, expires_at);
+    item
+}
+
+/// RFC 3339 with nanoseconds, always the same width, so that string order is time order.
+pub(super) fn fixed_width_time(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Nanos, true)
 }

@@ -20,10 +20,8 @@ use chrono::{DateTime, Utc};
 
 use super::DynamoStore;
 use super::error::{is_condition_failure, unavailable};
-use super::item::{
-    Item, ItemKey, RECORD, SUBSCRIPTION_PREFIX, decode_record, encode_record, is_expired, number,
-    set_expiry, string,
-};
+use super::item::{Item, ItemKey, SUBSCRIPTION_PREFIX, is_expired, number, set_expiry, string};
+use super::records::{RECORD, decode_record, encode_record};
 use super::schema::{EXPIRES_AT, PK};
 use crate::domain::connection::{ConnectionId, ConnectionRecord, SubscriptionRecord};
 use crate::domain::{ChatId, MessageId};

@@ -21,9 +21,9 @@ use chrono::{DateTime, Utc};
 use super::DynamoStore;
 use super::error::{built, cancellation_reasons, lost_to_a_concurrent_writer, unavailable};
 use super::item::{
-    FEED_ENTRY_PREFIX, Item, ItemKey, POSITION, StoredRecord, decode_record, feed_entry_item,
-    is_expired, number, set_expiry, string, versioned_item,
+    FEED_ENTRY_PREFIX, Item, ItemKey, POSITION, is_expired, number, set_expiry, string,
 };
+use super::records::{StoredRecord, decode_record, feed_entry_item, versioned_item};
 use super::retry::Attempts;
 use super::schema::{EXPIRES_AT, PK, SK};
 use crate::domain::ChatId;
@@ -150,7 +150,7 @@ impl DynamoStore {
                 .expression_attribute_names("#pk", PK),
             Some(version) => put
                 .condition_expression("#version = :read_version")
-                .expression_attribute_names("#version", super::item::VERSION)
+                .expression_attribute_names("#version", super::records::VERSION)
                 .expression_attribute_values(":read_version", number(version)),
         };
         Ok(TransactWriteItem::builder()

@@ -22,6 +22,15 @@
 //! The real-time feed's items (connections, subscriptions, away-notification bookkeeping) are
 //! in `connections.rs`, the token buckets against floods in `rate.rs`. [`item_kind`] tells every kind apart by its keys.
 //!
+//! Where things are: this file holds the [`ChatStore`] operations, most of them a few lines
+//! over the files beside it: `item.rs` (keys, attribute values, expiry), `records.rs` (records
+//! as items), `requests.rs` (reads, conditional writes, the read-fold-write), `retry.rs`,
+//! `error.rs`, `feed.rs` (the sync feed), `placement.rs` (placement by chat), `claims.rs`
+//! (send keys and start claims), `recording.rs` (a sent message, a started chat), `history.rs`
+//! (a visitor's chats, history pages), `active.rs` (the reconciler's reads and its cursor),
+//! `connections.rs` ([`crate::store::SubscriptionStore`]), `rate.rs`, `erasure.rs`,
+//! `schema.rs` (the table as created) and `stream.rs` (the table's stream records).
+//!
 //! `expires_at` (N, epoch seconds) is the table's TTL attribute, and every kind of item has one
 //! when retention is on: chats and messages from [`StoreContext::expiry`] (pending records after
 //! the pending TTL, known ones the retention period after their creation); everything about a
@@ -74,14 +83,18 @@
 //! - An expired message that DynamoDB has not swept yet is dropped from a history page after the
 //!   query, so near the retention boundary a page can be shorter than `limit`.
 
+mod active;
 mod claims;
 mod connections;
 mod erasure;
 mod error;
 mod feed;
+mod history;
 mod item;
 mod placement;
 mod rate;
+mod recording;
+mod records;
 mod requests;
 mod retry;
 mod schema;
@@ -97,27 +110,18 @@ pub use schema::{
 pub use stream::{NotAStreamBatch, StreamBatch, StreamChange, read_stream_batch};
 
 use super::{
-    ActiveChat, Applied, ChatStore, Claim, FeedEntry, HistoryPage, RECONCILE_CURSOR_TTL,
-    Reservation, START_CLAIM_TTL, SendContext, SendState, SentMessage, StoreContext, StoreError,
-    StoreResult, transient_expiry,
+    ActiveChat, Applied, ChatStore, Claim, FeedEntry, HistoryPage, Reservation, START_CLAIM_TTL,
+    SendContext, SendState, SentMessage, StoreContext, StoreError, StoreResult, transient_expiry,
 };
-use crate::domain::Decision;
-use crate::domain::chat::{ChatEvent, ChatRecord, apply_chat_event, check_counters};
+use crate::domain::chat::{ChatEvent, ChatRecord, check_counters};
 use crate::domain::counters::Counters;
 use crate::domain::cursor::PageRequest;
-use crate::domain::message::{MessageEvent, MessageRecord, apply_message_event};
+use crate::domain::message::{MessageEvent, MessageRecord};
 use crate::domain::visitor::{VisitorKey, VisitorRecord};
 use crate::domain::{ChatId, GiosgTime, MessageId};
-use claims::{ClaimWrite, FREE_OR_HELD_BY, FREE_OR_OURS};
-use error::unavailable;
-use feed::FeedWrite;
-use item::{
-    ACTIVE_ENDED, ACTIVE_OPEN, AFTER, Item, ItemKey, MESSAGE_ID, SEND_KEY_PREFIX, SENT, STATE,
-    StoredRecord, Versioned, decode_send_state, decode_visitor, is_expired, set_expiry, string,
-    versioned_item, visitor_item,
-};
-use requests::HistoryCondition;
-use schema::{OWNER, SK};
+use claims::{ClaimWrite, FREE_OR_HELD_BY, FREE_OR_OURS, decode_send_state};
+use item::{Item, ItemKey, is_expired};
+use records::{Versioned, decode_visitor, visitor_item};
 
 #[cfg(doc)]
 use crate::domain::message::OrderKey;
@@ -207,30 +211,7 @@ impl ChatStore for DynamoStore {
     }
 
     async fn visitor_chats(&self, key: &VisitorKey) -> StoreResult<Vec<ChatRecord>> {
-        let mut chats = Vec::new();
-        let mut start_key = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(VISITOR_CHATS_INDEX)
-                .key_condition_expression("#owner = :owner")
-                .expression_attribute_names("#owner", OWNER)
-                .expression_attribute_values(":owner", string(key.as_str()))
-                .scan_index_forward(false)
-                .set_exclusive_start_key(start_key.take())
-                .send()
-                .await
-                .map_err(|error| unavailable("Query", &error))?;
-            for item in output.items.unwrap_or_default() {
-                chats.extend(Versioned::<ChatRecord>::decode(Some(item))?.record);
-            }
-            match output.last_evaluated_key {
-                Some(key) if !key.is_empty() => start_key = Some(key),
-                _ => return Ok(chats),
-            }
-        }
+        self.list_visitor_chats(key).await
     }
 
     async fn get_message(
@@ -243,51 +224,7 @@ impl ChatStore for DynamoStore {
     }
 
     async fn history_page(&self, chat: &ChatId, request: &PageRequest) -> StoreResult<HistoryPage> {
-        let limit = request.limit();
-        let (condition, wanted) = match request {
-            PageRequest::Latest { .. } => (HistoryCondition::Newest, limit + 1),
-            PageRequest::Before { cursor, .. } if cursor.is_start() => {
-                return Ok(HistoryPage {
-                    messages: Vec::new(),
-                    has_older: false,
-                });
-            }
-            PageRequest::Before { cursor, .. } => {
-                (HistoryCondition::Before(cursor.key().as_str()), limit + 1)
-            }
-            PageRequest::After { cursor, .. } => {
-                if limit == 0 {
-                    return Ok(HistoryPage {
-                        messages: Vec::new(),
-                        has_older: !cursor.is_start(),
-                    });
-                }
-                let condition = if cursor.is_start() {
-                    HistoryCondition::Oldest
-                } else {
-                    HistoryCondition::After(cursor.key().as_str())
-                };
-                (condition, limit)
-            }
-        };
-        let items = self.query_history(chat, condition, wanted).await?;
-        let read = items.len();
-        let mut messages = Vec::with_capacity(read.min(limit));
-        for item in items.into_iter().take(limit) {
-            messages.extend(Versioned::<MessageRecord>::decode(Some(item))?.record);
-        }
-        let has_older = match request {
-            PageRequest::After { cursor, .. } => !cursor.is_start(),
-            // Read newest first, one more than the page: that one says whether older exist.
-            PageRequest::Latest { .. } | PageRequest::Before { .. } => {
-                messages.reverse();
-                read > limit
-            }
-        };
-        Ok(HistoryPage {
-            messages,
-            has_older,
-        })
+        self.read_history_page(chat, request).await
     }
 
     async fn send_context(
@@ -361,13 +298,7 @@ impl ChatStore for DynamoStore {
     }
 
     async fn active_chats(&self, ended_since: GiosgTime) -> StoreResult<Vec<ActiveChat>> {
-        // Eventually consistent (a GSI): a chat stored a moment ago is in the next sweep.
-        let mut active = self.query_active(ACTIVE_OPEN, None).await?;
-        let since = ended_since.sortable();
-        active.extend(self.query_active(ACTIVE_ENDED, Some(&since)).await?);
-        active.sort_by(|a, b| a.id.cmp(&b.id));
-        active.dedup_by(|a, b| a.id == b.id);
-        Ok(active)
+        self.active(ended_since).await
     }
 
     async fn set_counters_checked(
@@ -386,58 +317,15 @@ impl ChatStore for DynamoStore {
     }
 
     async fn reconcile_cursor(&self) -> StoreResult<Option<ChatId>> {
-        let item = self.get_item(&ItemKey::reconcile_cursor()).await?;
-        if let Some(item) = &item
-            && is_expired(item, "reconcile cursor")?
-        {
-            return Ok(None);
-        }
-        Ok(item
-            .as_ref()
-            .and_then(|item| item.get(AFTER))
-            .and_then(|after| after.as_s().ok())
-            .map(|after| ChatId::new(after.as_str())))
+        self.read_reconcile_cursor().await
     }
 
     async fn set_reconcile_cursor(&self, cursor: Option<&ChatId>) -> StoreResult<()> {
-        let key = ItemKey::reconcile_cursor();
-        match cursor {
-            Some(after) => {
-                let mut item = key.attributes();
-                item.insert(AFTER.into(), string(after.as_str()));
-                set_expiry(&mut item, Some(transient_expiry(RECONCILE_CURSOR_TTL)));
-                self.put_all(vec![item]).await
-            }
-            None => self
-                .client
-                .delete_item()
-                .table_name(&self.table)
-                .set_key(Some(key.attributes()))
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|error| unavailable("DeleteItem", &error)),
-        }
+        self.write_reconcile_cursor(cursor).await
     }
 
     async fn open_send_claims(&self, chat: &ChatId) -> StoreResult<Vec<(String, SendState)>> {
-        let mut open = Vec::new();
-        for item in self.query_prefix(chat, SEND_KEY_PREFIX).await? {
-            if is_expired(&item, "send key")? {
-                continue;
-            }
-            let state = decode_send_state(&item)?;
-            if matches!(state, SendState::Sent { .. }) {
-                continue;
-            }
-            let key = item
-                .get(SK)
-                .and_then(|sk| sk.as_s().ok())
-                .and_then(|sk| sk.strip_prefix(SEND_KEY_PREFIX))
-                .ok_or_else(|| StoreError::Corrupt("a send key item has no key".into()))?;
-            open.push((key.to_owned(), state));
-        }
-        Ok(open)
+        self.open_sends(chat).await
     }
 
     async fn claim_start(&self, visitor: &VisitorKey, claim: &Claim) -> StoreResult<Reservation> {
@@ -473,48 +361,7 @@ impl ChatStore for DynamoStore {
         sent: &SentMessage,
         context: &StoreContext,
     ) -> StoreResult<MessageRecord> {
-        let message_key = ItemKey::message(&sent.chat_id, &sent.message_id);
-        let mut bookkeeping = Vec::new();
-        if let Some(key) = &sent.idempotency_key {
-            let mut item = ItemKey::send_key(&sent.chat_id, key).attributes();
-            item.insert(STATE.into(), string(SENT));
-            item.insert(MESSAGE_ID.into(), string(sent.message_id.as_str()));
-            set_expiry(&mut item, context.retained(None));
-            bookkeeping.push(item);
-        }
-        if let Some(visitor) = &sent.visitor {
-            bookkeeping.push(visitor_item(visitor, context.retained(None))?);
-        }
-        let fold = |current: Option<&MessageRecord>| {
-            apply_message_event(
-                current,
-                &sent.chat_id,
-                &sent.message_id,
-                &sent.event,
-                &context.room_id,
-            )
-        };
-        if let Decision::Write(record) = fold(None) {
-            if MessageRecord::feeds(None, &record) {
-                let written = self
-                    .put_with_feed(&message_key, record, None, context, &bookkeeping)
-                    .await?;
-                if let FeedWrite::Written(record) = written {
-                    return Ok(record);
-                }
-            } else {
-                let (item, record) = versioned_item(&message_key, record, 1, context)?;
-                if self.put_new_with(item, &bookkeeping).await? {
-                    return Ok(record);
-                }
-            }
-        }
-        // The webhook echo stored the message first: merge into it like any event.
-        let (_, record) = self.apply_folded(&message_key, context, fold).await?;
-        let record = record
-            .ok_or_else(|| StoreError::Corrupt("a sent message was not stored as ours".into()))?;
-        self.put_all(bookkeeping).await?;
-        Ok(record)
+        self.record_sent(sent, context).await
     }
 
     async fn record_started_chat(
@@ -524,31 +371,7 @@ impl ChatStore for DynamoStore {
         event: &ChatEvent,
         context: &StoreContext,
     ) -> StoreResult<ChatRecord> {
-        let chat_key = ItemKey::chat(chat_id);
-        let fold = |current: Option<&ChatRecord>| {
-            apply_chat_event(current, chat_id, event, &context.room_id)
-        };
-        let folded = fold(None);
-        // The visitor lives at least as long as the chat it is stored with.
-        let chat_created = match &folded {
-            Decision::Write(chat) => chat.created_at.map(|at| at.as_datetime()),
-            _ => None,
-        };
-        let bookkeeping = [visitor_item(visitor, context.retained(chat_created))?];
-        if let Decision::Write(record) = folded {
-            let (item, record) = versioned_item(&chat_key, record, 1, context)?;
-            if self.put_new_with(item, &bookkeeping).await? {
-                // Messages whose webhooks won the race wait for their chat.
-                self.place_waiting_messages(&record, context).await?;
-                return Ok(record);
-            }
-        }
-        // A webhook stored the chat first: merge into it like any event.
-        let (_, record) = self.fold_chat(chat_id, event, context).await?;
-        let record = record
-            .ok_or_else(|| StoreError::Corrupt("a started chat was not stored as ours".into()))?;
-        self.put_all(bookkeeping.to_vec()).await?;
-        Ok(record)
+        self.record_started(visitor, chat_id, event, context).await
     }
 
     async fn apply_chat_event(

@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::DynamoStore;
 use super::error::unavailable;
-use super::item::{ItemKey, Versioned, string};
+use super::item::{ItemKey, string};
+use super::records::Versioned;
 use super::schema::{PK, SK};
 use crate::domain::chat::{ChatEvent, ChatRecord, apply_chat_event};
 use crate::domain::message::{

@@ -20,14 +20,14 @@ use chrono::{DateTime, Utc};
 
 use super::DynamoStore;
 use super::error::{lost_to_a_concurrent_writer, unavailable};
-use super::item::{Item, ItemKey, VISITOR_PREFIX, is_expired, number, set_expiry};
+use super::item::{
+    ANONYMOUS_PK, Item, ItemKey, RATE_PREFIX, SOURCE_PREFIX, VISITOR_PREFIX, is_expired, number,
+    set_expiry,
+};
 use super::schema::EXPIRES_AT;
 use crate::domain::rate::{Expected, RateKey, RateState};
 use crate::store::{RateLimitStore, RateWrite, StoreError, StoreResult};
 
-pub(super) const RATE_PREFIX: &str = "RATE#";
-pub(super) const SOURCE_PREFIX: &str = "SOURCE#";
-pub(super) const ANONYMOUS_PK: &str = "RATE";
 const TAT_MS: &str = "tat_ms";
 
 impl ItemKey {

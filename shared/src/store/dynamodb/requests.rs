@@ -8,9 +8,8 @@ use super::error::{
     built, cancellation_reasons, is_condition_failure, lost_to_a_concurrent_writer, unavailable,
 };
 use super::feed::FeedWrite;
-use super::item::{
-    Item, ItemKey, StoredRecord, VERSION, Versioned, number, string, versioned_item,
-};
+use super::item::{Item, ItemKey, number, string};
+use super::records::{StoredRecord, VERSION, Versioned, versioned_item};
 use super::retry::Attempts;
 use super::schema::{
     ACTIVE_AT, ACTIVE_CHATS_INDEX, ACTIVE_STATE, COUNTERS_MOVED, HISTORY_INDEX, MSG_ORDER, PK, SK,

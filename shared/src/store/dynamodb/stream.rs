@@ -16,7 +16,8 @@ use serde::Deserialize;
 use serde_dynamo::AttributeValue;
 use serde_json::Value;
 
-use super::item::{FEED_ENTRY_PREFIX, RECORD};
+use super::item::FEED_ENTRY_PREFIX;
+use super::records::RECORD;
 use super::schema::{PK, SK};
 use crate::domain::ChatId;
 use crate::domain::chat::ChatRecord;

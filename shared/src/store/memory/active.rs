@@ -1,10 +1,11 @@
-//! The reconciler's view of the memory store: the active chats, and their counters' checks.
+//! The reconciler's view of the memory store: the active chats, their counters' checks, and
+//! where its sweep stopped.
 
 use super::{Expiring, MemoryStore, StoreContext};
 use crate::domain::chat::{ChatRecord, check_counters};
 use crate::domain::counters::Counters;
 use crate::domain::{ChatId, Decision, GiosgTime};
-use crate::store::ActiveChat;
+use crate::store::{ActiveChat, RECONCILE_CURSOR_TTL, transient_expiry};
 
 impl MemoryStore {
     pub(super) fn active(&self, ended_since: GiosgTime) -> Vec<ActiveChat> {
@@ -35,5 +36,21 @@ impl MemoryStore {
                 .chats
                 .insert(chat.clone(), Expiring { record, expires_at });
         }
+    }
+
+    /// Where the sweep stopped, unless that was longer ago than [`RECONCILE_CURSOR_TTL`].
+    pub(super) fn cursor(&self) -> Option<ChatId> {
+        self.lock()
+            .reconcile_cursor
+            .as_ref()
+            .and_then(Expiring::live)
+            .cloned()
+    }
+
+    pub(super) fn set_cursor(&self, cursor: Option<&ChatId>) {
+        self.lock_for_write().reconcile_cursor = cursor.map(|after| Expiring {
+            record: after.clone(),
+            expires_at: Some(transient_expiry(RECONCILE_CURSOR_TTL)),
+        });
     }
 }

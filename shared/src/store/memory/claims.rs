@@ -8,6 +8,7 @@ use std::hash::Hash;
 use chrono::{DateTime, Utc};
 
 use super::Expiring;
+use crate::domain::ChatId;
 use crate::store::{Claim, Reservation, SendState};
 
 pub(super) type Slots<K> = HashMap<K, Expiring<SendState>>;
@@ -75,6 +76,21 @@ pub(super) fn release<K: Hash + Eq>(slots: &mut Slots<K>, slot: K, owner: &str) 
     {
         slots.remove(&slot);
     }
+}
+
+/// The chat's idempotency keys still in flight or with an unknown outcome, by key.
+pub(super) fn open_sends(
+    slots: &Slots<(ChatId, String)>,
+    chat: &ChatId,
+) -> Vec<(String, SendState)> {
+    let mut open: Vec<(String, SendState)> = slots
+        .iter()
+        .filter_map(|(slot, held)| Some((slot, held.live()?)))
+        .filter(|((of, _), claim)| of == chat && !matches!(claim, SendState::Sent { .. }))
+        .map(|((_, key), claim)| (key.clone(), claim.clone()))
+        .collect();
+    open.sort_by(|a, b| a.0.cmp(&b.0));
+    open
 }
 
 fn put<K: Hash + Eq>(

@@ -1,4 +1,5 @@
-//! One chat's messages in the memory store: by id, in history order, and in the sync feed.
+//! One chat's messages in the memory store: by id, in history order, and in the sync feed; the
+//! history's pages and the feed's are read here.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -6,9 +7,10 @@ use chrono::{DateTime, Utc};
 
 use super::Expiring;
 use crate::domain::MessageId;
+use crate::domain::cursor::PageRequest;
 use crate::domain::feed::changes_feed;
 use crate::domain::message::{MessageRecord, OrderKey};
-use crate::store::{FeedEntry, StoreContext};
+use crate::store::{FeedEntry, HistoryPage, StoreContext};
 
 #[derive(Default)]
 pub(super) struct ChatMessages {
@@ -99,5 +101,57 @@ impl ChatMessages {
             })
             .take(limit)
             .collect()
+    }
+
+    /// One page of the chat's history, oldest first (see [`crate::store::ChatStore::history_page`]).
+    pub(super) fn history_page(&self, request: &PageRequest) -> HistoryPage {
+        let live = |id: &MessageId| self.get(id).cloned();
+        let limit = request.limit();
+        let (page, has_older) = match request {
+            PageRequest::Latest { .. } => {
+                let mut newest: Vec<MessageRecord> = self
+                    .order
+                    .values()
+                    .rev()
+                    .filter_map(live)
+                    .take(limit + 1)
+                    .collect();
+                let has_older = newest.len() > limit;
+                newest.truncate(limit);
+                newest.reverse();
+                (newest, has_older)
+            }
+            PageRequest::Before { cursor, .. } => {
+                let mut older: Vec<MessageRecord> = self
+                    .order
+                    .range(..cursor.key().clone())
+                    .rev()
+                    .map(|(_, id)| id)
+                    .filter_map(live)
+                    .take(limit + 1)
+                    .collect();
+                let has_older = older.len() > limit;
+                older.truncate(limit);
+                older.reverse();
+                (older, has_older)
+            }
+            PageRequest::After { cursor, .. } => {
+                let newer: Vec<MessageRecord> = self
+                    .order
+                    .range((
+                        std::ops::Bound::Excluded(cursor.key().clone()),
+                        std::ops::Bound::Unbounded,
+                    ))
+                    .map(|(_, id)| id)
+                    .filter_map(live)
+                    .take(limit)
+                    .collect();
+                (newer, !cursor.is_start())
+            }
+        };
+        HistoryPage {
+            messages: page,
+            has_older,
+        }
     }
 }

@@ -4,11 +4,18 @@
 //! counterpart's conditional write or transaction. [`MemoryStore::snapshot`] and
 //! [`MemoryStore::from_snapshot`] let the local runner keep the store in a file across restarts;
 //! [`MemoryStore::revision`] tells it when there is something new to save.
+//!
+//! Here: the state and the [`ChatStore`] operations. Beside it: `events.rs` (folding chat and
+//! message events, placement by chat, a sent message recorded), `messages.rs` (one chat's
+//! messages, its history and feed pages), `claims.rs` (idempotency keys and start claims),
+//! `active.rs` (what the reconciler reads and writes), `connections.rs`
+//! ([`crate::store::SubscriptionStore`]), `rate.rs`, `erasure.rs` and `snapshot.rs`.
 
 mod active;
 mod claims;
 mod connections;
 mod erasure;
+mod events;
 mod messages;
 mod rate;
 mod snapshot;
@@ -19,18 +26,14 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 
 use super::{
-    ActiveChat, Applied, ChatStore, Claim, FeedEntry, HistoryPage, RECONCILE_CURSOR_TTL,
-    Reservation, START_CLAIM_TTL, SendContext, SendState, SentMessage, StoreContext, StoreResult,
-    transient_expiry,
+    ActiveChat, Applied, ChatStore, Claim, FeedEntry, HistoryPage, Reservation, START_CLAIM_TTL,
+    SendContext, SendState, SentMessage, StoreContext, StoreError, StoreResult, transient_expiry,
 };
-use crate::domain::Decision;
-use crate::domain::chat::{ChatEvent, ChatRecord, apply_chat_event};
+use crate::domain::chat::{ChatEvent, ChatRecord};
 use crate::domain::connection::{ConnectionId, ConnectionRecord, SubscriptionRecord};
 use crate::domain::counters::Counters;
 use crate::domain::cursor::PageRequest;
-use crate::domain::message::{
-    MessageEvent, MessageRecord, apply_message_event, may_place_by_chat, place_by_chat,
-};
+use crate::domain::message::{MessageEvent, MessageRecord};
 use crate::domain::rate::{RateKey, RateState};
 use crate::domain::visitor::{VisitorKey, VisitorRecord};
 use crate::domain::{ChatId, GiosgTime, MessageId};
@@ -125,61 +128,6 @@ impl State {
         self.messages
             .get(chat)
             .and_then(|messages| messages.get(id))
-    }
-
-    /// Places the messages that waited for their chat to arrive (see [`place_by_chat`]).
-    fn place_waiting_messages(&mut self, chat: &ChatId, context: &StoreContext) {
-        let Some(messages) = self.messages.get(chat) else {
-            return;
-        };
-        let chat_record = self.chat(chat).cloned();
-        let placed: Vec<MessageRecord> = messages
-            .by_id
-            .values()
-            .filter_map(Expiring::live)
-            .filter_map(|record| place_by_chat(record, chat_record.as_ref(), &context.room_id))
-            .collect();
-        let messages = self.messages.entry(chat.clone()).or_default();
-        for record in placed {
-            let expires_at = context.expiry(record.is_pending(), record.created_at);
-            messages.put(record, expires_at, context);
-        }
-    }
-
-    fn apply_message(
-        &mut self,
-        chat: &ChatId,
-        id: &MessageId,
-        event: &MessageEvent,
-        context: &StoreContext,
-    ) -> (Applied, Option<MessageRecord>) {
-        let current = self.message(chat, id).cloned();
-        let decision =
-            match apply_message_event(current.as_ref(), chat, id, event, &context.room_id) {
-                Decision::Write(record) if may_place_by_chat(event) => Decision::Write(
-                    place_by_chat(&record, self.chat(chat), &context.room_id).unwrap_or(record),
-                ),
-                other => other,
-            };
-        match decision {
-            Decision::Write(record) => {
-                let expires_at = context.expiry(record.is_pending(), record.created_at);
-                let record = self
-                    .messages
-                    .entry(chat.clone())
-                    .or_default()
-                    .put(record, expires_at, context);
-                (Applied::Stored, Some(record))
-            }
-            Decision::Unchanged => (Applied::Unchanged, current),
-            Decision::Ignore => (Applied::Ignored, None),
-            Decision::Delete => {
-                if let Some(messages) = self.messages.get_mut(chat) {
-                    messages.remove(id);
-                }
-                (Applied::Deleted, None)
-            }
-        }
     }
 }
 
@@ -277,54 +225,7 @@ impl ChatStore for MemoryStore {
                 has_older: false,
             });
         };
-        let live = |id: &MessageId| messages.get(id).cloned();
-        let limit = request.limit();
-        let (page, has_older) = match request {
-            PageRequest::Latest { .. } => {
-                let mut newest: Vec<MessageRecord> = messages
-                    .order
-                    .values()
-                    .rev()
-                    .filter_map(live)
-                    .take(limit + 1)
-                    .collect();
-                let has_older = newest.len() > limit;
-                newest.truncate(limit);
-                newest.reverse();
-                (newest, has_older)
-            }
-            PageRequest::Before { cursor, .. } => {
-                let mut older: Vec<MessageRecord> = messages
-                    .order
-                    .range(..cursor.key().clone())
-                    .rev()
-                    .map(|(_, id)| id)
-                    .filter_map(live)
-                    .take(limit + 1)
-                    .collect();
-                let has_older = older.len() > limit;
-                older.truncate(limit);
-                older.reverse();
-                (older, has_older)
-            }
-            PageRequest::After { cursor, .. } => {
-                let newer: Vec<MessageRecord> = messages
-                    .order
-                    .range((
-                        std::ops::Bound::Excluded(cursor.key().clone()),
-                        std::ops::Bound::Unbounded,
-                    ))
-                    .map(|(_, id)| id)
-                    .filter_map(live)
-                    .take(limit)
-                    .collect();
-                (newer, !cursor.is_start())
-            }
-        };
-        Ok(HistoryPage {
-            messages: page,
-            has_older,
-        })
+        Ok(messages.history_page(request))
     }
 
     async fn send_context(
@@ -414,33 +315,16 @@ impl ChatStore for MemoryStore {
     }
 
     async fn reconcile_cursor(&self) -> StoreResult<Option<ChatId>> {
-        Ok(self
-            .lock()
-            .reconcile_cursor
-            .as_ref()
-            .and_then(Expiring::live)
-            .cloned())
+        Ok(self.cursor())
     }
 
     async fn set_reconcile_cursor(&self, cursor: Option<&ChatId>) -> StoreResult<()> {
-        self.lock_for_write().reconcile_cursor = cursor.map(|after| Expiring {
-            record: after.clone(),
-            expires_at: Some(transient_expiry(RECONCILE_CURSOR_TTL)),
-        });
+        self.set_cursor(cursor);
         Ok(())
     }
 
     async fn open_send_claims(&self, chat: &ChatId) -> StoreResult<Vec<(String, SendState)>> {
-        let state = self.lock();
-        let mut open: Vec<(String, SendState)> = state
-            .send_keys
-            .iter()
-            .filter_map(|(slot, held)| Some((slot, held.live()?)))
-            .filter(|((of, _), claim)| of == chat && !matches!(claim, SendState::Sent { .. }))
-            .map(|((_, key), claim)| (key.clone(), claim.clone()))
-            .collect();
-        open.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(open)
+        Ok(claims::open_sends(&self.lock().send_keys, chat))
     }
 
     async fn claim_start(&self, visitor: &VisitorKey, claim: &Claim) -> StoreResult<Reservation> {
@@ -486,27 +370,7 @@ impl ChatStore for MemoryStore {
         sent: &SentMessage,
         context: &StoreContext,
     ) -> StoreResult<MessageRecord> {
-        let mut state = self.lock_for_write();
-        let (_, record) =
-            state.apply_message(&sent.chat_id, &sent.message_id, &sent.event, context);
-        let record = record.ok_or_else(|| {
-            super::StoreError::Corrupt("a sent message was not stored as ours".into())
-        })?;
-        if let Some(key) = &sent.idempotency_key {
-            state.send_keys.insert(
-                (sent.chat_id.clone(), key.clone()),
-                Expiring {
-                    record: SendState::Sent {
-                        message_id: sent.message_id.clone(),
-                    },
-                    expires_at: context.retained(None),
-                },
-            );
-        }
-        if let Some(visitor) = &sent.visitor {
-            state.put_visitor(visitor, context.retained(None));
-        }
-        Ok(record)
+        self.lock_for_write().record_sent(sent, context)
     }
 
     async fn record_started_chat(
@@ -517,9 +381,8 @@ impl ChatStore for MemoryStore {
         context: &StoreContext,
     ) -> StoreResult<ChatRecord> {
         let (_, record) = self.apply_chat_event(chat_id, event, context).await?;
-        let record = record.ok_or_else(|| {
-            super::StoreError::Corrupt("a started chat was not stored as ours".into())
-        })?;
+        let record = record
+            .ok_or_else(|| StoreError::Corrupt("a started chat was not stored as ours".into()))?;
         // The visitor lives at least as long as the chat it is stored with.
         let chat_created = record.created_at.map(|at| at.as_datetime());
         self.lock_for_write()
@@ -533,32 +396,7 @@ impl ChatStore for MemoryStore {
         event: &ChatEvent,
         context: &StoreContext,
     ) -> StoreResult<(Applied, Option<ChatRecord>)> {
-        let mut state = self.lock_for_write();
-        let current = state.chat(id).cloned();
-        Ok(
-            match apply_chat_event(current.as_ref(), id, event, &context.room_id) {
-                Decision::Write(record) => {
-                    let expires_at = context.expiry(record.is_pending(), record.created_at);
-                    state.chats.insert(
-                        id.clone(),
-                        Expiring {
-                            record: record.clone(),
-                            expires_at,
-                        },
-                    );
-                    if current.as_ref().is_none_or(ChatRecord::is_pending) {
-                        state.place_waiting_messages(id, context);
-                    }
-                    (Applied::Stored, Some(record))
-                }
-                Decision::Unchanged => (Applied::Unchanged, current),
-                Decision::Ignore => (Applied::Ignored, None),
-                Decision::Delete => {
-                    state.chats.remove(id);
-                    (Applied::Deleted, None)
-                }
-            },
-        )
+        Ok(self.lock_for_write().apply_chat(id, event, context))
     }
 
     async fn apply_message_event(
