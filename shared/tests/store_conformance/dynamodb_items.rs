@@ -130,3 +130,83 @@ async fn an_earlier_versions_token_bucket_is_written_over_as_a_full_one() {
     let item = raw_item(&client, &table, &pk, "RATE#send").await;
     assert_eq!(item["tat_ms"], AttributeValue::N(next.tat_ms.to_string()));
 }
+
+/// Counts the DynamoDB operations a client makes, by name.
+#[derive(Debug, Default)]
+struct Operations(std::sync::Mutex<Vec<String>>);
+
+impl Operations {
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut self.0.lock().unwrap())
+    }
+}
+
+#[derive(Debug)]
+struct Counting(std::sync::Arc<Operations>);
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for Counting {
+    fn name(&self) -> &'static str {
+        "Counting"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef<'_>,
+        _: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        _: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let target = context
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .unwrap_or_default();
+        let operation = target.rsplit('.').next().unwrap_or_default().to_owned();
+        self.0.0.lock().unwrap().push(operation);
+        Ok(())
+    }
+}
+
+/// What a limit costs in DynamoDB: one conditional write for a request not in a burst, two in a
+/// burst (the failed condition returns the state: no read), one and no write when refused.
+#[tokio::test]
+async fn a_limit_costs_one_write_outside_a_burst_and_no_read() {
+    use shared::domain::rate::{RateKey, RateLimit, Take};
+    use shared::store::{RateLimitStore, RateWrite};
+
+    let (_, table) = fresh_table().await;
+    let operations = std::sync::Arc::new(Operations::default());
+    let sdk = shared::aws::sdk_config(Some(crate::support::moto::endpoint())).await;
+    let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
+        .interceptor(Counting(std::sync::Arc::clone(&operations)))
+        .build();
+    let store = DynamoStore::new(Client::from_conf(config), table);
+    let key = RateKey::AnonymousStarts;
+    // Two at once, then one a minute: the third request here is refused however slow moto is.
+    let limit = RateLimit::new(1, 2).unwrap();
+    let request = || async {
+        let mut seen = None;
+        loop {
+            match limit.take(seen, Utc::now()) {
+                Take::Refused { .. } => return false,
+                Take::Write {
+                    expected,
+                    next,
+                    expires_at,
+                } => match store
+                    .write_rate_state(&key, expected, next, expires_at)
+                    .await
+                    .unwrap()
+                {
+                    RateWrite::Written => return true,
+                    RateWrite::NotAsExpected(current) => seen = current,
+                },
+            }
+        }
+    };
+    assert!(request().await);
+    assert_eq!(operations.take(), ["PutItem"], "a full bucket");
+    assert!(request().await);
+    assert_eq!(operations.take(), ["PutItem", "PutItem"], "in a burst");
+    assert!(!request().await);
+    assert_eq!(operations.take(), ["PutItem"], "refused, nothing written");
+}
