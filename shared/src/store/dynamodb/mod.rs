@@ -10,7 +10,7 @@
 //!
 //! | item | `pk` | `sk` | other attributes |
 //! |---|---|---|---|
-//! | visitor | `VISITOR#<visitor key>` | `VISITOR` | `record`; with a `visitor_ref`: `person_ref` (S, its [`PersonKey`]) |
+//! | visitor | `VISITOR#<visitor key>` | `VISITOR` | `record`; with an identity or a `visitor_ref`: `person_ref` (S, `VisitorRecord::person_key`) |
 //! | a visitor's start claim | `VISITOR#<visitor key>` | `STARTCLAIM` | as a send key in flight or unknown |
 //! | chat | `CHAT#<chat id>` | `CHAT` | `record`, `version` (N); when owned: `owner` (S, visitor key), `chat_order` (S, `<created_at sortable or empty>#<chat id>`) |
 //! | message | `CHAT#<chat id>` | `MSG#<message id>` | `record`, `version` (N); when it has a `created_at`: `msg_order` (S, the [`OrderKey`]) |
@@ -44,8 +44,8 @@
 //! as they are: they outlive every entry they counted); a write over such an item is
 //! conditioned on its version like any other.
 //!
-//! GSI `visitor-refs` (`person_ref`, keys only): the visitors a `visitor_ref` names, for the
-//! operator's erasure (`erasure.rs`).
+//! GSI `visitor-refs` (`person_ref`, keys only): the visitors an identity subject or a
+//! `visitor_ref` names, for the operator's erasure (`erasure.rs`).
 //!
 //! Indexes, both sparse and projecting ALL:
 //! - GSI `visitor-chats` (`owner`, `chat_order`): a visitor's chats; only owned chats are in it.
