@@ -14,6 +14,7 @@ use crate::store::memory::MemoryStore;
 mod exactly_once;
 mod fake;
 mod flaky;
+mod identity;
 mod realtime;
 mod store_faults;
 
