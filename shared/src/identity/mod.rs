@@ -127,6 +127,12 @@ impl IdentityVerifier {
     }
 
     pub async fn verify(&self, token: &str) -> Result<VerifiedIdentity, IdentityError> {
+        // One read of the cached secrets: the HS256 key and the Giosg API token (the sealing).
+        let secrets = self
+            .secrets
+            .get()
+            .await
+            .map_err(|_| IdentityError::Unavailable)?;
         let claims = match &self.jwks {
             Some(jwks) => {
                 let header = header_of(token)?;
@@ -147,14 +153,9 @@ impl IdentityVerifier {
                 decode(token, &key, algorithm)?
             }
             None => {
-                let secrets = self
-                    .secrets
-                    .get()
-                    .await
-                    .map_err(|_| IdentityError::Unavailable)?;
                 let key = secrets
                     .identity_secret
-                    .clone()
+                    .as_ref()
                     .ok_or(IdentityError::NotConfigured)?;
                 if header_of(token)?.alg.as_deref() != Some("HS256") {
                     return Err(IdentityError::WrongAlgorithm);
@@ -166,15 +167,8 @@ impl IdentityVerifier {
                 )?
             }
         };
-        let api_token = self
-            .secrets
-            .get()
-            .await
-            .map_err(|_| IdentityError::Unavailable)?
-            .giosg_api_token
-            .clone();
         identity_of(claims, |subject| {
-            VisitorToken::for_identity(&api_token, subject)
+            VisitorToken::for_identity(&secrets.giosg_api_token, subject)
         })
     }
 }

@@ -170,8 +170,7 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for Counting {
 /// burst (the failed condition returns the state: no read), one and no write when refused.
 #[tokio::test]
 async fn a_limit_costs_one_write_outside_a_burst_and_no_read() {
-    use shared::domain::rate::{RateKey, RateLimit, Take};
-    use shared::store::{RateLimitStore, RateWrite};
+    use shared::domain::rate::{RateKey, RateLimit};
 
     let (_, table) = fresh_table().await;
     let operations = std::sync::Arc::new(Operations::default());
@@ -183,30 +182,10 @@ async fn a_limit_costs_one_write_outside_a_burst_and_no_read() {
     let key = RateKey::AnonymousStarts;
     // Two at once, then one a minute: the third request here is refused however slow moto is.
     let limit = RateLimit::new(1, 2).unwrap();
-    let request = || async {
-        let mut seen = None;
-        loop {
-            match limit.take(seen, Utc::now()) {
-                Take::Refused { .. } => return false,
-                Take::Write {
-                    expected,
-                    next,
-                    expires_at,
-                } => match store
-                    .write_rate_state(&key, expected, next, expires_at)
-                    .await
-                    .unwrap()
-                {
-                    RateWrite::Written => return true,
-                    RateWrite::NotAsExpected(current) => seen = current,
-                },
-            }
-        }
-    };
-    assert!(request().await);
+    assert!(super::rate::take(&store, &key, limit).await);
     assert_eq!(operations.take(), ["PutItem"], "a full bucket");
-    assert!(request().await);
+    assert!(super::rate::take(&store, &key, limit).await);
     assert_eq!(operations.take(), ["PutItem", "PutItem"], "in a burst");
-    assert!(!request().await);
+    assert!(!super::rate::take(&store, &key, limit).await);
     assert_eq!(operations.take(), ["PutItem"], "refused, nothing written");
 }

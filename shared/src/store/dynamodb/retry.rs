@@ -27,21 +27,21 @@ const BUDGET: Duration = Duration::from_millis(2_500);
 /// async closure's future cannot be proven `Send` for the `ChatStore` futures (rustc 1.95: E0477).
 pub(super) struct Attempts {
     made: u32,
-    first: Option<Instant>,
+    /// When the attempts began (the budget counts from here).
+    began: Instant,
 }
 
 impl Attempts {
     pub(super) fn new() -> Self {
         Self {
             made: 0,
-            first: None,
+            began: Instant::now(),
         }
     }
 
     /// Whether to make another attempt; when it is a repeat, after the backoff.
     pub(super) async fn another(&mut self) -> bool {
-        let first = *self.first.get_or_insert_with(Instant::now);
-        if !may_repeat(self.made, first.elapsed()) {
+        if !may_repeat(self.made, self.began.elapsed()) {
             return false;
         }
         if self.made > 0 {
